@@ -1,0 +1,125 @@
+"""Method name -> message classes, through the protobuf descriptor pool.
+
+A gorums envelope names its method by full protobuf name
+(``proto.Storage.ReadQC``); the receiver finds the request and response
+classes from the method's descriptor. Lookups are cached per name.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from google.protobuf import descriptor_pool, message_factory
+from google.protobuf.descriptor import MethodDescriptor
+from google.protobuf.message import Message
+
+from gorums_h2.codec.envelope import encode_method_field
+from gorums_h2.pb import gorums_pb2
+
+__all__ = ["CallType", "MethodInfo", "UnknownMethodError", "call_type_of", "lookup_method"]
+
+
+class UnknownMethodError(LookupError):
+    """No method of that name is in the descriptor pool (``.method`` names it)."""
+
+    def __init__(self, method: str, reason: str = "") -> None:
+        self.method = method
+        super().__init__(
+            reason or f"unknown method {method!r}: not in the protobuf descriptor pool")
+
+
+class CallType(enum.Enum):
+    """How a method is called, from its ``gorums.*`` option."""
+
+    RPC = "rpc"  # no option (or gorums.rpc): ordered RPC on one node
+    UNICAST = "unicast"
+    MULTICAST = "multicast"
+    QUORUMCALL = "quorumcall"
+    QUORUMCALL_STREAM = "quorumcall_stream"  # quorumcall with a stream response
+
+    @property
+    def one_way(self) -> bool:
+        """True for call types whose server sends no reply."""
+        return self in (CallType.UNICAST, CallType.MULTICAST)
+
+
+class CallTypeError(ValueError):
+    """A method's options do not form a valid gorums call type."""
+
+
+def call_type_of(method: MethodDescriptor) -> CallType:
+    """The call type a method's options select.
+
+    Raises :class:`CallTypeError` for two call-type options, client streaming,
+    or server streaming without ``gorums.quorumcall``.
+    """
+    opts = method.GetOptions()
+    chosen = [
+        name
+        for name, ext in (
+            ("rpc", gorums_pb2.rpc),
+            ("unicast", gorums_pb2.unicast),
+            ("multicast", gorums_pb2.multicast),
+            ("quorumcall", gorums_pb2.quorumcall),
+        )
+        if opts.Extensions[ext]  # type: ignore[index]
+    ]
+    if len(chosen) > 1:
+        raise CallTypeError(
+            f"{method.full_name}: more than one call type option: {', '.join(chosen)}")
+    if method.client_streaming:
+        raise CallTypeError(f"{method.full_name}: client streaming is not supported by gorums")
+    kind = chosen[0] if chosen else "rpc"
+    if method.server_streaming:
+        if kind != "quorumcall":
+            raise CallTypeError(
+                f"{method.full_name}: server streaming requires the gorums.quorumcall option")
+        return CallType.QUORUMCALL_STREAM
+    return CallType(kind)
+
+
+@dataclass(frozen=True, slots=True)
+class MethodInfo:
+    """What the runtime needs to encode and decode one method's messages."""
+
+    name: str
+    request_type: type[Message]
+    response_type: type[Message]
+    call_type: CallType
+    method_field: bytes = field(repr=False)
+
+    @property
+    def one_way(self) -> bool:
+        return self.call_type.one_way
+
+
+@lru_cache(maxsize=4096)
+def _lookup(name: str, pool: descriptor_pool.DescriptorPool) -> MethodInfo:
+    try:
+        desc = pool.FindMethodByName(name)
+    except KeyError:
+        raise UnknownMethodError(name) from None
+    try:
+        call_type = call_type_of(desc)
+    except CallTypeError:
+        call_type = CallType.RPC
+    return MethodInfo(
+        name=name,
+        request_type=message_factory.GetMessageClass(desc.input_type),
+        response_type=message_factory.GetMessageClass(desc.output_type),
+        call_type=call_type,
+        method_field=encode_method_field(name),
+    )
+
+
+def lookup_method(name: str, pool: descriptor_pool.DescriptorPool | None = None) -> MethodInfo:
+    """Return the :class:`MethodInfo` of ``name`` (e.g. ``proto.Storage.ReadQC``).
+
+    Raises :class:`UnknownMethodError` if the pool has no such method. Results
+    are cached; a method added to the pool later is found on the next call.
+    """
+    if not name:
+        raise UnknownMethodError(name, "empty method name")
+    return _lookup(name, pool or descriptor_pool.Default())

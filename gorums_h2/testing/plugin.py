@@ -1,0 +1,1 @@
+"""pytest plugin of gorums_h2 (registered through the ``pytest11`` entry point)."""

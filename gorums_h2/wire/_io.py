@@ -1,0 +1,279 @@
+"""How a connection's bytes move: two interchangeable I/O strategies.
+
+* :class:`StreamIO` runs over any anyio byte stream (TCP, TLS, in-memory) with
+  one reader task and one writer task. Used on trio and for user listeners.
+* :class:`AsyncioProtocolIO` is asyncio's native path: an ``asyncio.Protocol``
+  feeds received bytes straight into the core from the event loop's read
+  callback (no reader task), and output is written with one
+  ``transport.write`` per loop iteration, scheduled with ``call_soon``, so all
+  messages queued during an iteration leave in one write (no writer task).
+
+Both report failures to the core the same way, so everything above them sees
+the same errors on both paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from typing import Any
+
+import anyio
+import anyio.abc
+from anyio.abc import SocketAttribute
+
+from gorums_h2.wire.errors import ConnectionBroken
+from gorums_h2.wire.protocol import ConnectionCore
+
+__all__ = ["AsyncioProtocolIO", "IOStrategy", "StreamIO", "native_asyncio_enabled"]
+
+_TRANSPORT_ERRORS = (anyio.BrokenResourceError, anyio.EndOfStream, OSError, ssl.SSLError)
+
+# Tests switch this off to run the generic path on asyncio too.
+NATIVE_ASYNCIO = True
+
+
+def native_asyncio_enabled() -> bool:
+    """True when the running loop is asyncio and the native path is enabled."""
+    if not NATIVE_ASYNCIO:
+        return False
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _eof_message(core: ConnectionCore) -> str:
+    if core.goaway is not None:
+        return f"connection closed by peer after GOAWAY ({core.goaway.message})"
+    return "connection closed by peer"
+
+
+class IOStrategy:
+    """Moves bytes between a transport and a :class:`ConnectionCore`."""
+
+    core: ConnectionCore
+    last_read: float = 0.0
+
+    def attach(self, core: ConnectionCore) -> None:
+        self.core = core
+
+    async def run(self, tg: anyio.abc.TaskGroup) -> None:
+        """Serve until the connection is dead or closed."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Write what is left (bounded wait), then close the transport."""
+        raise NotImplementedError
+
+    def wake_writer(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def peer(self) -> Any:
+        return None
+
+    def extra(self, attribute: Any, default: Any = None) -> Any:
+        return default
+
+
+class StreamIO(IOStrategy):
+    """Reader and writer tasks over an anyio byte stream."""
+
+    def __init__(self, transport: anyio.abc.ByteStream) -> None:
+        from gorums_h2.wire.connection import Signal
+
+        self.transport = transport
+        self._signal = Signal()
+        self._writer_done = anyio.Event()
+
+    def wake_writer(self) -> None:
+        self._signal.set()
+
+    @property
+    def peer(self) -> Any:
+        return self.transport.extra(SocketAttribute.remote_address, None)
+
+    def extra(self, attribute: Any, default: Any = None) -> Any:
+        return self.transport.extra(attribute, default)
+
+    async def run(self, tg: anyio.abc.TaskGroup) -> None:
+        tg.start_soon(self._write_loop)
+        await self._read_loop()
+        self._signal.set()
+        with anyio.move_on_after(1.0):
+            await self._writer_done.wait()
+
+    async def close(self) -> None:
+        self._signal.set()
+        with anyio.move_on_after(1.0):
+            await self._writer_done.wait()
+        try:
+            await self.transport.aclose()
+        except Exception:
+            pass
+
+    async def _read_loop(self) -> None:
+        core = self.core
+        transport = self.transport
+        size = core.settings.read_size
+        receive_data = core.receive_data
+        while core.error is None:
+            try:
+                data = await transport.receive(size)
+            except anyio.ClosedResourceError:
+                return
+            except anyio.EndOfStream:
+                core.fail(ConnectionBroken(_eof_message(core)))
+                return
+            except _TRANSPORT_ERRORS as exc:
+                core.fail(ConnectionBroken(f"connection lost: {exc!r}"))
+                return
+            self.last_read = anyio.current_time()
+            receive_data(data)
+
+    async def _write_loop(self) -> None:
+        core = self.core
+        transport = self.transport
+        try:
+            while True:
+                core.flush()
+                data = core.data_to_send()
+                if data:
+                    try:
+                        await transport.send(data)
+                    except anyio.ClosedResourceError:
+                        return
+                    except _TRANSPORT_ERRORS as exc:
+                        core.fail(ConnectionBroken(f"write failed: {exc!r}"))
+                        return
+                    core.confirm_written()
+                    continue
+                if core.error is not None:
+                    return
+                await self._signal.wait()
+        finally:
+            self._writer_done.set()
+
+
+class _Protocol(asyncio.Protocol):
+    __slots__ = ("io",)
+
+    def __init__(self, io: AsyncioProtocolIO) -> None:
+        self.io = io
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.io._made(transport)  # type: ignore[arg-type]
+
+    def data_received(self, data: bytes) -> None:
+        io = self.io
+        io.last_read = io._loop.time()
+        io.core.receive_data(data)
+
+    def eof_received(self) -> bool | None:
+        core = self.io.core
+        if core.error is None:
+            core.fail(ConnectionBroken(_eof_message(core)))
+        return None  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.io._lost(exc)
+
+    def pause_writing(self) -> None:
+        self.io._paused = True
+
+    def resume_writing(self) -> None:
+        self.io._paused = False
+        self.io.wake_writer()
+
+
+class AsyncioProtocolIO(IOStrategy):
+    """asyncio's native transport/protocol pair, no reader or writer task."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.protocol = _Protocol(self)
+        self._scheduled = False
+        self._paused = False
+        self._lost_event = asyncio.Event()
+        self._on_made: Any = None
+
+    # --- transport callbacks ---
+
+    def _made(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        if self._on_made is not None:
+            self._on_made(self)
+
+    def _lost(self, exc: Exception | None) -> None:
+        core = self.core
+        if core.error is None:
+            if exc is None:
+                core.fail(ConnectionBroken(_eof_message(core)))
+            else:
+                core.fail(ConnectionBroken(f"connection lost: {exc!r}"))
+        self._lost_event.set()
+
+    # --- output ---
+
+    def wake_writer(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        transport = self.transport
+        if self._paused or transport is None:
+            return
+        core = self.core
+        core.flush()
+        data = core.data_to_send()
+        if data:
+            if transport.is_closing():
+                return
+            transport.write(data)
+            core.confirm_written()
+
+    # --- lifecycle ---
+
+    @property
+    def peer(self) -> Any:
+        return self.transport.get_extra_info("peername") if self.transport else None
+
+    def extra(self, attribute: Any, default: Any = None) -> Any:
+        if self.transport is None:
+            return default
+        if attribute is SocketAttribute.remote_address:
+            return self.transport.get_extra_info("peername", default)
+        if attribute is SocketAttribute.local_address:
+            return self.transport.get_extra_info("sockname", default)
+        if attribute is SocketAttribute.raw_socket:
+            return self.transport.get_extra_info("socket", default)
+        return default
+
+    async def run(self, tg: anyio.abc.TaskGroup) -> None:
+        self.wake_writer()
+        await self._lost_event.wait()
+
+    async def close(self) -> None:
+        transport = self.transport
+        if transport is None:
+            return
+        self._paused = False
+        self._flush()
+        if not transport.is_closing():
+            transport.close()
+        with anyio.move_on_after(1.0):
+            await self._lost_event.wait()
+        if not self._lost_event.is_set():
+            transport.abort()

@@ -1,0 +1,267 @@
+"""gRPC client connections: TCP or TLS, any number of bidi streams.
+
+Typical use::
+
+    async with connect("127.0.0.1", 50051) as conn:
+        stream = await conn.open_stream("/pkg.Service/Method", subtype="gorums")
+        stream.send_nowait(body)
+        reply = await stream.receive()
+
+A :class:`ClientConnection` can also run inside a task group of your own:
+create the transport with :func:`open_transport`, then
+``await tg.start(conn.run)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+import anyio.abc
+import h2.exceptions
+from anyio.streams.tls import TLSAttribute, TLSStream
+
+from gorums_h2.wire._io import AsyncioProtocolIO, IOStrategy, StreamIO, native_asyncio_enabled
+from gorums_h2.wire.connection import Connection, Stream
+from gorums_h2.wire.errors import ConnectionBroken
+from gorums_h2.wire.headers import USER_AGENT, build_request_headers
+from gorums_h2.wire.metadata import Metadata, MetadataLike
+from gorums_h2.wire.protocol import ConnectionCore
+from gorums_h2.wire.settings import WireSettings
+
+__all__ = [
+    "ClientConnection",
+    "ClientStream",
+    "client_ssl_context",
+    "connect",
+    "open_io",
+    "open_transport",
+]
+
+
+class ClientStream(Stream):
+    """The client end of a gRPC call (bidi-capable).
+
+    After the call: ``initial_metadata`` (response headers), ``trailing_metadata``
+    and ``status`` (None for OK) are set; :meth:`receive` raises EndOfStream on
+    OK and the :class:`StatusError` otherwise.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, conn: ConnectionCore, stream_id: int) -> None:
+        super().__init__(conn, stream_id, client_side=True)
+
+    def end(self) -> None:
+        """Half-close: tell the server that no more messages follow."""
+        self.queue_end()
+
+    def cancel(self) -> None:
+        """Abandon the call (RST_STREAM CANCEL); waiters get StreamReset."""
+        if not (self.local_closed and self.remote_closed):
+            self.conn.reset_stream(self)
+
+    async def wait_initial_metadata(self) -> Metadata:
+        """Wait for the response headers (Go servers send them with the first reply)."""
+        while self.initial_metadata is None:
+            if self.end_error is not None:
+                return Metadata()
+            await self._recv_signal.wait()
+        return self.initial_metadata
+
+
+class ClientConnection(Connection):
+    """A client-side HTTP/2 connection for gRPC calls."""
+
+    def __init__(
+        self,
+        io: IOStrategy,
+        *,
+        authority: str,
+        scheme: str = "http",
+        settings: WireSettings | None = None,
+        user_agent: str = USER_AGENT,
+    ) -> None:
+        core = ConnectionCore(
+            client_side=True, settings=settings, stream_factory=lambda c, sid: ClientStream(c, sid)
+        )
+        super().__init__(io, core)
+        self.authority = authority
+        self.scheme = scheme
+        self.user_agent = user_agent
+
+    async def open_stream(
+        self,
+        path: str,
+        *,
+        metadata: MetadataLike | None = None,
+        subtype: str | None = None,
+        grpc_timeout: float | None = None,
+    ) -> ClientStream:
+        """Start a call on ``path`` (``/package.Service/Method``).
+
+        The HEADERS go out with the next write; the call does not wait for
+        response headers. ``grpc_timeout`` (seconds) is sent as the
+        ``grpc-timeout`` header for the server to enforce. Waits while the
+        peer's MAX_CONCURRENT_STREAMS is reached. Raises the connection's
+        sticky error, :class:`GoAwayError` after a GOAWAY, ValueError for
+        reserved metadata keys.
+        """
+        md = metadata if isinstance(metadata, Metadata) or metadata is None else Metadata(metadata)
+        headers = build_request_headers(
+            path,
+            self.authority,
+            scheme=self.scheme,
+            subtype=subtype,
+            timeout=grpc_timeout,
+            metadata=md,
+            user_agent=self.user_agent,
+        )
+        while True:
+            try:
+                stream = self.core.open_stream(headers)
+            except h2.exceptions.TooManyStreamsError:
+                await self._streams_signal.wait()
+                continue
+            assert isinstance(stream, ClientStream)
+            return stream
+
+
+def client_ssl_context(
+    cafile: str | None = None, *, certfile: str | None = None, keyfile: str | None = None
+) -> ssl.SSLContext:
+    """A TLS client context for gRPC: system (or ``cafile``) trust, ALPN ``h2``."""
+    ctx = ssl.create_default_context(cafile=cafile)
+    if certfile:
+        ctx.load_cert_chain(certfile, keyfile)
+    ctx.set_alpn_protocols(["h2"])
+    return ctx
+
+
+async def open_transport(
+    host: str,
+    port: int,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
+    connect_timeout: float = 20.0,
+) -> anyio.abc.ByteStream:
+    """Connect TCP (and TLS with ALPN ``h2`` when ``ssl_context`` is given).
+
+    Raises :class:`ConnectionBroken` (UNAVAILABLE) when the connection or
+    handshake fails or takes longer than ``connect_timeout`` seconds.
+    """
+    try:
+        with anyio.fail_after(connect_timeout):
+            tcp = await anyio.connect_tcp(host, port)
+            if ssl_context is None:
+                return tcp
+            ssl_context.set_alpn_protocols(["h2"])
+            try:
+                tls = await TLSStream.wrap(
+                    tcp,
+                    hostname=server_hostname or host,
+                    ssl_context=ssl_context,
+                    standard_compatible=False,
+                )
+            except BaseException:
+                await anyio.aclose_forcefully(tcp)
+                raise
+    except TimeoutError:
+        raise ConnectionBroken(
+            f"connect to {host}:{port} timed out after {connect_timeout:g}s"
+        ) from None
+    except (OSError, ssl.SSLError, anyio.BrokenResourceError) as exc:
+        raise ConnectionBroken(f"cannot connect to {host}:{port}: {exc}") from exc
+    alpn = tls.extra(TLSAttribute.alpn_protocol, None)
+    if alpn not in (None, "h2"):
+        await anyio.aclose_forcefully(tls)
+        raise ConnectionBroken(f"server at {host}:{port} negotiated ALPN {alpn!r}, not h2")
+    return tls
+
+
+async def open_io(
+    host: str,
+    port: int,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
+    connect_timeout: float = 20.0,
+) -> IOStrategy:
+    """Connect and return the I/O strategy for a :class:`ClientConnection`.
+
+    On asyncio this is the native protocol path; elsewhere an anyio stream.
+    Raises :class:`ConnectionBroken` like :func:`open_transport`.
+    """
+    if not native_asyncio_enabled():
+        return StreamIO(
+            await open_transport(
+                host,
+                port,
+                ssl_context=ssl_context,
+                server_hostname=server_hostname,
+                connect_timeout=connect_timeout,
+            )
+        )
+    io = AsyncioProtocolIO()
+    loop = asyncio.get_running_loop()
+    if ssl_context is not None:
+        ssl_context.set_alpn_protocols(["h2"])
+    try:
+        with anyio.fail_after(connect_timeout):
+            transport, _ = await loop.create_connection(
+                lambda: io.protocol,
+                host,
+                port,
+                ssl=ssl_context,
+                server_hostname=(server_hostname or host) if ssl_context is not None else None,
+            )
+    except TimeoutError:
+        raise ConnectionBroken(
+            f"connect to {host}:{port} timed out after {connect_timeout:g}s"
+        ) from None
+    except (OSError, ssl.SSLError) as exc:
+        raise ConnectionBroken(f"cannot connect to {host}:{port}: {exc}") from exc
+    ssl_object = transport.get_extra_info("ssl_object")
+    if ssl_object is not None:
+        alpn = ssl_object.selected_alpn_protocol()
+        if alpn not in (None, "h2"):
+            transport.abort()
+            raise ConnectionBroken(f"server at {host}:{port} negotiated ALPN {alpn!r}, not h2")
+    return io
+
+
+@asynccontextmanager
+async def connect(
+    host: str,
+    port: int,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
+    settings: WireSettings | None = None,
+    authority: str | None = None,
+) -> AsyncIterator[ClientConnection]:
+    """Open a connection and serve it for the duration of the ``async with``."""
+    settings = settings or WireSettings()
+    io = await open_io(
+        host,
+        port,
+        ssl_context=ssl_context,
+        server_hostname=server_hostname,
+        connect_timeout=settings.connect_timeout,
+    )
+    conn = ClientConnection(
+        io,
+        authority=authority or f"{host}:{port}",
+        scheme="https" if ssl_context is not None else "http",
+        settings=settings,
+    )
+    async with anyio.create_task_group() as tg:
+        await tg.start(conn.run)
+        try:
+            yield conn
+        finally:
+            await conn.aclose()

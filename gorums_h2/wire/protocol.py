@@ -1,0 +1,677 @@
+"""The sans-IO heart of the wire layer: gRPC streams on one h2 connection.
+
+:class:`ConnectionCore` owns an ``h2.connection.H2Connection`` and the
+:class:`StreamCore` objects of its open streams. It is fed received bytes
+(:meth:`ConnectionCore.receive_data`), turns h2 events into stream state
+(messages, trailers, resets, window updates) with a table of event handlers,
+moves queued outbound messages into h2 within the flow-control windows
+(:meth:`ConnectionCore.flush`), and hands back the bytes to write
+(:meth:`ConnectionCore.data_to_send`). It never performs I/O and never waits:
+the driver in :mod:`gorums_h2.wire.connection` does, reacting to the three
+hooks a core calls (``on_output``, ``StreamCore._wake_receivers``,
+``StreamCore._wake_senders``).
+
+Invariants:
+
+* Every received flow-controlled byte is acknowledged: at once when nothing
+  waits in a stream's inbound queue, else when the queue is drained, and at
+  connection level for streams that are gone.
+* Messages of one stream go out in the order they were queued, each whole.
+* A connection failure is sticky: :attr:`ConnectionCore.error` is set once,
+  and every stream that had not ended gets that same exception.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Final
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+import h2.settings
+from h2.errors import ErrorCodes
+from hyperframe.frame import GoAwayFrame
+
+from gorums_h2.wire.errors import (
+    ConnectionBroken,
+    EndOfStream,
+    GoAwayError,
+    MessageTooLarge,
+    ProtocolViolation,
+    StreamReset,
+)
+from gorums_h2.wire.framing import MessageDecoder, encode_prefix
+from gorums_h2.wire.headers import Headers, parse_response_headers, parse_trailers
+from gorums_h2.wire.metadata import Metadata
+from gorums_h2.wire.settings import WireSettings
+from gorums_h2.wire.status import StatusError
+
+__all__ = ["ConnectionCore", "StreamCore"]
+
+_END_STREAM: Final = ()  # marker in StreamCore._end: half-close with an empty DATA frame
+
+
+def _noop() -> None:
+    pass
+
+
+class _H2Connection(h2.connection.H2Connection):
+    """h2's connection with graceful GOAWAY (python-hyper/h2#1181).
+
+    h2 moves to CLOSED on any GOAWAY, sent or received, and then rejects every
+    further frame, so streams cannot finish after a graceful shutdown starts
+    (RFC 9113, 6.8: streams up to the last stream ID may still complete). A
+    NO_ERROR GOAWAY here leaves the state machine open; :class:`ConnectionCore`
+    itself refuses new streams once a GOAWAY was sent or received.
+    """
+
+    def _receive_goaway_frame(self, frame: GoAwayFrame) -> tuple[list[Any], list[Any]]:
+        if frame.error_code != ErrorCodes.NO_ERROR:
+            return super()._receive_goaway_frame(frame)
+        event = h2.events.ConnectionTerminated()
+        event.error_code = ErrorCodes.NO_ERROR
+        event.last_stream_id = frame.last_stream_id
+        event.additional_data = frame.additional_data or None
+        return [], [event]
+
+    def send_graceful_goaway(self, last_stream_id: int, data: bytes = b"") -> None:
+        """Queue GOAWAY(NO_ERROR) without closing the state machine."""
+        frame = GoAwayFrame(stream_id=0, last_stream_id=last_stream_id,
+                            error_code=ErrorCodes.NO_ERROR, additional_data=data)
+        self._prepare_for_sending([frame])
+
+
+class StreamCore:
+    """State of one gRPC stream (either side), without any I/O.
+
+    Inbound: complete messages go to ``on_message`` when set (push mode) or
+    into an internal queue read with :meth:`pop_message`. Outbound: messages
+    are queued with :meth:`queue_message` and moved into h2 by the
+    connection's :meth:`ConnectionCore.flush`; byte counters say how far they
+    got (``queued`` -> ``moved`` -> ``written``).
+    """
+
+    __slots__ = (
+        "_decoder",
+        "_end",
+        "_inbound",
+        "_out",
+        "_unacked",
+        "client_side",
+        "conn",
+        "end_error",
+        "initial_metadata",
+        "local_closed",
+        "moved",
+        "on_message",
+        "queued",
+        "remote_closed",
+        "response_headers",
+        "status",
+        "stream_id",
+        "trailing_metadata",
+        "written",
+    )
+
+    def __init__(self, conn: ConnectionCore, stream_id: int, *, client_side: bool) -> None:
+        self.conn = conn
+        self.stream_id = stream_id
+        self.client_side = client_side
+        self._decoder = MessageDecoder(conn.settings.max_receive_message_size)
+        self._inbound: deque[bytes] = deque()
+        self._unacked = 0
+        self.on_message: Callable[[bytes], None] | None = None
+        self._out: list[bytes] = []
+        self._end: Headers | tuple[()] | None = None
+        self.queued = 0
+        self.moved = 0
+        self.written = 0
+        self.local_closed = False
+        self.remote_closed = False
+        # Terminal outcome of the receive side: None while open; EndOfStream
+        # after a clean finish; a StatusError otherwise.
+        self.end_error: BaseException | None = None
+        self.status: StatusError | None = None  # client: non-OK status from trailers
+        self.initial_metadata: Metadata | None = None
+        self.trailing_metadata: Metadata | None = None
+        self.response_headers: Headers | None = None  # server: sent with the first message
+
+    # ---- hooks for the driver (no-ops here) ----
+
+    def _wake_receivers(self) -> None:
+        """Something changed for readers: a message, the end, or an error."""
+
+    def _wake_senders(self) -> None:
+        """Queued bytes were written, or the stream can no longer send."""
+
+    # ---- inbound ----
+
+    def pop_message(self) -> bytes:
+        """Return the next queued message.
+
+        Raises the stream's terminal exception (:class:`EndOfStream` after a
+        clean finish) when nothing is queued and the stream has ended, and
+        IndexError when nothing is queued yet.
+        """
+        inbound = self._inbound
+        if inbound:
+            msg = inbound.popleft()
+            if not inbound and self._unacked:
+                self.conn.acknowledge(self.stream_id, self._unacked)
+                self._unacked = 0
+            return msg
+        if self.end_error is not None:
+            raise self.end_error
+        raise IndexError("no message queued")
+
+    @property
+    def has_message(self) -> bool:
+        return bool(self._inbound)
+
+    @property
+    def finished(self) -> bool:
+        """True when no message will ever be received on this stream again."""
+        return not self._inbound and self.end_error is not None
+
+    def _on_data(self, data: bytes, flow_len: int) -> None:
+        if self.end_error is not None:  # we stopped listening (e.g. a decode error)
+            self.conn.acknowledge(self.stream_id, flow_len)
+            return
+        try:
+            messages = self._decoder.feed(data)
+        except StatusError as exc:
+            self.conn.acknowledge(self.stream_id, flow_len)
+            self.conn.abort_stream(self, exc)
+            return
+        callback = self.on_message
+        if callback is not None:
+            self.conn.acknowledge(self.stream_id, flow_len)
+            for msg in messages:
+                callback(msg)
+            return
+        inbound = self._inbound
+        if messages:
+            inbound.extend(messages)
+            self._unacked += flow_len
+            self._wake_receivers()
+        elif inbound:
+            self._unacked += flow_len
+        else:
+            self.conn.acknowledge(self.stream_id, flow_len)
+
+    def _on_end_stream(self) -> None:
+        self.remote_closed = True
+        if self.end_error is None:
+            if self._decoder.buffered:
+                self._set_end(ProtocolViolation("stream ended in the middle of a message"))
+            elif self.client_side and self.trailing_metadata is None:
+                self._set_end(ProtocolViolation("server closed the stream without trailers"))
+            else:
+                self._set_end(self.status if self.status is not None else EndOfStream())
+        self.conn._maybe_forget(self)
+
+    def _set_end(self, exc: BaseException) -> None:
+        """Record the terminal outcome of the receive side (first one wins)."""
+        if self.end_error is None:
+            self.end_error = exc
+            self._wake_receivers()
+            self._wake_senders()
+
+    def _on_response_headers(self, headers: Headers, ended: bool) -> None:
+        if self.initial_metadata is not None:  # trailers without END_STREAM are invalid
+            return
+        if ended or any(k == b"grpc-status" for k, _ in headers):
+            self._on_trailers(headers)  # trailers-only response
+            self.initial_metadata = Metadata()
+            return
+        try:
+            md, encoding = parse_response_headers(headers)
+        except StatusError as exc:
+            self.initial_metadata = Metadata()
+            self.conn.abort_stream(self, exc)
+            return
+        if encoding not in (None, "identity"):
+            self._decoder = MessageDecoder(self._decoder.max_size, encoding)
+        self.initial_metadata = md
+
+    def _on_trailers(self, headers: Headers) -> None:
+        status, md = parse_trailers(headers)
+        self.trailing_metadata = md
+        if self.status is None:
+            self.status = status
+
+    def _on_reset(self, error_code: int) -> None:
+        self.remote_closed = self.local_closed = True
+        self._out.clear()
+        self._end = None
+        if error_code == ErrorCodes.NO_ERROR and self.status is not None:
+            self._set_end(self.status)
+        elif error_code == ErrorCodes.NO_ERROR and not self.client_side:
+            # a client that is done reading may reset with NO_ERROR
+            self._set_end(EndOfStream())
+        else:
+            self._set_end(StreamReset(error_code))
+        self._wake_senders()
+        self.conn._maybe_forget(self)
+
+    # ---- outbound ----
+
+    def queue_message(self, body: bytes) -> int:
+        """Queue one message; return its ticket (compare with ``written``).
+
+        Raises the stream's terminal error if it can no longer send, and
+        :class:`MessageTooLarge` above ``max_send_message_size``.
+        """
+        if self.local_closed or self._end is not None:
+            raise self._send_error()
+        limit = self.conn.settings.max_send_message_size
+        if limit is not None and len(body) > limit:
+            raise MessageTooLarge(f"message of {len(body)} bytes exceeds the send limit {limit}")
+        out = self._out
+        out.append(encode_prefix(len(body)))
+        out.append(body)
+        self.queued += 5 + len(body)
+        conn = self.conn
+        dirty = conn._dirty
+        if self not in dirty:
+            dirty[self] = None
+        conn.on_output()
+        return self.queued
+
+    def queue_end(self, trailers: Headers | None = None) -> None:
+        """Queue the end of our side: half-close (client) or trailers (server)."""
+        if self.local_closed or self._end is not None:
+            return
+        self._end = trailers if trailers is not None else _END_STREAM
+        self.conn._dirty[self] = None
+        self.conn.on_output()
+
+    @property
+    def unwritten(self) -> int:
+        """Bytes queued but not yet written to the transport."""
+        return self.queued - self.written
+
+    def _send_error(self) -> BaseException:
+        if self.conn.error is not None:
+            return self.conn.error
+        if isinstance(self.end_error, StatusError):
+            return self.end_error
+        return StreamReset(ErrorCodes.STREAM_CLOSED, "stream is closed for sending")
+
+    def _flush(self, h2c: h2.connection.H2Connection) -> bool:
+        """Move queued data into h2; return True when nothing is left."""
+        out = self._out
+        sid = self.stream_id
+        if out:
+            window = h2c.local_flow_control_window(sid)
+            if window <= 0:
+                return False
+            if self.response_headers is not None:
+                h2c.send_headers(sid, self.response_headers)
+                self.response_headers = None
+            data = out[0] if len(out) == 1 else b"".join(out)
+            total = len(data)
+            n = total if total <= window else window
+            frame = h2c.max_outbound_frame_size
+            if n <= frame:
+                h2c.send_data(sid, data if n == total else data[:n])
+            else:
+                view = memoryview(data)
+                for off in range(0, n, frame):
+                    h2c.send_data(sid, view[off : min(off + frame, n)])
+            self.moved += n
+            if n == total:
+                out.clear()
+            else:
+                out[:] = [data[n:]]
+                return False
+        end = self._end
+        if end is not None:
+            self._end = None
+            self.local_closed = True
+            if end == _END_STREAM:
+                h2c.end_stream(sid)
+            else:
+                if self.response_headers is not None:  # trailers-only response
+                    end = self.response_headers + list(end)
+                    self.response_headers = None
+                h2c.send_headers(sid, end, end_stream=True)
+                if not self.remote_closed:
+                    # the response is complete: stop the client's side too (as grpc-go)
+                    h2c.reset_stream(sid, ErrorCodes.NO_ERROR)
+                    self.remote_closed = True
+                    self._set_end(EndOfStream())
+            self.conn._maybe_forget(self)
+        return True
+
+
+class ConnectionCore:
+    """One HTTP/2 connection carrying gRPC streams (sans-IO).
+
+    ``on_output`` is called whenever there may be bytes to send; the driver
+    then calls :meth:`flush` and :meth:`data_to_send`. ``on_request`` (server
+    side) receives each new stream with its request headers.
+    """
+
+    def __init__(
+        self,
+        *,
+        client_side: bool,
+        settings: WireSettings | None = None,
+        stream_factory: Callable[[ConnectionCore, int], StreamCore] | None = None,
+    ) -> None:
+        self.client_side = client_side
+        self.settings = settings or WireSettings()
+        config = h2.config.H2Configuration(client_side=client_side, header_encoding=None)
+        self.h2 = _H2Connection(config=config)
+        self.streams: dict[int, StreamCore] = {}
+        self._dirty: dict[StreamCore, None] = {}
+        self.error: StatusError | None = None
+        self.goaway: GoAwayError | None = None  # received from the peer
+        self.goaway_sent = False
+        self.on_output: Callable[[], None] = _noop
+        self.on_request: Callable[[StreamCore, Headers], None] = _reject_requests
+        self.on_ping_ack: Callable[[bytes], None] = _ignore
+        self.on_streams_available: Callable[[], None] = _noop
+        self.on_failed: Callable[[], None] = _noop
+        self._stream_factory = stream_factory or (
+            lambda conn, sid: StreamCore(conn, sid, client_side=client_side)
+        )
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            h2.events.DataReceived: self._on_data,
+            h2.events.RequestReceived: self._on_request,
+            h2.events.ResponseReceived: self._on_response,
+            h2.events.TrailersReceived: self._on_trailers,
+            h2.events.StreamEnded: self._on_stream_ended,
+            h2.events.StreamReset: self._on_stream_reset,
+            h2.events.WindowUpdated: self._on_window_updated,
+            h2.events.RemoteSettingsChanged: self._on_settings_changed,
+            h2.events.ConnectionTerminated: self._on_goaway,
+            h2.events.PingAckReceived: self._on_ping_ack,
+        }
+
+    # ---- setup ----
+
+    def initiate(self) -> None:
+        """Queue the preface/SETTINGS and the connection window increase."""
+        s = self.settings
+        h2c = self.h2
+        local: dict[h2.settings.SettingCodes, int] = {
+            h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: s.stream_window,
+            h2.settings.SettingCodes.MAX_FRAME_SIZE: s.max_frame_size,
+            h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: s.max_header_list_size,
+        }
+        if self.client_side:
+            local[h2.settings.SettingCodes.ENABLE_PUSH] = 0
+        if s.max_concurrent_streams is not None:
+            local[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] = s.max_concurrent_streams
+        h2c.local_settings = h2.settings.Settings(client=self.client_side, initial_values=local)
+        # h2 applies our MAX_FRAME_SIZE only once the peer ACKs it, but a peer
+        # may use a larger advertised size as soon as it reads our SETTINGS.
+        h2c.max_inbound_frame_size = s.max_frame_size
+        h2c.initiate_connection()
+        extra = s.connection_window - 65535
+        if extra > 0:
+            h2c.increment_flow_control_window(extra)
+        self.on_output()
+
+    # ---- bytes in / bytes out ----
+
+    def receive_data(self, data: bytes) -> None:
+        """Process received bytes. A protocol violation by the peer fails the
+        connection (h2 has queued the GOAWAY, still available from
+        :meth:`data_to_send`)."""
+        try:
+            events = self.h2.receive_data(data)
+        except h2.exceptions.ProtocolError as exc:
+            self.fail(ConnectionBroken(f"HTTP/2 protocol error from peer: {exc}"))
+            self.on_output()
+            return
+        handlers = self._handlers
+        for event in events:
+            handler = handlers.get(type(event))
+            if handler is not None:
+                handler(event)
+        if self.h2._data_to_send:
+            self.on_output()
+
+    def flush(self) -> None:
+        """Move queued stream data into h2 as far as flow control allows."""
+        dirty = self._dirty
+        if not dirty:
+            return
+        h2c = self.h2
+        for stream in list(dirty):
+            if stream._flush(h2c):
+                del dirty[stream]
+
+    def data_to_send(self) -> bytes:
+        return self.h2.data_to_send()
+
+    def confirm_written(self) -> None:
+        """The bytes from the last :meth:`data_to_send` reached the transport."""
+        for stream in self.streams.values():
+            if stream.written != stream.moved:
+                stream.written = stream.moved
+                stream._wake_senders()
+
+    @property
+    def pending_output(self) -> bool:
+        return bool(self._dirty) or bool(self.h2._data_to_send)
+
+    # ---- operations ----
+
+    def open_stream(self, headers: Headers) -> StreamCore:
+        """Start a client stream by queuing its HEADERS.
+
+        Raises the sticky connection error, or :class:`GoAwayError` after the
+        peer said GOAWAY; :class:`h2.exceptions.TooManyStreamsError` when the
+        peer's MAX_CONCURRENT_STREAMS is reached (the driver waits instead).
+        """
+        if self.error is not None:
+            raise self.error
+        if self.goaway is not None:
+            raise GoAwayError(
+                "peer is shutting down (GOAWAY); no new streams",
+                self.goaway.h2_code,
+                self.goaway.last_stream_id,
+            )
+        h2c = self.h2
+        if h2c.open_outbound_streams >= h2c.remote_settings.max_concurrent_streams:
+            raise h2.exceptions.TooManyStreamsError("peer's MAX_CONCURRENT_STREAMS reached")
+        sid = h2c.get_next_available_stream_id()
+        h2c.send_headers(sid, headers)
+        stream = self._stream_factory(self, sid)
+        self.streams[sid] = stream
+        self.on_output()
+        return stream
+
+    @property
+    def can_open_stream(self) -> bool:
+        h2c = self.h2
+        return h2c.open_outbound_streams < h2c.remote_settings.max_concurrent_streams
+
+    def acknowledge(self, stream_id: int, size: int) -> None:
+        if size:
+            self.h2.acknowledge_received_data(size, stream_id)
+
+    def reset_stream(self, stream: StreamCore, code: int = ErrorCodes.CANCEL) -> None:
+        """Reset ``stream`` locally (RST_STREAM ``code``) and forget it."""
+        if not (stream.local_closed and stream.remote_closed) and self.error is None:
+            try:
+                self.h2.reset_stream(stream.stream_id, code)
+            except h2.exceptions.StreamClosedError:
+                pass
+            self.on_output()
+        stream.local_closed = stream.remote_closed = True
+        stream._out.clear()
+        stream._end = None
+        self._dirty.pop(stream, None)
+        stream._set_end(StreamReset(ErrorCodes.CANCEL, "stream cancelled locally"))
+        stream._wake_senders()
+        self._maybe_forget(stream)
+
+    def abort_stream(self, stream: StreamCore, exc: StatusError) -> None:
+        """End ``stream`` with ``exc`` because of what the peer sent.
+
+        A client resets the stream (CANCEL) and reports ``exc``; a server
+        reports ``exc`` to its handler, which answers with trailers.
+        """
+        stream._set_end(exc)
+        if self.client_side:
+            code = ErrorCodes.CANCEL
+            if not (stream.local_closed and stream.remote_closed) and self.error is None:
+                try:
+                    self.h2.reset_stream(stream.stream_id, code)
+                except h2.exceptions.StreamClosedError:
+                    pass
+                self.on_output()
+            stream.local_closed = stream.remote_closed = True
+            stream._out.clear()
+            self._dirty.pop(stream, None)
+            stream._wake_senders()
+            self._maybe_forget(stream)
+
+    def send_goaway(self, code: int = ErrorCodes.NO_ERROR, data: bytes = b"") -> None:
+        """Queue a GOAWAY. With NO_ERROR the open streams may still finish
+        (graceful); new streams from the peer are refused from now on."""
+        if self.error is not None:
+            return
+        self.goaway_sent = True
+        if code == ErrorCodes.NO_ERROR:
+            self.h2.send_graceful_goaway(self.h2.highest_inbound_stream_id, data)
+        else:
+            self.h2.close_connection(error_code=code, additional_data=data or None)
+        self.on_output()
+
+    def ping(self, opaque: bytes) -> None:
+        if self.error is None:
+            self.h2.ping(opaque)
+            self.on_output()
+
+    def fail(self, exc: StatusError) -> None:
+        """Fail the connection: record ``exc`` (first wins) and end every stream with it."""
+        if self.error is not None:
+            return
+        self.error = exc
+        self._dirty.clear()
+        for stream in list(self.streams.values()):
+            stream._out.clear()
+            stream._end = None
+            stream.local_closed = stream.remote_closed = True
+            stream._set_end(exc)
+            stream._wake_senders()
+        self.streams.clear()
+        self.on_failed()
+
+    def _maybe_forget(self, stream: StreamCore) -> None:
+        if (
+            stream.local_closed
+            and stream.remote_closed
+            and self.streams.pop(stream.stream_id, None) is not None
+        ):
+            self.on_streams_available()
+
+    # ---- h2 event handlers ----
+
+    def _on_data(self, event: h2.events.DataReceived) -> None:
+        stream = self.streams.get(event.stream_id)
+        if stream is None:
+            self.acknowledge(event.stream_id, event.flow_controlled_length)
+            return
+        stream._on_data(event.data, event.flow_controlled_length)
+
+    def _on_request(self, event: h2.events.RequestReceived) -> None:
+        sid: int = event.stream_id
+        headers: Headers = list(event.headers or [])
+        if self.goaway_sent:
+            self.h2.reset_stream(sid, ErrorCodes.REFUSED_STREAM)
+            return
+        stream = self._stream_factory(self, sid)
+        self.streams[sid] = stream
+        self.on_request(stream, headers)
+
+    def _on_response(self, event: h2.events.ResponseReceived) -> None:
+        stream = self.streams.get(event.stream_id)
+        if stream is not None:
+            ended = event.stream_ended is not None
+            stream._on_response_headers(list(event.headers or []), ended)
+
+    def _on_trailers(self, event: h2.events.TrailersReceived) -> None:
+        stream = self.streams.get(event.stream_id)
+        if stream is not None:
+            stream._on_trailers(list(event.headers or []))
+
+    def _on_stream_ended(self, event: h2.events.StreamEnded) -> None:
+        stream = self.streams.get(event.stream_id)
+        if stream is not None:
+            stream._on_end_stream()
+            if self.client_side and not stream.local_closed:
+                # the call is over; close our side too (as grpc-go does)
+                self.reset_stream_quietly(stream, ErrorCodes.NO_ERROR)
+
+    def reset_stream_quietly(self, stream: StreamCore, code: int) -> None:
+        """RST_STREAM without changing the stream's recorded outcome."""
+        try:
+            self.h2.reset_stream(stream.stream_id, code)
+        except h2.exceptions.StreamClosedError:
+            pass
+        stream.local_closed = True
+        stream._out.clear()
+        stream._end = None
+        self._dirty.pop(stream, None)
+        stream._wake_senders()
+        self._maybe_forget(stream)
+        self.on_output()
+
+    def _on_stream_reset(self, event: h2.events.StreamReset) -> None:
+        stream = self.streams.get(event.stream_id)
+        if stream is not None:
+            self._dirty.pop(stream, None)
+            stream._on_reset(int(event.error_code or 0))
+
+    def _on_window_updated(self, event: h2.events.WindowUpdated) -> None:
+        if self._dirty:
+            self.on_output()
+
+    def _on_settings_changed(self, event: h2.events.RemoteSettingsChanged) -> None:
+        if self._dirty:
+            self.on_output()
+        if h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS in event.changed_settings:
+            self.on_streams_available()
+
+    def _on_goaway(self, event: h2.events.ConnectionTerminated) -> None:
+        code = int(event.error_code or 0)
+        last = int(event.last_stream_id or 0)
+        try:
+            name = ErrorCodes(code).name
+        except ValueError:
+            name = str(code)
+        data = event.additional_data
+        extra = f": {data.decode(errors='replace')}" if data else ""
+        goaway = GoAwayError(f"peer sent GOAWAY ({name}{extra})", code, last)
+        if self.goaway is None:
+            self.goaway = goaway
+        for sid, stream in list(self.streams.items()):
+            if self.client_side and sid > last:
+                stream.local_closed = stream.remote_closed = True
+                self._dirty.pop(stream, None)
+                stream._set_end(GoAwayError(
+                    f"stream not processed: {goaway.message}", code, last))
+                stream._wake_senders()
+                self._maybe_forget(stream)
+        self.on_streams_available()
+
+    def _on_ping_ack(self, event: h2.events.PingAckReceived) -> None:
+        self.on_ping_ack(bytes(event.ping_data or b""))
+
+
+def _reject_requests(stream: StreamCore, headers: Headers) -> None:
+    stream.conn.reset_stream(stream, ErrorCodes.REFUSED_STREAM)
+
+
+def _ignore(_data: bytes) -> None:
+    pass

@@ -1,0 +1,178 @@
+"""gRPC status codes and the status error.
+
+:class:`StatusError` is the one exception type that carries a gRPC status
+(code, message, details). Everything that ends a call unsuccessfully is a
+``StatusError`` or a subclass with a more precise meaning (see
+:mod:`gorums_h2.wire.errors`), so callers can always read ``.code``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable, Sequence
+from enum import IntEnum
+
+from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError
+
+from gorums_h2.pb import status_pb2
+
+__all__ = [
+    "StatusCode",
+    "StatusError",
+    "decode_grpc_message",
+    "decode_status_details",
+    "encode_grpc_message",
+    "encode_status_details",
+    "status_code_from_http",
+]
+
+
+class StatusCode(IntEnum):
+    """The 17 gRPC status codes (names as in the gRPC specification)."""
+
+    OK = 0
+    CANCELLED = 1
+    UNKNOWN = 2
+    INVALID_ARGUMENT = 3
+    DEADLINE_EXCEEDED = 4
+    NOT_FOUND = 5
+    ALREADY_EXISTS = 6
+    PERMISSION_DENIED = 7
+    RESOURCE_EXHAUSTED = 8
+    FAILED_PRECONDITION = 9
+    ABORTED = 10
+    OUT_OF_RANGE = 11
+    UNIMPLEMENTED = 12
+    INTERNAL = 13
+    UNAVAILABLE = 14
+    DATA_LOSS = 15
+    UNAUTHENTICATED = 16
+
+    @classmethod
+    def parse(cls, value: int | str | bytes) -> StatusCode:
+        """Return the code for a ``grpc-status`` value; unknown numbers map to UNKNOWN."""
+        try:
+            return cls(int(value))
+        except ValueError:
+            return cls.UNKNOWN
+
+
+class StatusError(Exception):
+    """A call ended with a non-OK gRPC status.
+
+    ``code`` is a :class:`StatusCode`, ``message`` the human-readable text,
+    ``details`` the ``google.protobuf.Any`` messages of ``google.rpc.Status``
+    (sent in ``grpc-status-details-bin`` or in the gorums envelope).
+    Subclasses with a fixed code accept the message alone: ``ConnectionBroken("reset")``.
+    """
+
+    default_code = StatusCode.UNKNOWN
+
+    def __init__(
+        self,
+        code: StatusCode | int | str | None = None,
+        message: str = "",
+        details: Iterable[any_pb2.Any] = (),
+    ) -> None:
+        if isinstance(code, str):  # SubclassWithDefaultCode("message")
+            message = code
+            code = None
+        self.code = StatusCode.parse(self.default_code if code is None else code)
+        self.message = message
+        self.details: tuple[any_pb2.Any, ...] = tuple(details)
+        super().__init__(self.code, message)
+
+    def __str__(self) -> str:
+        return f"{self.code.name}: {self.message}" if self.message else self.code.name
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code.name}, {self.message!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StatusError):
+            return NotImplemented
+        return (self.code, self.message, self.details) == (other.code, other.message, other.details)
+
+    __hash__ = Exception.__hash__
+
+    def to_proto(self) -> status_pb2.Status:
+        """Return this status as a ``google.rpc.Status`` message."""
+        return status_pb2.Status(code=int(self.code), message=self.message, details=self.details)
+
+    @classmethod
+    def from_proto(cls, status: status_pb2.Status) -> StatusError:
+        """Build a status error from a ``google.rpc.Status`` message."""
+        return cls(StatusCode.parse(status.code), status.message, status.details)
+
+
+# --- grpc-message: percent-encoding of the UTF-8 bytes (gRPC PROTOCOL-HTTP2) ---
+
+_UNRESERVED = frozenset(range(0x20, 0x7F)) - {ord("%")}
+
+
+def encode_grpc_message(message: str) -> str:
+    """Percent-encode ``message`` for the ``grpc-message`` header."""
+    raw = message.encode("utf-8")
+    if all(b in _UNRESERVED for b in raw):
+        return message
+    return "".join(chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in raw)
+
+
+def decode_grpc_message(value: str | bytes) -> str:
+    """Decode a ``grpc-message`` header; malformed escapes are kept verbatim."""
+    raw = value.encode("latin-1") if isinstance(value, str) else value
+    if b"%" not in raw:
+        return raw.decode("utf-8", "replace")
+    out = bytearray()
+    i, n = 0, len(raw)
+    while i < n:
+        c = raw[i]
+        if c == 0x25 and i + 2 < n and _is_hex(raw[i + 1 : i + 3]):
+            out.append(int(raw[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            out.append(c)
+            i += 1
+    return out.decode("utf-8", "replace")
+
+
+def _is_hex(two: bytes) -> bool:
+    return len(two) == 2 and all(chr(b) in "0123456789abcdefABCDEF" for b in two)
+
+
+# --- grpc-status-details-bin ---
+
+
+def encode_status_details(code: int, message: str, details: Sequence[any_pb2.Any]) -> str:
+    """Return the unpadded base64 ``grpc-status-details-bin`` value."""
+    pb = status_pb2.Status(code=int(code), message=message, details=details)
+    return base64.b64encode(pb.SerializeToString()).decode("ascii").rstrip("=")
+
+
+def decode_status_details(value: str | bytes) -> status_pb2.Status | None:
+    """Parse a ``grpc-status-details-bin`` value; None if it is not valid."""
+    raw = value.encode("ascii", "replace") if isinstance(value, str) else value
+    try:
+        data = base64.b64decode(raw + b"=" * (-len(raw) % 4), validate=True)
+        return status_pb2.Status.FromString(data)
+    except (binascii.Error, DecodeError, ValueError):
+        return None
+
+
+_HTTP_TO_GRPC = {
+    400: StatusCode.INTERNAL,
+    401: StatusCode.UNAUTHENTICATED,
+    403: StatusCode.PERMISSION_DENIED,
+    404: StatusCode.UNIMPLEMENTED,
+    429: StatusCode.UNAVAILABLE,
+    502: StatusCode.UNAVAILABLE,
+    503: StatusCode.UNAVAILABLE,
+    504: StatusCode.UNAVAILABLE,
+}
+
+
+def status_code_from_http(http_status: int) -> StatusCode:
+    """Map a non-200 HTTP status to a gRPC code (gRPC http-grpc-status-mapping)."""
+    return _HTTP_TO_GRPC.get(http_status, StatusCode.UNKNOWN)

