@@ -1,12 +1,20 @@
-"""The ``gorums-h2`` command line."""
+"""The ``gorums-h2`` command line.
+
+Each subcommand lives in its own module of this package with a
+``register(subparsers)`` function that adds its parser and sets
+``func=<callable(args) -> int>``; :data:`SUBCOMMANDS` lists them in help order.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
 from gorums_h2._version import __version__
+
+SUBCOMMANDS: list[str] = []
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,7 +23,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Gorums quorum calls in pure Python (gRPC over h2 + anyio).",
     )
     parser.add_argument("--version", action="version", version=f"gorums-h2 {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        module = importlib.import_module(f"gorums_h2.cli.{name}")
+        module.register(sub)
     return parser
 
 
@@ -25,7 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    return 0
+    result: int = args.func(args)
+    return result
 
 
 if __name__ == "__main__":
