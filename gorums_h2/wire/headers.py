@@ -259,14 +259,19 @@ def parse_response_headers(headers: Sequence[tuple[bytes, bytes]]) -> tuple[Meta
 def parse_trailers(headers: Sequence[tuple[bytes, bytes]]) -> tuple[StatusError | None, Metadata]:
     """Return (status error or None for OK, trailing metadata).
 
-    Missing ``grpc-status`` is a protocol violation (INTERNAL). The message is
+    Missing ``grpc-status`` is a protocol violation (INTERNAL), unless a
+    trailers-only block has a non-200 ``:status``, which is mapped to a code
+    (gRPC's http-grpc-status-mapping). The message is
     percent-decoded; ``grpc-status-details-bin``, when valid, supplies details.
     """
     code: StatusCode | None = None
     message = ""
     details: Sequence[any_pb2.Any] = ()
+    http_status = b"200"
     for key, value in headers:
-        if key == b"grpc-status":
+        if key == b":status":
+            http_status = value
+        elif key == b"grpc-status":
             code = StatusCode.parse(value)
         elif key == b"grpc-message":
             message = decode_grpc_message(value)
@@ -276,6 +281,9 @@ def parse_trailers(headers: Sequence[tuple[bytes, bytes]]) -> tuple[StatusError 
                 details = status.details
     md = Metadata.from_headers(headers, _RESPONSE_SKIP)
     if code is None:
+        if http_status != b"200":  # an HTTP-level error (proxy, not a gRPC server)
+            http = int(http_status) if http_status.isdigit() else 0
+            return StatusError(status_code_from_http(http), f"unexpected HTTP status {http}"), md
         return ProtocolViolation("stream ended without grpc-status"), md
     if code == StatusCode.OK:
         return None, md

@@ -573,6 +573,10 @@ class ConnectionCore:
             and stream.remote_closed
             and self.streams.pop(stream.stream_id, None) is not None
         ):
+            if stream._unacked:
+                # queued messages no longer hold the connection window
+                self.acknowledge(stream.stream_id, stream._unacked)
+                stream._unacked = 0
             self.on_streams_available()
 
     # ---- h2 event handlers ----

@@ -1,0 +1,7 @@
+"""Wire tests also run asyncio on the generic anyio-stream I/O path."""
+
+from __future__ import annotations
+
+from _backends import anyio_backend
+
+__all__ = ["anyio_backend"]
