@@ -180,8 +180,9 @@ class Metadata(Mapping[str, MetadataValue]):
             if key.endswith("-bin"):
                 for part in raw_value.split(b","):
                     part = part.strip()
+                    padded = part + b"=" * (-len(part) % 4)
                     try:
-                        pairs.append((key, base64.b64decode(part + b"=" * (-len(part) % 4))))
+                        pairs.append((key, base64.b64decode(padded, validate=True)))
                     except (binascii.Error, ValueError):
                         continue
             else:
