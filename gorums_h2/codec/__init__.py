@@ -3,6 +3,7 @@
 from gorums_h2.codec.envelope import (
     EnvelopeError,
     decode,
+    decode_full,
     decode_metadata,
     encode,
     encode_entries,
@@ -29,6 +30,7 @@ __all__ = [
     "UnknownMethodError",
     "call_type_of",
     "decode",
+    "decode_full",
     "decode_metadata",
     "encode",
     "encode_entries",

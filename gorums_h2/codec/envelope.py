@@ -21,6 +21,7 @@ from gorums_h2.pb import ordering_pb2, status_pb2
 __all__ = [
     "EnvelopeError",
     "decode",
+    "decode_full",
     "decode_metadata",
     "encode",
     "encode_entries",
@@ -155,6 +156,12 @@ def decode(body: bytes) -> tuple[ordering_pb2.Metadata, bytes]:
     When the metadata parses but the message framing is broken, the raised
     :class:`EnvelopeError` carries the seq number and method.
     """
+    md, _, msg = decode_full(body)
+    return md, msg
+
+
+def decode_full(body: bytes) -> tuple[ordering_pb2.Metadata, bytes, bytes]:
+    """Like :func:`decode`, also returning the metadata bytes: (Metadata, md bytes, msg)."""
     try:
         md_bytes, msg = split(body)
     except EnvelopeError as exc:
@@ -167,4 +174,4 @@ def decode(body: bytes) -> tuple[ordering_pb2.Metadata, bytes]:
         except (EnvelopeError, DecodeError):
             pass
         raise
-    return decode_metadata(md_bytes), msg
+    return decode_metadata(md_bytes), md_bytes, msg

@@ -1,0 +1,226 @@
+"""The call types: ordered RPC, unicast, multicast, quorum call, streaming quorum call.
+
+These functions are what generated stubs call (Go's ``RPCCall``, ``Unicast``,
+``Multicast``, ``QuorumCall``, ``QuorumCallStream``); ``method`` is the full
+protobuf method name, e.g. ``proto.Storage.ReadQC``.
+
+Errors: a node that is down fails its part at once with a StatusError of code
+UNAVAILABLE (:class:`ConnectionBroken`, or :class:`NodeShutdownError` after a
+graceful shutdown); a server-side error arrives as that StatusError; the
+context's ``timeout`` gives DEADLINE_EXCEEDED; an anyio cancel scope cancels
+the call and removes its routes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+from google.protobuf.message import DecodeError
+from google.protobuf.message import Message as ProtoMessage
+
+from gorums_h2.codec import MethodInfo, encode, encode_metadata, lookup_method
+from gorums_h2.errors import SendFailureError, TypeMismatchError
+from gorums_h2.interceptors import ClientCtx, QuorumInterceptor
+from gorums_h2.pb import ordering_pb2
+from gorums_h2.quorumcall import Responses
+from gorums_h2.responses import ResponseSeq
+from gorums_h2.wire.status import StatusCode, StatusError
+
+if TYPE_CHECKING:
+    from gorums_h2.channel import NodeChannel
+    from gorums_h2.context import ConfigContext, NodeContext
+    from gorums_h2.node import Node
+
+__all__ = ["method_info", "multicast", "quorum_call", "quorum_call_stream", "rpc_call", "unicast"]
+
+Req = TypeVar("Req", bound=ProtoMessage)
+Resp = TypeVar("Resp", bound=ProtoMessage)
+
+
+@lru_cache(maxsize=4096)
+def method_info(method: str, response_type: type[ProtoMessage] | None = None) -> MethodInfo:
+    """The method's info, checked against the expected response type.
+
+    Raises :class:`~gorums_h2.codec.UnknownMethodError` if the method is not
+    in the descriptor pool (import its ``_pb2`` module), and
+    :class:`TypeMismatchError` if ``response_type`` is not its output type.
+    """
+    info = lookup_method(method)
+    if response_type is not None and response_type is not info.response_type:
+        expected = info.response_type.DESCRIPTOR.full_name
+        if response_type.DESCRIPTOR.full_name != expected:
+            raise TypeMismatchError(
+                f"{method} returns {expected}, not {response_type.DESCRIPTOR.full_name}")
+        info = MethodInfo(info.name, info.request_type, response_type, info.call_type,
+                          info.method_field)
+    return info
+
+
+async def _ready(channel: NodeChannel) -> None:
+    if channel.must_wait():
+        await channel.prepare()
+
+
+class _SingleReply:
+    """Route of an ordered RPC: one reply from one node."""
+
+    __slots__ = ("err", "event", "md", "payload", "sent_at")
+    streaming = False
+
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+        self.md: ordering_pb2.Metadata | None = None
+        self.payload = b""
+        self.err: BaseException | None = None
+        self.sent_at = time.monotonic()
+
+    def deliver(self, node: Node, md: ordering_pb2.Metadata, payload: bytes) -> None:
+        self.md = md
+        self.payload = payload
+        self.event.set()
+
+    def fail(self, node: Node, exc: BaseException) -> None:
+        self.err = exc
+        self.event.set()
+
+
+async def rpc_call(ctx: NodeContext, req: ProtoMessage, method: str,
+                   response_type: type[Resp]) -> Resp:
+    """An ordered RPC to one node: send ``req`` and return the reply.
+
+    Raises the node's StatusError, DEADLINE_EXCEEDED after ``ctx.timeout``.
+    """
+    info = method_info(method, response_type)  # type: ignore[arg-type]
+    node = ctx.node
+    channel = node._channel
+    await _ready(channel)
+    seq = node.manager.next_seq()
+    envelope = encode(encode_metadata(seq, info.method_field, b"", ctx.entries_bytes),
+                      req.SerializeToString())
+    reply = _SingleReply()
+    channel.send(seq, envelope, reply)
+    try:
+        if ctx.timeout is None:
+            await reply.event.wait()
+        else:
+            with anyio.move_on_after(ctx.timeout):
+                await reply.event.wait()
+            if not reply.event.is_set():
+                raise StatusError(StatusCode.DEADLINE_EXCEEDED,
+                                  f"no reply from node {node.id} within {ctx.timeout:g}s")
+    finally:
+        if not reply.event.is_set():
+            channel.remove_route(seq)
+    if reply.err is not None:
+        raise reply.err
+    assert reply.md is not None
+    status = reply.md.status
+    if status.code:
+        raise StatusError.from_proto(status)
+    try:
+        return info.response_type.FromString(reply.payload)  # type: ignore[return-value]
+    except DecodeError as exc:
+        raise StatusError(StatusCode.INTERNAL,
+                          f"cannot decode reply from node {node.id}: {exc}") from None
+
+
+async def unicast(ctx: NodeContext, req: ProtoMessage, method: str, *,
+                  ignore_errors: bool = False) -> None:
+    """A one-way message to one node (no reply).
+
+    Waits until the message was handed to the transport and raises if that
+    failed; with ``ignore_errors`` it only queues the message and returns.
+    """
+    info = method_info(method)
+    node = ctx.node
+    channel = node._channel
+    seq = node.manager.next_seq()
+    envelope = encode(encode_metadata(seq, info.method_field, b"", ctx.entries_bytes),
+                      req.SerializeToString())
+    if ignore_errors:
+        try:
+            channel.send(seq, envelope, None)
+        except StatusError:
+            pass
+        return
+    await _ready(channel)
+    ticket = channel.send(seq, envelope, None)
+    await channel.wait_written(ticket)
+
+
+async def _no_replies() -> Any:
+    return
+    yield  # pragma: no cover
+
+
+async def multicast(ctx: ConfigContext, req: Req, method: str, *, ignore_errors: bool = False,
+                    interceptors: Sequence[QuorumInterceptor[Req, Any]] = ()) -> None:
+    """A one-way message to every node of the configuration.
+
+    ``map_request`` interceptors can change (or skip, with None) the message
+    per node. Waits until every message was handed to the transport and
+    raises :class:`SendFailureError` naming the nodes that failed; with
+    ``ignore_errors`` it only queues the messages and returns.
+    """
+    info = method_info(method)
+    config = ctx.configuration
+    manager = config.manager
+    if manager is None:
+        return
+    client_ctx: ClientCtx[Req, Any] = ClientCtx(req, config, method)
+    empty: ResponseSeq[Any] = ResponseSeq(_no_replies)
+    for interceptor in interceptors:
+        interceptor(client_ctx, empty)
+    if not ignore_errors:
+        for node in config:
+            await _ready(node._channel)
+    seq = manager.next_seq()
+    md = encode_metadata(seq, info.method_field, b"", ctx.entries_bytes)
+    shared: bytes | None = None
+    errors: dict[int, BaseException] = {}
+    sent: list[tuple[int, NodeChannel, int]] = []
+    for node in config:
+        node_req = client_ctx.request_for(node) if client_ctx.has_transforms else req
+        if node_req is None:
+            continue
+        if node_req is req:
+            if shared is None:
+                shared = encode(md, req.SerializeToString())
+            envelope = shared
+        else:
+            envelope = encode(md, node_req.SerializeToString())
+        try:
+            sent.append((node.id, node._channel, node._channel.send(seq, envelope, None)))
+        except StatusError as exc:
+            errors[node.id] = exc
+    if ignore_errors:
+        return
+    for node_id, channel, ticket in sent:
+        try:
+            await channel.wait_written(ticket)
+        except StatusError as exc:
+            errors[node_id] = exc
+    if errors:
+        raise SendFailureError(errors)
+
+
+def quorum_call(ctx: ConfigContext, req: Req, method: str, response_type: type[Resp], *,
+                interceptors: Sequence[QuorumInterceptor[Req, Resp]] = ()) -> Responses[Resp]:
+    """A quorum call: returns :class:`Responses` (nothing is sent until a
+    terminal method or iteration starts)."""
+    info = method_info(method, response_type)  # type: ignore[arg-type]
+    return Responses(ctx, req, info, info.response_type, interceptors)  # type: ignore[arg-type]
+
+
+def quorum_call_stream(ctx: ConfigContext, req: Req, method: str, response_type: type[Resp], *,
+                       interceptors: Sequence[QuorumInterceptor[Req, Resp]] = ()
+                       ) -> Responses[Resp]:
+    """A streaming quorum call: servers may send many replies; iteration goes
+    on until the call is cancelled, times out, or every node's stream ends."""
+    info = method_info(method, response_type)  # type: ignore[arg-type]
+    return Responses(ctx, req, info, info.response_type, interceptors,  # type: ignore[arg-type]
+                     streaming=True)

@@ -1,0 +1,186 @@
+"""Manager: owns the nodes and their channels (Go's Manager).
+
+An async context manager: ``async with Manager(...) as mgr:`` starts a task
+group in which every node's channel connects and reconnects; leaving the
+block (or :meth:`Manager.close`) closes every connection, fails what is
+pending with ConnectionClosed, and waits for the channel tasks to end.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import ssl
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any
+
+import anyio
+import anyio.abc
+
+from gorums_h2.backoff import Backoff
+from gorums_h2.channel import ChannelOptions, NodeChannel
+from gorums_h2.configuration import Configuration
+from gorums_h2.node import Node
+from gorums_h2.nodelist import NodeListOption
+from gorums_h2.wire.metadata import Metadata, MetadataLike
+from gorums_h2.wire.settings import WireSettings
+
+__all__ = ["Manager", "new_config"]
+
+
+class Manager:
+    """The connection pool of a client (keyword options mirror Go's ManagerOptions).
+
+    * ``ssl_context`` / ``server_hostname`` / ``wire_settings`` — Go's dial
+      options: TLS (ALPN h2 is set for you), timeouts, windows, keepalive,
+      message size limits (:class:`~gorums_h2.wire.WireSettings`);
+    * ``backoff`` — reconnection backoff (gRPC defaults: 1 s, x1.6, ±20 %, 120 s);
+    * ``logger`` — where connection errors are logged (Go's WithLogger);
+    * ``metadata`` — sent as headers of every node's stream (WithMetadata);
+    * ``per_node_metadata`` — ``f(node_id)`` adds headers per node (WithPerNodeMetadata);
+    * ``send_buffer_size`` — messages that may wait unwritten per node before
+      a call waits (0: bounded only by ``wire_settings.send_buffer_bytes``).
+    """
+
+    def __init__(
+        self,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        wire_settings: WireSettings | None = None,
+        backoff: Backoff | None = None,
+        logger: logging.Logger | None = None,
+        metadata: MetadataLike | None = None,
+        per_node_metadata: Callable[[int], MetadataLike | None] | None = None,
+        send_buffer_size: int = 0,
+    ) -> None:
+        if send_buffer_size < 0:
+            raise ValueError("send_buffer_size must not be negative")
+        md = Metadata(metadata) if metadata is not None else Metadata()
+        md.validate_for_send()
+        self.logger = logger or logging.getLogger("gorums_h2.manager")
+        self._options = ChannelOptions(
+            ssl_context=ssl_context,
+            server_hostname=server_hostname,
+            wire_settings=wire_settings or WireSettings(),
+            backoff=backoff or Backoff(),
+            metadata=md,
+            per_node_metadata=per_node_metadata,
+            send_buffer_size=send_buffer_size,
+            logger=self.logger,
+        )
+        self._nodes: dict[int, Node] = {}
+        self._by_address: dict[tuple[str, int], Node] = {}
+        self._seq = itertools.count(1)
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._tg_cm: anyio.abc.TaskGroup | None = None
+        self._closed = False
+
+    # ---- lifecycle ----
+
+    async def __aenter__(self) -> Manager:
+        if self._tg_cm is not None:
+            raise RuntimeError("a Manager can be entered only once")
+        self._tg_cm = anyio.create_task_group()
+        self._tg = await self._tg_cm.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        self.close()
+        assert self._tg_cm is not None and self._tg is not None
+        self._tg.cancel_scope.cancel()  # futures and correctables still running
+        return await self._tg_cm.__aexit__(exc_type, exc, tb)
+
+    def close(self) -> None:
+        """Close every node's connection (pending calls fail with ConnectionClosed).
+
+        The channel tasks end when the ``async with`` block is left.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        for node in self._nodes.values():
+            node._channel.stop()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def next_seq(self) -> int:
+        """The next message sequence number (shared by all nodes, as in Go)."""
+        return next(self._seq)
+
+    def spawn(self, fn: Callable[..., object], *args: object) -> None:
+        """Run ``fn(*args)`` as a task of the manager (futures, correctables)."""
+        if self._tg is None or self._closed:
+            raise RuntimeError("the Manager is not running: use `async with Manager() as mgr`")
+        self._tg.start_soon(fn, *args)  # type: ignore[arg-type]
+
+    # ---- nodes and configurations ----
+
+    def new_configuration(self, nodes: NodeListOption) -> Configuration:
+        """A configuration of the nodes ``nodes`` names; new nodes start connecting.
+
+        Raises ValueError for bad or conflicting addresses/IDs, KeyError for
+        unknown IDs, RuntimeError outside ``async with``.
+        """
+        if self._tg is None or self._closed:
+            raise RuntimeError("the Manager is not running: use `async with Manager() as mgr`")
+        return Configuration(nodes.nodes(self))
+
+    def _add_node(self, node_id: int, host: str, port: int) -> Node:
+        """Return the node for (id, address), creating and connecting it if new."""
+        existing = self._nodes.get(node_id)
+        at_address = self._by_address.get((host, port))
+        if existing is not None:
+            if (existing.host, existing.port) != (host, port):
+                raise ValueError(
+                    f"node ID {node_id} is already used for {existing.address}, "
+                    f"not {host}:{port}")
+            return existing
+        if at_address is not None:
+            raise ValueError(
+                f"{at_address.address} already has node ID {at_address.id}, not {node_id}")
+        channel = NodeChannel(host, port, self._options)
+        node = Node(node_id, host, port, self, channel)
+        channel.node = node
+        self._nodes[node_id] = node
+        self._by_address[(host, port)] = node
+        assert self._tg is not None
+        self._tg.start_soon(channel.run, name=f"gorums node {node.address}")
+        return node
+
+    def node_ids(self) -> list[int]:
+        """IDs of all nodes, in the order they were added."""
+        return list(self._nodes)
+
+    def node(self, node_id: int) -> Node | None:
+        return self._nodes.get(node_id)
+
+    def nodes(self) -> list[Node]:
+        """All nodes, in the order they were added."""
+        return list(self._nodes.values())
+
+    def size(self) -> int:
+        return len(self._nodes)
+
+    def __repr__(self) -> str:
+        return f"Manager(nodes={self.node_ids()})"
+
+
+@asynccontextmanager
+async def new_config(nodes: NodeListOption, **manager_options: Any) -> AsyncIterator[Configuration]:
+    """A new :class:`Manager` and a configuration of ``nodes`` (Go's ``NewConfig``).
+
+    ``async with new_config(with_node_list(addrs)) as cfg:`` — the manager is
+    ``cfg.manager`` and is closed when the block ends.
+    """
+    async with Manager(**manager_options) as manager:
+        yield manager.new_configuration(nodes)

@@ -1,0 +1,153 @@
+"""Ways to name the nodes of a new configuration (Go's NodeListOption).
+
+* :func:`with_node_list` — addresses; IDs are FNV-1a 32 of the resolved
+  ``ip:port`` (the same IDs Go Gorums computes);
+* :func:`with_node_map` — addresses with application-chosen IDs;
+* :func:`with_node_ids` — IDs of nodes the manager already has;
+* ``Configuration.and_/except_/with_new_nodes/without_nodes/without_errors``
+  derive options from existing configurations.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gorums_h2.manager import Manager
+    from gorums_h2.node import Node
+
+__all__ = [
+    "NodeListOption",
+    "node_id_for",
+    "parse_address",
+    "resolve_address",
+    "with_node_ids",
+    "with_node_list",
+    "with_node_map",
+]
+
+
+def fnv1a_32(data: bytes) -> int:
+    """The 32-bit FNV-1a hash (Go's hash/fnv New32a)."""
+    h = 0x811C9DC5
+    for byte in data:
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """Split ``host:port`` or ``[v6]:port``; ValueError if malformed."""
+    host, sep, port_text = address.rpartition(":")
+    if not sep or not host or not port_text.isdigit():
+        raise ValueError(f"invalid node address {address!r}: expected host:port")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    port = int(port_text)
+    if not 0 < port < 65536:
+        raise ValueError(f"invalid port in node address {address!r}")
+    return host, port
+
+
+def resolve_address(address: str) -> tuple[str, int]:
+    """Resolve ``host:port`` to ``(ip, port)``, preferring IPv4 like Go's
+    ``net.ResolveTCPAddr``. Raises ValueError if the host does not resolve."""
+    host, port = parse_address(address)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ValueError(f"cannot resolve node address {address!r}: {exc}") from None
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)
+    ip = str(infos[0][4][0])
+    return ip, port
+
+
+def canonical_address(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def node_id_for(address: str) -> int:
+    """The node ID Go Gorums assigns to ``address`` (FNV-1a 32 of the resolved ``ip:port``)."""
+    ip, port = resolve_address(address)
+    return fnv1a_32(canonical_address(ip, port).encode())
+
+
+class NodeListOption:
+    """Describes the nodes of a configuration; resolved by a manager."""
+
+    __slots__ = ("_resolve",)
+
+    def __init__(self, resolve: Callable[[Manager], list[Node]]) -> None:
+        self._resolve = resolve
+
+    def nodes(self, manager: Manager) -> list[Node]:
+        """The nodes this option names, created in ``manager`` if needed."""
+        return self._resolve(manager)
+
+
+def with_node_list(addresses: Iterable[str]) -> NodeListOption:
+    """Nodes at ``addresses``; IDs computed as Go does (FNV-1a of ``ip:port``)."""
+    addrs = list(addresses)
+    if not addrs:
+        raise ValueError("with_node_list needs at least one address")
+
+    def resolve(manager: Manager) -> list[Node]:
+        nodes = []
+        for addr in addrs:
+            ip, port = resolve_address(addr)
+            nid = fnv1a_32(canonical_address(ip, port).encode())
+            nodes.append(manager._add_node(nid, ip, port))
+        return nodes
+
+    return NodeListOption(resolve)
+
+
+def with_node_map(id_map: Mapping[str, int]) -> NodeListOption:
+    """Nodes at the map's addresses with the map's IDs."""
+    items = list(id_map.items())
+    if not items:
+        raise ValueError("with_node_map needs at least one address")
+    for addr, nid in items:
+        if not isinstance(nid, int) or not 0 <= nid < 2**32:
+            raise ValueError(f"node ID for {addr!r} must be a uint32, got {nid!r}")
+
+    def resolve(manager: Manager) -> list[Node]:
+        nodes = []
+        for addr, nid in items:
+            ip, port = resolve_address(addr)
+            nodes.append(manager._add_node(nid, ip, port))
+        return nodes
+
+    return NodeListOption(resolve)
+
+
+def with_node_ids(ids: Iterable[int]) -> NodeListOption:
+    """Nodes the manager already has, by ID; KeyError for an unknown ID."""
+    wanted = list(ids)
+    if not wanted:
+        raise ValueError("with_node_ids needs at least one ID")
+
+    def resolve(manager: Manager) -> list[Node]:
+        nodes = []
+        for nid in wanted:
+            node = manager.node(nid)
+            if node is None:
+                raise KeyError(f"node ID {nid} is not known to the manager")
+            nodes.append(node)
+        return nodes
+
+    return NodeListOption(resolve)
+
+
+def with_nodes(nodes: Iterable[Node]) -> NodeListOption:
+    """Exactly these nodes (they must belong to the manager that resolves the option)."""
+    fixed = list(nodes)
+
+    def resolve(manager: Manager) -> list[Node]:
+        for node in fixed:
+            if node.manager is not manager:
+                raise ValueError(f"{node!r} belongs to another manager")
+        return fixed
+
+    return NodeListOption(resolve)

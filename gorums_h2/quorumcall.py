@@ -1,0 +1,398 @@
+"""Quorum calls: the call state (a route on every node's channel) and
+:class:`Responses`, the object a quorum call returns.
+
+Nothing is sent when a :class:`Responses` is created: sending happens when a
+terminal method (``first``, ``majority``, ``all``, ``threshold``,
+``async_*``, ``correctable``) or iteration starts, after the interceptors had
+their say (per-node request transforms). The call's routes are removed when
+it ends — all replies in, a terminal method returns or raises, the timeout
+passes, or the caller is cancelled — so nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import anyio
+from google.protobuf.message import DecodeError
+from google.protobuf.message import Message as ProtoMessage
+
+from gorums_h2.codec import MethodInfo, encode, encode_metadata
+from gorums_h2.errors import IncompleteError
+from gorums_h2.futures import LEVEL_NOT_SET, Async, Correctable
+from gorums_h2.interceptors import ClientCtx, QuorumInterceptor
+from gorums_h2.pb import ordering_pb2
+from gorums_h2.responses import NodeResponse, ResponseSeq, aclose_iterator
+from gorums_h2.wire.connection import Signal
+from gorums_h2.wire.status import StatusCode, StatusError
+
+if TYPE_CHECKING:
+    from gorums_h2.channel import NodeChannel
+    from gorums_h2.context import ConfigContext
+    from gorums_h2.node import Node
+
+__all__ = ["QuorumCallState", "Responses"]
+
+Req = TypeVar("Req", bound=ProtoMessage)
+Resp = TypeVar("Resp", bound=ProtoMessage)
+
+
+def reply_error(node: Node, md: ordering_pb2.Metadata) -> StatusError | None:
+    """The StatusError a reply carries, or None for success."""
+    status = md.status
+    if status.code:
+        return StatusError.from_proto(status)
+    return None
+
+
+class QuorumCallState(Generic[Resp]):
+    """One call to the nodes of a configuration: a Route on each channel and
+    the async iterator of its replies."""
+
+    __slots__ = (
+        "_active",
+        "_client_ctx",
+        "_ctx",
+        "_info",
+        "_queue",
+        "_request",
+        "_response_type",
+        "_seq",
+        "_signal",
+        "closed",
+        "deadline",
+        "expected",
+        "sent_at",
+        "started",
+        "streaming",
+    )
+
+    def __init__(self, ctx: ConfigContext, request: ProtoMessage, info: MethodInfo,
+                 response_type: type[Resp], client_ctx: ClientCtx[Any, Resp],
+                 streaming: bool) -> None:
+        self._ctx = ctx
+        self._request = request
+        self._info = info
+        self._response_type = response_type
+        self._client_ctx = client_ctx
+        self.streaming = streaming
+        self._queue: deque[NodeResponse[Resp]] = deque()
+        self._signal = Signal()
+        self._active: dict[int, NodeChannel] = {}
+        self._seq = 0
+        self.sent_at = 0.0
+        self.deadline: float | None = None
+        self.expected = 0
+        self.started = False
+        self.closed = False
+
+    # ---- sending ----
+
+    async def start_async(self) -> None:
+        """Send, after waiting for first connection attempts and send capacity."""
+        if self.started:
+            return
+        for node in self._ctx.configuration:
+            channel = node._channel
+            if channel.must_wait():
+                await channel.prepare()
+        self.start()
+
+    def start(self) -> None:
+        """Send the request to every node now (synchronously, in node order)."""
+        if self.started:
+            return
+        self.started = True
+        ctx = self._ctx
+        config = ctx.configuration
+        manager = config.manager
+        if manager is None:  # empty configuration
+            return
+        seq = self._seq = manager.next_seq()
+        md = encode_metadata(seq, self._info.method_field, b"", ctx.entries_bytes)
+        request = self._request
+        client_ctx = self._client_ctx
+        transform = client_ctx.has_transforms
+        shared: bytes | None = None
+        self.sent_at = now = time.monotonic()
+        if ctx.timeout is not None:
+            self.deadline = now + ctx.timeout
+        active = self._active
+        for node in config:
+            req = client_ctx.request_for(node) if transform else request
+            if req is None:
+                continue
+            if req is request:
+                if shared is None:
+                    shared = encode(md, request.SerializeToString())
+                envelope = shared
+            else:
+                envelope = encode(md, req.SerializeToString())
+            channel = node._channel
+            self.expected += 1
+            try:
+                channel.send(seq, envelope, self)
+            except StatusError as exc:
+                self._queue.append(NodeResponse(node.id, None, exc))
+                continue
+            active[node.id] = channel
+
+    # ---- Route ----
+
+    def deliver(self, node: Node, md: ordering_pb2.Metadata, payload: bytes) -> None:
+        status = md.status
+        response: NodeResponse[Resp]
+        if status.code:
+            response = NodeResponse(node.id, None, StatusError.from_proto(status))
+        else:
+            try:
+                response = NodeResponse(node.id, self._response_type.FromString(payload), None)
+            except DecodeError as exc:
+                response = NodeResponse(node.id, None, StatusError(
+                    StatusCode.INTERNAL, f"cannot decode reply from node {node.id}: {exc}"))
+        if not self.streaming:
+            self._active.pop(node.id, None)
+        self._queue.append(response)
+        self._signal.set()
+
+    def fail(self, node: Node, exc: BaseException) -> None:
+        if self._active.pop(node.id, None) is not None:
+            self._queue.append(NodeResponse(node.id, None, exc))
+            self._signal.set()
+
+    # ---- iteration ----
+
+    def __aiter__(self) -> QuorumCallState[Resp]:
+        return self
+
+    async def __anext__(self) -> NodeResponse[Resp]:
+        try:
+            if not self.started:
+                await self.start_async()
+            queue = self._queue
+            while not queue:
+                if not self._active:
+                    self.close()
+                    raise StopAsyncIteration
+                deadline = self.deadline
+                if deadline is None:
+                    await self._signal.wait()
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._expire()
+                    continue
+                with anyio.move_on_after(remaining):
+                    await self._signal.wait()
+            return queue.popleft()
+        except BaseException as exc:
+            if not isinstance(exc, StopAsyncIteration):
+                self.close()  # cancelled or failed: drop our routes
+            raise
+
+    def _expire(self) -> None:
+        """The call's timeout passed: non-streaming calls report the missing nodes."""
+        active, self._active = self._active, {}
+        for node_id, channel in active.items():
+            channel.remove_route(self._seq)
+            if not self.streaming:
+                self._queue.append(NodeResponse(node_id, None, StatusError(
+                    StatusCode.DEADLINE_EXCEEDED,
+                    f"no reply from node {node_id} within the call's timeout")))
+
+    def close(self) -> None:
+        """End the call: remove its routes from every channel (idempotent)."""
+        self.closed = True
+        active = self._active
+        if active:
+            seq = self._seq
+            for channel in active.values():
+                channel.remove_route(seq)
+            active.clear()
+
+    def __del__(self) -> None:
+        # an iterator abandoned mid-way (break out of `async for`) still
+        # releases its routes once it is garbage
+        if self._active:
+            self.close()
+
+
+class Responses(Generic[Resp]):
+    """The replies of a quorum call and the ways to aggregate them (Go's ``Responses``).
+
+    Terminal methods: ``await first()``, ``majority()``, ``all()``,
+    ``threshold(n)`` return the first successful reply once enough nodes
+    answered, or raise :class:`IncompleteError` with every node's error;
+    ``async_*`` return an :class:`Async` future and send at once;
+    ``correctable(n)`` returns a :class:`Correctable`. ``async for r in
+    responses`` yields :class:`NodeResponse` values as they arrive; so do
+    ``seq()``, ``ignore_errors()`` and ``filter()``. A Responses is single-use.
+    """
+
+    __slots__ = ("_call", "_client_ctx", "_intercepted", "_seq")
+
+    def __init__(
+        self,
+        ctx: ConfigContext,
+        request: ProtoMessage,
+        info: MethodInfo,
+        response_type: type[Resp],
+        interceptors: Sequence[QuorumInterceptor[Any, Resp]] = (),
+        *,
+        streaming: bool = False,
+    ) -> None:
+        client_ctx: ClientCtx[Any, Resp] = ClientCtx(request, ctx.configuration, info.name)
+        self._client_ctx = client_ctx
+        self._call = QuorumCallState(ctx, request, info, response_type, client_ctx, streaming)
+        seq: ResponseSeq[Resp] = ResponseSeq(self._call)
+        for interceptor in interceptors:
+            seq = interceptor(client_ctx, seq)
+        self._seq = seq
+        self._intercepted = bool(interceptors)
+
+    # ---- introspection ----
+
+    def size(self) -> int:
+        """Number of nodes the call goes to (the configuration's size)."""
+        return self._client_ctx.size()
+
+    @property
+    def client_ctx(self) -> ClientCtx[Any, Resp]:
+        return self._client_ctx
+
+    # ---- iteration ----
+
+    def seq(self) -> ResponseSeq[Resp]:
+        """The reply iterator (starts the call when iterated)."""
+        return self._seq
+
+    def __aiter__(self) -> AsyncIterator[NodeResponse[Resp]]:
+        return self._seq.__aiter__()
+
+    def ignore_errors(self) -> ResponseSeq[Resp]:
+        return self._seq.ignore_errors()
+
+    def filter(self, keep: Callable[[NodeResponse[Resp]], bool]) -> ResponseSeq[Resp]:
+        return self._seq.filter(keep)
+
+    async def collect_n(self, n: int) -> dict[int, Resp | None]:
+        try:
+            return await self._seq.collect_n(n)
+        finally:
+            self._call.close()
+
+    async def collect_all(self) -> dict[int, Resp | None]:
+        try:
+            return await self._seq.collect_all()
+        finally:
+            self._call.close()
+
+    # ---- terminal methods ----
+
+    async def first(self) -> Resp:
+        """The first successful reply."""
+        return await self.threshold(1)
+
+    async def majority(self) -> Resp:
+        """The first successful reply once a majority (n//2 + 1) succeeded."""
+        return await self.threshold(self.size() // 2 + 1)
+
+    async def all(self) -> Resp:
+        """The first successful reply once every node succeeded."""
+        return await self.threshold(self.size())
+
+    async def threshold(self, n: int) -> Resp:
+        """The first successful reply once ``n`` nodes succeeded.
+
+        Raises :class:`IncompleteError` (with each failed node's error) as
+        soon as ``n`` successes became impossible, or when the replies (or the
+        call's timeout) ran out.
+        """
+        if n <= 0:
+            raise ValueError("threshold must be positive")
+        call = self._call
+        it: AsyncIterator[NodeResponse[Resp]] = (
+            self._seq.__aiter__() if self._intercepted else call)
+        errors: dict[int, BaseException] = {}
+        first: Resp | None = None
+        successes = 0
+        try:
+            async for response in it:
+                if response.err is not None:
+                    errors[response.node_id] = response.err
+                    if call.started and len(errors) > call.expected - n:
+                        break
+                    continue
+                successes += 1
+                if first is None:
+                    first = response.value
+                if successes >= n:
+                    return first  # type: ignore[return-value]
+        finally:
+            call.close()
+            if it is not call:
+                await aclose_iterator(it)
+        detail = f"{successes} of {n} needed replies"
+        raise IncompleteError(errors, detail)
+
+    def async_first(self) -> Async[Resp]:
+        return self._async(self.first)
+
+    def async_majority(self) -> Async[Resp]:
+        return self._async(self.majority)
+
+    def async_all(self) -> Async[Resp]:
+        return self._async(self.all)
+
+    def async_threshold(self, n: int) -> Async[Resp]:
+        return self._async(lambda: self.threshold(n))
+
+    def _async(self, compute: Callable[[], Any]) -> Async[Resp]:
+        """Send now (preserving call order), aggregate in a manager task."""
+        manager = self._client_ctx.config.manager
+        if manager is None:
+            raise ValueError("cannot call an empty configuration")
+        self._call.start()
+        fut: Async[Resp] = Async()
+        manager.spawn(fut._drive, compute)
+        return fut
+
+    def correctable(self, threshold: int) -> Correctable[Resp]:
+        """A :class:`Correctable` whose level counts successful replies; done at ``threshold``."""
+        manager = self._client_ctx.config.manager
+        if manager is None:
+            raise ValueError("cannot call an empty configuration")
+        self._call.start()
+        corr: Correctable[Resp] = Correctable()
+        manager.spawn(self._drive_correctable, corr, threshold)
+        return corr
+
+    async def _drive_correctable(self, corr: Correctable[Resp], threshold: int) -> None:
+        call = self._call
+        it: AsyncIterator[NodeResponse[Resp]] = (
+            self._seq.__aiter__() if self._intercepted else call)
+        errors: dict[int, BaseException] = {}
+        level = LEVEL_NOT_SET
+        last: Resp | None = None
+        try:
+            async for response in it:
+                if response.err is not None:
+                    errors[response.node_id] = response.err
+                    continue
+                level = 1 if level == LEVEL_NOT_SET else level + 1
+                last = response.value
+                done = level >= threshold
+                corr._update(last, level, done)
+                if done:
+                    return
+            corr._update(last, level, True, IncompleteError(
+                errors, f"{max(level, 0)} of {threshold} needed replies"))
+        except Exception as exc:
+            corr._update(last, level, True, exc)
+        finally:
+            call.close()
+            if it is not call:
+                await aclose_iterator(it)

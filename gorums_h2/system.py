@@ -1,0 +1,118 @@
+"""System: a server on a listener, plus the closers to shut down with it (Go's System)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any
+
+import anyio
+import anyio.abc
+
+from gorums_h2.nodelist import parse_address
+from gorums_h2.server import Server
+
+__all__ = ["System", "local_systems"]
+
+Closer = Any  # anything with close() or aclose(), sync or async (a Manager, a file, ...)
+
+
+class System:
+    """A :class:`Server` listening on ``address`` with registered services.
+
+    ``async with System("127.0.0.1:0") as system:`` binds the listener and
+    serves in the background; ``system.address`` is the bound ``host:port``.
+    Leaving the block (or :meth:`stop`) stops the server at once and closes
+    every registered closer, last registered first. Keyword arguments are the
+    :class:`Server`'s options.
+    """
+
+    def __init__(self, address: str = "127.0.0.1:0", **server_options: Any) -> None:
+        self._host, self._port = _parse_listen_address(address)
+        self.server = Server(**server_options)
+        self._closers: list[Closer] = []
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._tg_cm: anyio.abc.TaskGroup | None = None
+        self.address = ""
+        self._stopped = False
+
+    def register_service(self, closer: Closer | None,
+                         register: Callable[[Server], None]) -> None:
+        """Register handlers with ``register(server)``; close ``closer`` on stop."""
+        register(self.server)
+        if closer is not None:
+            self._closers.append(closer)
+
+    async def __aenter__(self) -> System:
+        self._tg_cm = anyio.create_task_group()
+        self._tg = await self._tg_cm.__aenter__()
+        try:
+            host, port = await self._tg.start(self.server.serve_tcp, self._host, self._port)
+        except BaseException:
+            self._tg.cancel_scope.cancel()
+            await self._tg_cm.__aexit__(None, None, None)
+            raise
+        self.address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> bool | None:
+        await self.stop()
+        assert self._tg_cm is not None
+        return await self._tg_cm.__aexit__(exc_type, exc, tb)
+
+    async def stop(self) -> None:
+        """Stop the server at once and close the registered closers."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.server.stop()
+        for closer in reversed(self._closers):
+            await _close(closer)
+
+    async def graceful_stop(self, grace: float | None = None) -> None:
+        """Stop gracefully (see :meth:`Server.graceful_stop`), then close the closers."""
+        await self.server.graceful_stop(grace)
+        await self.stop()
+
+
+async def _close(closer: Closer) -> None:
+    close = getattr(closer, "aclose", None) or getattr(closer, "close", None)
+    if close is None:
+        raise TypeError(f"{closer!r} has no close() or aclose()")
+    result = close()
+    if inspect.isawaitable(result):
+        await result
+
+
+def _parse_listen_address(address: str) -> tuple[str, int]:
+    if address.endswith(":0"):
+        host = address[:-2].strip("[]") or "127.0.0.1"
+        return host, 0
+    return parse_address(address)
+
+
+@asynccontextmanager
+async def local_systems(
+    n: int,
+    register: Callable[[int, Server], None] | None = None,
+    **server_options: Any,
+) -> AsyncIterator[Sequence[System]]:
+    """Start ``n`` systems on free 127.0.0.1 ports; ``register(i, server)``
+    registers the services of system ``i``. Stops them all on exit."""
+    async with _exit_stack() as stack:
+        systems = []
+        for i in range(n):
+            system = await stack.enter_async_context(System("127.0.0.1:0", **server_options))
+            if register is not None:
+                register(i, system.server)
+            systems.append(system)
+        yield systems
+
+
+def _exit_stack() -> Any:
+    from contextlib import AsyncExitStack
+
+    return AsyncExitStack()
