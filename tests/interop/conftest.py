@@ -1,4 +1,4 @@
-"""Wire tests also run asyncio on the generic anyio-stream I/O path."""
+"""Interop tests run on the same backend matrix as the wire tests."""
 
 from __future__ import annotations
 
