@@ -52,9 +52,10 @@ def method_info(method: str, response_type: type[ProtoMessage] | None = None) ->
     info = lookup_method(method)
     if response_type is not None and response_type is not info.response_type:
         expected = info.response_type.DESCRIPTOR.full_name
-        if response_type.DESCRIPTOR.full_name != expected:
-            raise TypeMismatchError(
-                f"{method} returns {expected}, not {response_type.DESCRIPTOR.full_name}")
+        descriptor = getattr(response_type, "DESCRIPTOR", None)
+        got = getattr(descriptor, "full_name", getattr(response_type, "__name__", response_type))
+        if got != expected:
+            raise TypeMismatchError(f"{method} returns {expected}, not {got}")
         info = MethodInfo(info.name, info.request_type, response_type, info.call_type,
                           info.method_field)
     return info

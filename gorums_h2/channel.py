@@ -31,6 +31,7 @@ from gorums_h2.codec import split
 from gorums_h2.errors import NodeShutdownError
 from gorums_h2.pb import ordering_pb2
 from gorums_h2.wire.client import ClientConnection, ClientStream, open_io
+from gorums_h2.wire.connection import Signal
 from gorums_h2.wire.errors import ConnectionBroken, ConnectionClosed, GoAwayError
 from gorums_h2.wire.metadata import Metadata
 from gorums_h2.wire.settings import WireSettings
@@ -94,6 +95,7 @@ class NodeChannel:
         self._closing = False
         self._stop_scope: anyio.CancelScope | None = None
         self._tickets: deque[int] = deque()  # write tickets, when send_buffer_size bounds the queue
+        self.state_changed = Signal()  # set when the stream is established or lost
 
     @property
     def connected(self) -> bool:
@@ -237,6 +239,7 @@ class NodeChannel:
             self._closing = True
             self._end_first_attempt(ConnectionClosed("manager closed"))
             self.stream = None
+            self.state_changed.set()
             self._fail_routes(ConnectionClosed(f"node {self.address}: manager closed"))
 
     def stop(self) -> None:
@@ -282,6 +285,7 @@ class NodeChannel:
                 self.last_err = None
                 established = True
                 self._end_first_attempt(None)
+                self.state_changed.set()
                 await stream.wait_closed()
                 self._lost(self._stream_error(stream, conn))
             finally:
@@ -316,6 +320,7 @@ class NodeChannel:
     def _lost(self, exc: StatusError) -> None:
         self.stream = None
         self.last_err = exc
+        self.state_changed.set()
         self._end_first_attempt(exc)
         self._fail_routes(exc)
         if not self._closing:

@@ -53,6 +53,20 @@ class Node:
         """True while the node's stream is established."""
         return self._channel.connected
 
+    async def wait_connected(self) -> None:
+        """Wait until the node's stream is established (returns at once if it is)."""
+        channel = self._channel
+        while channel.stream is None:
+            if channel._closing:
+                raise channel.unavailable()
+            await channel.state_changed.wait()
+
+    async def wait_disconnected(self) -> None:
+        """Wait until the node's stream is lost (returns at once if it is down)."""
+        channel = self._channel
+        while channel.stream is not None:
+            await channel.state_changed.wait()
+
     def context(self, *, metadata: MetadataLike | None = None,
                 timeout: float | None = None) -> NodeContext:
         """A context for calls to this node (per-call metadata entries, timeout)."""

@@ -193,6 +193,12 @@ class QuorumCallState(Generic[Resp]):
                 self.close()  # cancelled or failed: drop our routes
             raise
 
+    def take_queued(self) -> list[NodeResponse[Resp]]:
+        """Remove and return the replies that arrived but were not consumed."""
+        queued = list(self._queue)
+        self._queue.clear()
+        return queued
+
     def _expire(self) -> None:
         """The call's timeout passed: non-streaming calls report the missing nodes."""
         active, self._active = self._active, {}
@@ -331,12 +337,15 @@ class Responses(Generic[Resp]):
                     first = response.value
                 if successes >= n:
                     return first  # type: ignore[return-value]
+            # quorum impossible: report the errors that already arrived too
+            for response in call.take_queued():
+                if response.err is not None:
+                    errors[response.node_id] = response.err
         finally:
             call.close()
             if it is not call:
                 await aclose_iterator(it)
-        detail = f"{successes} of {n} needed replies"
-        raise IncompleteError(errors, detail)
+        raise IncompleteError(errors, f"{successes} of {n} needed replies")
 
     def async_first(self) -> Async[Resp]:
         return self._async(self.first)
