@@ -287,6 +287,7 @@ class Server:
     # ---- the NodeStream ----
 
     async def _node_stream(self, stream: ServerStream) -> None:
+        stream.inbound_limit = self.receive_buffer_size
         state = _StreamState(self, stream)
         if self.connect_callback is not None:
             result = self.connect_callback(NodeStreamInfo(state.metadata.copy(), stream.peer))

@@ -100,6 +100,7 @@ class StreamCore:
         "_inbound",
         "_out",
         "_unacked",
+        "inbound_limit",
         "client_side",
         "conn",
         "end_error",
@@ -123,6 +124,9 @@ class StreamCore:
         self._decoder = MessageDecoder(conn.settings.max_receive_message_size)
         self._inbound: deque[bytes] = deque()
         self._unacked = 0
+        # queued messages up to which received data is acknowledged at once;
+        # beyond it, credit is returned only as the reader catches up
+        self.inbound_limit = 0
         self.on_message: Callable[[bytes], None] | None = None
         self._out: list[bytes] = []
         self._end: Headers | tuple[()] | None = None
@@ -159,7 +163,7 @@ class StreamCore:
         inbound = self._inbound
         if inbound:
             msg = inbound.popleft()
-            if not inbound and self._unacked:
+            if self._unacked and len(inbound) <= self.inbound_limit:
                 self.conn.acknowledge(self.stream_id, self._unacked)
                 self._unacked = 0
             return msg
@@ -195,12 +199,12 @@ class StreamCore:
         inbound = self._inbound
         if messages:
             inbound.extend(messages)
-            self._unacked += flow_len
             self._wake_receivers()
-        elif inbound:
+        if len(inbound) > self.inbound_limit:
             self._unacked += flow_len
         else:
-            self.conn.acknowledge(self.stream_id, flow_len)
+            self.conn.acknowledge(self.stream_id, flow_len + self._unacked)
+            self._unacked = 0
 
     def _on_end_stream(self) -> None:
         self.remote_closed = True
