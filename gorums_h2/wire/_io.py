@@ -233,9 +233,11 @@ class AsyncioProtocolIO(IOStrategy):
     def _flush(self) -> None:
         self._scheduled = False
         transport = self.transport
-        if self._paused or transport is None:
+        if transport is None:
             return
         core = self.core
+        if self._paused and core.error is None:
+            return
         core.flush()
         data = core.data_to_send()
         if data:
@@ -243,6 +245,10 @@ class AsyncioProtocolIO(IOStrategy):
                 return
             transport.write(data)
             core.confirm_written()
+        if core.error is not None and not transport.is_closing():
+            # the connection failed (e.g. the peer broke HTTP/2): the GOAWAY
+            # written above goes out, then the socket closes and run() returns
+            transport.close()
 
     # --- lifecycle ---
 
