@@ -244,10 +244,12 @@ def _split_top_level(text: str) -> list[str]:
 
 
 def escape_docstring(text: str) -> str:
-    """Make ``text`` safe between triple double quotes."""
-    text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    """Make ``text`` safe between triple double quotes (it reads back unchanged)."""
+    text = text.replace("\\", "\\\\").replace('"""', '""\\"')
     if text.endswith('"'):
-        text = text[:-1] + '\\"'
+        backslashes = len(text) - 1 - len(text[:-1].rstrip("\\"))
+        if backslashes % 2 == 0:  # an unescaped final quote would end the string early
+            text = text[:-1] + '\\"'
     return text
 
 
