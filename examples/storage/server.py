@@ -85,7 +85,8 @@ def _after(a: Timestamp, b: Timestamp) -> bool:
     return (a.seconds, a.nanos) > (b.seconds, b.nanos)
 
 
-def new_storage_server(service: StorageService | None = None, **options: object) -> gorums_h2.Server:
+def new_storage_server(service: StorageService | None = None,
+                       **options: object) -> gorums_h2.Server:
     """A Server with the storage service registered (``server.service``)."""
     server = gorums_h2.Server(**options)  # type: ignore[arg-type]
     service = service or StorageService()

@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="also run the capture's error steps 8 and 9 (expected to fail)")
     client.add_argument("--client-name", default="gorums-h2-storage-client",
                         help="value of the client-name stream header")
-    client.add_argument("--timeout", type=float, default=10.0, help="seconds allowed per step (the whole run gets steps x this)")
+    client.add_argument("--timeout", type=float, default=10.0,
+                        help="seconds allowed per step (the run gets steps x this)")
     client.add_argument("--backend", choices=BACKENDS, default="asyncio")
     client.set_defaults(func=run_client)
 
