@@ -1,0 +1,108 @@
+"""A raw HTTP/2 server (h2, server role) that behaves like grpc-go in the captures.
+
+What the Go Gorums v0.11 server does on the wire (go-v0.11-*-decoded.txt):
+
+* its SETTINGS carry only ``MAX_FRAME_SIZE=16384``;
+* each received DATA frame is answered with a connection WINDOW_UPDATE of
+  its size (we also update the stream window, as grpc-go does in batches);
+* before each reply it sends a BDP PING with opaque ``02041010090e0707``;
+* the response HEADERS go out lazily, together with the first reply;
+* the stream ends with trailers when the client half-closes.
+
+The handler here echoes each gRPC message. It records what it saw, so tests
+can check that our client acknowledged every PING and stayed within the
+frame size. Runs on the test's event loop (any anyio backend).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+import anyio
+import anyio.abc
+import h2.config
+import h2.connection
+import h2.events
+from h2.settings import SettingCodes
+from hyperframe.frame import SettingsFrame
+
+BDP_PING = bytes.fromhex("02041010090e0707")
+
+
+@dataclass
+class GoLikeStats:
+    requests: list[list[tuple[bytes, bytes]]] = field(default_factory=list)
+    messages: list[bytes] = field(default_factory=list)
+    pings_sent: int = 0
+    ping_acks: list[bytes] = field(default_factory=list)
+    max_data_frame: int = 0
+    trailers_sent: bool = False
+    closed_by_client: bool = False
+
+
+class GoLikeServer:
+    """Serve one connection at a time the way grpc-go does (see module doc)."""
+
+    def __init__(self) -> None:
+        self.stats = GoLikeStats()
+
+    async def serve(self, *, task_status: anyio.abc.TaskStatus[int]) -> None:
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+        port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        async with listener:
+            task_status.started(port)
+            await listener.serve(self._connection)
+
+    async def _connection(self, sock: anyio.abc.SocketStream) -> None:
+        config = h2.config.H2Configuration(client_side=False, header_encoding=None)
+        conn = h2.connection.H2Connection(config=config)
+        conn.initiate_connection()
+        conn.data_to_send()  # h2's own SETTINGS are replaced by Go's single setting:
+        await sock.send(SettingsFrame(0, settings={SettingCodes.MAX_FRAME_SIZE: 16384}).serialize())
+        buffers: dict[int, bytes] = {}
+        answered: set[int] = set()
+        stats = self.stats
+        async with sock:
+            while True:
+                try:
+                    data = await sock.receive()
+                except (anyio.EndOfStream, anyio.BrokenResourceError):
+                    stats.closed_by_client = True
+                    return
+                for event in conn.receive_data(data):
+                    if isinstance(event, h2.events.RequestReceived):
+                        stats.requests.append(list(event.headers or []))
+                        buffers[event.stream_id] = b""
+                    elif isinstance(event, h2.events.DataReceived):
+                        sid = event.stream_id
+                        size = event.flow_controlled_length
+                        stats.max_data_frame = max(stats.max_data_frame, size)
+                        if size:
+                            conn.increment_flow_control_window(size)
+                            conn.increment_flow_control_window(size, sid)
+                        buf = buffers.get(sid, b"") + event.data
+                        while len(buf) >= 5:
+                            _, length = struct.unpack(">BI", buf[:5])
+                            if len(buf) < 5 + length:
+                                break
+                            msg, buf = buf[5 : 5 + length], buf[5 + length :]
+                            stats.messages.append(msg)
+                            conn.ping(BDP_PING)
+                            stats.pings_sent += 1
+                            if sid not in answered:
+                                answered.add(sid)
+                                conn.send_headers(sid, [(b":status", b"200"),
+                                                        (b"content-type",
+                                                         b"application/grpc+gorums")])
+                            conn.send_data(sid, struct.pack(">BI", 0, len(msg)) + msg)
+                        buffers[sid] = buf
+                    elif isinstance(event, h2.events.PingAckReceived):
+                        stats.ping_acks.append(bytes(event.ping_data or b""))
+                    elif isinstance(event, h2.events.StreamEnded):
+                        conn.send_headers(event.stream_id, [(b"grpc-status", b"0")],
+                                          end_stream=True)
+                        stats.trailers_sent = True
+                out = conn.data_to_send()
+                if out:
+                    await sock.send(out)

@@ -1,0 +1,61 @@
+"""Our client against a raw HTTP/2 server that behaves like grpc-go (lazy
+response headers, BDP pings before every reply, a WINDOW_UPDATE per DATA
+frame, SETTINGS with only MAX_FRAME_SIZE=16384)."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+from go_like_peer import BDP_PING, GoLikeServer
+
+from gorums_h2.codec import decode, encode, encode_entries, encode_metadata, encode_method_field
+from gorums_h2.wire import EndOfStream, Metadata, connect
+from gorums_h2.wire.headers import USER_AGENT
+
+pytestmark = pytest.mark.anyio
+
+
+def envelope(seq: int, payload: bytes) -> bytes:
+    md = encode_metadata(seq, encode_method_field("proto.Storage.ReadQC"),
+                         entries=encode_entries([("msg-step", str(seq))]))
+    return encode(md, payload)
+
+
+async def test_our_client_against_a_go_like_server() -> None:
+    server = GoLikeServer()
+    async with anyio.create_task_group() as tg:
+        port = await tg.start(server.serve)
+        with anyio.fail_after(20):
+            async with connect("127.0.0.1", port) as conn:
+                stream = await conn.open_stream(
+                    "/ordering.Gorums/NodeStream", subtype="gorums",
+                    metadata=Metadata([("client-name", "py"), ("stream-key", "stream-value")]))
+                sizes = [10, 0, 200, 100_000, 30]  # 100 KB: frames must respect 16384
+                for seq, size in enumerate(sizes, 1):
+                    body = envelope(seq, bytes([seq]) * size)
+                    await stream.send(body)
+                    reply = await stream.receive()
+                    assert reply == body
+                    md, payload = decode(reply)
+                    assert (md.message_seq_no, len(payload)) == (seq, size)
+                assert await stream.wait_initial_metadata() == Metadata()
+                stream.end()
+                with pytest.raises(EndOfStream):
+                    await stream.receive()
+                # one more round trip, so the last PING ACK has surely been processed
+                assert await conn.ping() >= 0
+        tg.cancel_scope.cancel()
+    stats = server.stats
+    assert len(stats.requests) == 1
+    head = dict(stats.requests[0])
+    assert head[b":path"] == b"/ordering.Gorums/NodeStream"
+    assert head[b"content-type"] == b"application/grpc+gorums"
+    assert head[b"te"] == b"trailers"
+    assert head[b"user-agent"] == USER_AGENT.encode()
+    assert head[b":authority"] == f"127.0.0.1:{port}".encode()
+    assert head[b"client-name"] == b"py"
+    assert len(stats.messages) == len(sizes)
+    assert stats.max_data_frame <= 16384
+    assert stats.pings_sent == len(sizes)
+    assert stats.ping_acks == [BDP_PING] * len(sizes)
+    assert stats.trailers_sent
