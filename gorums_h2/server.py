@@ -332,6 +332,7 @@ class Server:
                 state.check_finished()
             if ctx._released:
                 return  # the baton went to the loop that release() started
+            ctx._released = True  # done: a late release() must not start a second loop
 
     def _prepare(self, state: _StreamState, body: bytes
                  ) -> tuple[Handler, Message[Any], bool] | None:
