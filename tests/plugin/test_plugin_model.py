@@ -18,8 +18,9 @@ from protoc_plugin.model import classify
 from protoc_plugin.render import escape_docstring
 
 
-def descriptor_set(cwd: Path, files: list[str]) -> descriptor_pb2.FileDescriptorSet:
-    out = cwd / "set.pb"
+def descriptor_set(cwd: Path, files: list[str],
+                   out_dir: Path | None = None) -> descriptor_pb2.FileDescriptorSet:
+    out = (out_dir or cwd) / "set.pb"
     subprocess.run(
         [str(find_protoc()), "-I.", f"-I{INCLUDE}", "--include_imports",
          "--include_source_info", f"--descriptor_set_out={out}", *files],
@@ -40,9 +41,9 @@ def generated_files(cwd: Path, body: str, name: str = "m.proto") -> dict[str, st
     return {f.name: f.content for f in resp.file}
 
 
-def test_call_types_agree_with_the_runtimes_classification() -> None:
+def test_call_types_agree_with_the_runtimes_classification(tmp_path: Path) -> None:
     """The generator and gorums_h2.codec.methods read the options the same way."""
-    fds = descriptor_set(PROTOS, PROTO_FILES)
+    fds = descriptor_set(PROTOS, PROTO_FILES, tmp_path)
     pool = descriptor_pool.DescriptorPool()
     for f in fds.file:
         pool.Add(f)
