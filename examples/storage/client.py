@@ -26,7 +26,8 @@ from gorums_h2.examples.storage.storage_pb2 import (
     WriteRequest,
 )
 
-__all__ = ["STEPS", "Step", "StepResult", "repl", "run_steps", "stream_metadata"]
+__all__ = ["ERROR_STEPS", "STEPS", "Step", "StepResult", "Target", "repl", "run_steps",
+           "stream_metadata"]
 
 BASE_TIME = 1_700_000_000  # write timestamps are BASE_TIME + step seconds, as in the capture
 
@@ -50,7 +51,7 @@ class Step:
     number: int
     call: str
     request: ProtoMessage
-    run: Callable[[gorums_h2.Configuration, ProtoMessage, int], Awaitable[ProtoMessage | None]]
+    run: Callable[[Target, ProtoMessage, int], Awaitable[ProtoMessage | None]]
     expect: Callable[[ProtoMessage | None], bool] = lambda _r: True
 
 
@@ -67,12 +68,20 @@ class StepResult:
         return json.dumps(self.__dict__, sort_keys=False)
 
 
-def _node_ctx(cfg: gorums_h2.Configuration, step: int) -> gorums_h2.NodeContext:
-    return cfg.nodes()[0].context(metadata=step_entries(step))
+@dataclass(frozen=True)
+class Target:
+    """Where steps go: quorum calls to ``cfg``, ordered RPCs to ``rpc_node``."""
+
+    cfg: gorums_h2.Configuration
+    rpc_node: gorums_h2.Node
 
 
-def _cfg_ctx(cfg: gorums_h2.Configuration, step: int) -> gorums_h2.ConfigContext:
-    return cfg.context(metadata=step_entries(step))
+def _node_ctx(t: Target, step: int) -> gorums_h2.NodeContext:
+    return t.rpc_node.context(metadata=step_entries(step))
+
+
+def _cfg_ctx(t: Target, step: int) -> gorums_h2.ConfigContext:
+    return t.cfg.context(metadata=step_entries(step))
 
 
 def _reads(value: str) -> Callable[[ProtoMessage | None], bool]:
@@ -82,28 +91,28 @@ def _reads(value: str) -> Callable[[ProtoMessage | None], bool]:
     return check
 
 
-async def _write_rpc(cfg: gorums_h2.Configuration, req: Any, step: int) -> ProtoMessage:
-    return await sg.write_rpc(_node_ctx(cfg, step), req)
+async def _write_rpc(t: Target, req: Any, step: int) -> ProtoMessage:
+    return await sg.write_rpc(_node_ctx(t, step), req)
 
 
-async def _read_rpc(cfg: gorums_h2.Configuration, req: Any, step: int) -> ProtoMessage:
-    return await sg.read_rpc(_node_ctx(cfg, step), req)
+async def _read_rpc(t: Target, req: Any, step: int) -> ProtoMessage:
+    return await sg.read_rpc(_node_ctx(t, step), req)
 
 
-async def _write_qc_majority(cfg: gorums_h2.Configuration, req: Any, step: int) -> ProtoMessage:
-    return await sg.write_qc(_cfg_ctx(cfg, step), req).majority()
+async def _write_qc_majority(t: Target, req: Any, step: int) -> ProtoMessage:
+    return await sg.write_qc(_cfg_ctx(t, step), req).majority()
 
 
-async def _read_qc_majority(cfg: gorums_h2.Configuration, req: Any, step: int) -> ProtoMessage:
-    return await sg.read_qc(_cfg_ctx(cfg, step), req).majority()
+async def _read_qc_majority(t: Target, req: Any, step: int) -> ProtoMessage:
+    return await sg.read_qc(_cfg_ctx(t, step), req).majority()
 
 
-async def _read_qc_all(cfg: gorums_h2.Configuration, req: Any, step: int) -> ProtoMessage:
-    return await sg.read_qc(_cfg_ctx(cfg, step), req).all()
+async def _read_qc_all(t: Target, req: Any, step: int) -> ProtoMessage:
+    return await sg.read_qc(_cfg_ctx(t, step), req).all()
 
 
-async def _write_multicast(cfg: gorums_h2.Configuration, req: Any, step: int) -> None:
-    await sg.write_multicast(_cfg_ctx(cfg, step), req)
+async def _write_multicast(t: Target, req: Any, step: int) -> None:
+    await sg.write_multicast(_cfg_ctx(t, step), req)
 
 
 STEPS: tuple[Step, ...] = (
@@ -131,15 +140,19 @@ def _as_dict(msg: ProtoMessage | None) -> dict[str, Any] | None:
 
 
 async def run_steps(cfg: gorums_h2.Configuration, steps: Sequence[Step] = STEPS,
-                    *, expect_errors: bool = False) -> list[StepResult]:
+                    *, expect_errors: bool = False,
+                    rpc_node: gorums_h2.Node | None = None) -> list[StepResult]:
     """Run ``steps`` in order; a step is ok when it succeeds and its check
-    holds (or, with ``expect_errors``, when it fails)."""
+    holds (or, with ``expect_errors``, when it fails). Ordered RPCs go to
+    ``rpc_node`` (default: the configuration's first node by ID); the Go
+    client sends them to the node of its first address."""
+    target = Target(cfg, rpc_node or cfg.nodes()[0])
     results = []
     for step in steps:
         error: str | None = None
         response: ProtoMessage | None = None
         try:
-            response = await step.run(cfg, step.request, step.number)
+            response = await step.run(target, step.request, step.number)
             ok = step.expect(response) and not expect_errors
         except (gorums_h2.StatusError, gorums_h2.QuorumCallError) as exc:
             error = f"{type(exc).__name__}: {exc}"

@@ -85,13 +85,15 @@ async def _client(addrs: Sequence[str], args: argparse.Namespace) -> int:
         nodes = gorums_h2.with_node_list(addrs)
         async with gorums_h2.Manager(metadata=stream_metadata(args.client_name)) as mgr:
             cfg = mgr.new_configuration(nodes)
+            first = mgr.node(gorums_h2.node_id_for(addrs[0]))
             if args.repl:
                 await repl(cfg)
                 return 0
             with anyio.fail_after(args.timeout * (len(STEPS) + len(ERROR_STEPS))):
-                results = await run_steps(cfg, STEPS)
+                results = await run_steps(cfg, STEPS, rpc_node=first)
                 if args.errors:
-                    results += await run_steps(cfg, ERROR_STEPS, expect_errors=True)
+                    results += await run_steps(cfg, ERROR_STEPS, expect_errors=True,
+                                               rpc_node=first)
     except (ValueError, TimeoutError) as exc:
         print(f"gorums-h2 storage client: {exc or 'timed out'}", file=sys.stderr)
         return 1
