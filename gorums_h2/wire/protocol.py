@@ -327,6 +327,7 @@ class StreamCore:
                 for off in range(0, n, frame):
                     h2c.send_data(sid, view[off : min(off + frame, n)])
             self.moved += n
+            self.conn._unconfirmed[self] = None
             if n == total:
                 out.clear()
             else:
@@ -373,6 +374,7 @@ class ConnectionCore:
         self.h2 = _H2Connection(config=config)
         self.streams: dict[int, StreamCore] = {}
         self._dirty: dict[StreamCore, None] = {}
+        self._unconfirmed: dict[StreamCore, None] = {}  # moved into h2, not yet written
         self.error: StatusError | None = None
         self.goaway: GoAwayError | None = None  # received from the peer
         self.goaway_sent = False
@@ -456,11 +458,15 @@ class ConnectionCore:
         return self.h2.data_to_send()
 
     def confirm_written(self) -> None:
-        """The bytes from the last :meth:`data_to_send` reached the transport."""
-        for stream in self.streams.values():
-            if stream.written != stream.moved:
-                stream.written = stream.moved
-                stream._wake_senders()
+        """The bytes from the last :meth:`data_to_send` reached the transport
+        (including those of streams that ended in the meantime)."""
+        unconfirmed = self._unconfirmed
+        if unconfirmed:
+            self._unconfirmed = {}
+            for stream in unconfirmed:
+                if stream.written != stream.moved:
+                    stream.written = stream.moved
+                    stream._wake_senders()
 
     @property
     def pending_output(self) -> bool:

@@ -167,6 +167,22 @@ def test_data_arriving_after_a_local_reset_is_acknowledged() -> None:
     assert_connection_window_restored(pair)
 
 
+def test_write_is_confirmed_for_a_stream_that_ended_while_it_was_written() -> None:
+    # the reply (trailers) is processed while our last write is still in flight;
+    # the writer's confirmation must still reach the finished stream's senders
+    pair = CorePair()
+    cs, ss = pair.open()
+    ticket = cs.queue_message(b"x")
+    pair.client.flush()
+    in_flight = pair.client.data_to_send()
+    ss.queue_end(build_trailers(StatusCode.FAILED_PRECONDITION, "no"))
+    pair.transfer(pair.server, pair.client)
+    assert pair.client.streams == {}
+    pair.client.confirm_written()
+    assert cs.written == cs.moved == ticket
+    pair.server.receive_data(in_flight)
+
+
 def test_thousands_of_small_messages_with_small_windows() -> None:
     pair = CorePair(SMALL, SMALL)
     cs, ss = pair.open()
