@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import gorums_h2_script, gorums_protoc, write_proto
+from _plugin_kit import gorums_h2_script, gorums_protoc, write_proto
 
 from gorums_h2._version import GEN_VERSION, __version__
 from gorums_h2.cli import main as cli_main

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import gorums_h2_script
+from _plugin_kit import gorums_h2_script
 
 import gorums_h2
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import gorums_protoc, write_proto
+from _plugin_kit import gorums_protoc, write_proto
 
 GOOD = "message M {}\nservice S { rpc X(M) returns (M) {} }\n"
 

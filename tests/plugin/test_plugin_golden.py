@@ -21,11 +21,12 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
-from conftest import GENERATED, GOLDEN
+from _plugin_kit import GENERATED, GOLDEN
 
-from gorums_h2._version import GEN_VERSION, __version__
+from gorums_h2._version import GEN_VERSION, VersionError, __version__
 
 _VERSION_LINES = [
     (re.compile(r"^(#   protoc-gen-gorums_py) .*$", re.M), r"\1 <VERSION>"),
@@ -80,3 +81,16 @@ def test_generated_code_is_lint_clean(generated: Path, name: str) -> None:
          "--select", "E,F,W,B,UP,SIM,RUF,ASYNC", str(generated / name)],
         capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_import_fails_for_an_unsupported_generated_code_api(generated_on_path: Path) -> None:
+    """The generated module's enforce_version call runs at import time."""
+    text = (generated_on_path / "plugintest_storage_gorums.py").read_text()
+    call = f"gorums_h2.enforce_version({GEN_VERSION}, __name__)"
+    assert call in text
+    module = ModuleType("plugintest_storage_gorums_future")
+    code = compile(text.replace(call, f"gorums_h2.enforce_version({GEN_VERSION + 1}, __name__)"),
+                   "plugintest_storage_gorums_future.py", "exec")
+    with pytest.raises(VersionError, match="plugintest_storage_gorums_future was generated for"):
+        exec(code, module.__dict__)
+    exec(compile(text, "plugintest_storage_gorums.py", "exec"), ModuleType("ok").__dict__)

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import PROTO_FILES, PROTOS, write_proto
+from _plugin_kit import PROTO_FILES, PROTOS, write_proto
 from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.compiler import plugin_pb2
 

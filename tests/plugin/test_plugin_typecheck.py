@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import HERE
+from _plugin_kit import HERE
 
 import gorums_h2
 
