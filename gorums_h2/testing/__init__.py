@@ -22,8 +22,10 @@ from gorums_h2.testing.services import (
 from gorums_h2.testing.setup import (
     StopFunc,
     TestServers,
+    closer,
     quorum_call_error,
     test_configuration,
+    test_context,
     test_node,
     test_servers,
 )
@@ -42,6 +44,7 @@ __all__ = [
     "StopFunc",
     "TestServers",
     "assert_no_leaks",
+    "closer",
     "echo_server_fn",
     "pending_routes",
     "quorum_call_error",
@@ -49,6 +52,7 @@ __all__ = [
     "stream_server_fn",
     "task_count",
     "test_configuration",
+    "test_context",
     "test_node",
     "test_servers",
 ]

@@ -29,8 +29,10 @@ from gorums_h2.testing.services import echo_server_fn
 __all__ = [
     "StopFunc",
     "TestServers",
+    "closer",
     "quorum_call_error",
     "test_configuration",
+    "test_context",
     "test_node",
     "test_servers",
 ]
@@ -162,3 +164,25 @@ def quorum_call_error(node_errors: Mapping[int, BaseException],
                       cause: type[QuorumCallError] = IncompleteError) -> QuorumCallError:
     """A QuorumCallError for tests (Go's ``TestQuorumCallError``)."""
     return cause(node_errors)
+
+
+def test_context(timeout: float) -> Any:
+    """A deadline for a test body (Go's ``TestContext``): ``with test_context(5):``.
+
+    It is :func:`anyio.fail_after`: TimeoutError when the time is up.
+    """
+    return anyio.fail_after(timeout)
+
+
+test_context.__test__ = False  # type: ignore[attr-defined]
+
+
+def closer(resource: Any) -> Callable[[], Awaitable[None]]:
+    """An async function that closes ``resource`` (Go's ``Closer``): works for
+    anything with ``close()`` or ``aclose()``, sync or async."""
+    from gorums_h2.system import _close
+
+    async def close() -> None:
+        await _close(resource)
+
+    return close
