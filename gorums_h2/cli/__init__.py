@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from gorums_h2._version import __version__
 
-SUBCOMMANDS: list[str] = ["demo", "storage", "protoc"]
+SUBCOMMANDS: list[str] = ["demo", "storage", "protoc", "benchmark"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,231 @@
+"""``gorums-h2 benchmark``: Go Gorums' ``cmd/benchmark`` for gorums_h2.
+
+Runs the benchmarks whose names match ``--benchmarks`` against local servers
+(``--config-size`` of them, each in its own process, stopped at the end) or
+``--remotes`` (Go or Python benchmark servers), and prints a table:
+throughput, mean latency, standard deviation, p50, p99, client CPU seconds
+per 10 000 operations, server CPU per 10 000 operations (local servers),
+and the client's peak RSS. ``--json`` prints the same as JSON. ``--server
+ADDR`` only serves (``host:port``). Exit status 0, 1 on errors, 2 on bad
+arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import math
+import pstats
+import sys
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import asdict
+from typing import Any
+
+__all__ = ["format_table", "register", "run"]
+
+
+def _positive_float(text: str) -> float:
+    value = float(text.removesuffix("s"))
+    if value < 0 or math.isnan(value):
+        raise argparse.ArgumentTypeError(f"not a non-negative duration: {text!r}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "benchmark", help="run the gorums benchmarks (Go's cmd/benchmark)",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--benchmarks", default=".*", metavar="REGEX",
+                   help="run the benchmarks whose name matches REGEX (default: all)")
+    p.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    p.add_argument("--config-size", type=int, default=4,
+                   help="nodes in the configuration (< 1: all remotes; default 4)")
+    p.add_argument("--quorum-size", type=int, default=0,
+                   help="replies a quorum call waits for (default: config size / 2)")
+    p.add_argument("--payload", type=int, default=0, help="payload bytes per message")
+    p.add_argument("--concurrent", type=int, default=1, help="concurrent caller tasks")
+    p.add_argument("--max-async", type=int, default=1000,
+                   help="async quorum calls in flight at most (AsyncQuorumCall)")
+    p.add_argument("--send-buffer", type=int, default=0,
+                   help="messages that may wait unwritten per node (0: byte limit only)")
+    p.add_argument("--server-buffer", type=int, default=0,
+                   help="requests a client may have queued per server stream (local servers)")
+    p.add_argument("--time", type=_positive_float, default=1.0, metavar="SECONDS",
+                   help="measured duration of each benchmark (default 1)")
+    p.add_argument("--warmup", type=_positive_float, default=0.1, metavar="SECONDS",
+                   help="warmup before each benchmark (default 0.1)")
+    p.add_argument("--remotes", default="", metavar="ADDR,...",
+                   help="comma-separated host:port of running benchmark servers")
+    p.add_argument("--server", default="", metavar="ADDR",
+                   help="only run a benchmark server on ADDR (host:port) until interrupted")
+    p.add_argument("--backend", default="asyncio", choices=("asyncio", "trio", "uvloop"),
+                   help="event loop of the client (and local servers); default asyncio")
+    p.add_argument("--server-backend", default=None, choices=("asyncio", "trio", "uvloop"),
+                   help="event loop of local servers (default: --backend)")
+    p.add_argument("--server-procs", type=int, default=0,
+                   help="processes for the local servers (default: one per server)")
+    p.add_argument("--profile", default="", metavar="FILE",
+                   help="cProfile the client into FILE (pstats) and print the top functions")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gorums_h2.benchmark.runner import BENCHMARKS, Options, select
+
+    if args.list:
+        width = max(len(b.name) for b in BENCHMARKS)
+        for b in BENCHMARKS:
+            extra = " [Python servers only]" if b.python_only else ""
+            print(f"{b.name + ':':<{width + 1}}  {b.description}{extra}")
+        return 0
+    if args.server:
+        return _serve(args.server, args.server_buffer, args.backend)
+    try:
+        benches = select(args.benchmarks)
+        options = Options(
+            config_size=args.config_size, quorum_size=args.quorum_size, payload=args.payload,
+            concurrent=args.concurrent, max_async=args.max_async, duration=args.time,
+            warmup=args.warmup, send_buffer=args.send_buffer, remote=bool(args.remotes))
+    except ValueError as exc:
+        print(f"gorums-h2 benchmark: {exc}", file=sys.stderr)
+        return 2
+    if not benches:
+        print(f"gorums-h2 benchmark: no benchmark matches {args.benchmarks!r} "
+              "(see --list)", file=sys.stderr)
+        return 2
+    try:
+        results, n, profile_text = _run(args, options, benches)
+    except Exception as exc:
+        print(f"gorums-h2 benchmark: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    if profile_text:
+        print(profile_text, file=sys.stderr)
+    quorum = options.effective_quorum(n)
+    if args.json:
+        doc = {
+            "options": {**asdict(options), "config_size": n, "quorum_size": quorum,
+                        "backend": args.backend},
+            "results": [r.as_dict() for r in results],
+        }
+        print(json.dumps(doc, indent=2))
+    else:
+        print(f"# {n} nodes, quorum {quorum}, payload {options.payload} B, "
+              f"{options.concurrent} concurrent, backend {args.backend}"
+              f"{', remote servers' if options.remote else ''}")
+        print(format_table(results))
+    return 0
+
+
+def _run(args: argparse.Namespace, options: Any, benches: Sequence[Any]
+         ) -> tuple[list[Any], int, str]:
+    from gorums_h2.benchmark.procs import LocalServers
+    from gorums_h2.benchmark.progress import NoProgress, Progress
+    from gorums_h2.benchmark.runner import run_benchmarks
+    from gorums_h2.benchmark.server import run_backend
+
+    with ExitStack() as stack:
+        server_cpu = None
+        if args.remotes:
+            addresses = [a.strip() for a in args.remotes.split(",") if a.strip()]
+        else:
+            if args.config_size < 1:
+                raise ValueError("--config-size must be at least 1 without --remotes")
+            servers = stack.enter_context(LocalServers(
+                args.config_size, procs=args.server_procs or None,
+                backend=args.server_backend or args.backend, server_buffer=args.server_buffer))
+            addresses = servers.addresses
+            server_cpu = servers.cpu_seconds
+        n = len(addresses) if options.config_size < 1 else min(options.config_size,
+                                                                 len(addresses))
+        progress = NoProgress() if args.no_progress else Progress(len(benches))
+        profiler = cProfile.Profile() if args.profile else None
+
+        async def main() -> list[Any]:
+            if profiler is not None:
+                profiler.enable()
+            try:
+                return await run_benchmarks(addresses, options, benches, progress=progress,
+                                            server_cpu=server_cpu)
+            finally:
+                if profiler is not None:
+                    profiler.disable()
+
+        results: list[Any] = run_backend(main, backend=args.backend)  # type: ignore[assignment]
+        text = ""
+        if profiler is not None:
+            profiler.dump_stats(args.profile)
+            text = profile_summary(profiler, 25)
+        return results, n, text
+
+
+def profile_summary(profiler: cProfile.Profile | str, limit: int = 25) -> str:
+    """The top ``limit`` functions by own time (tottime) of a profile."""
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.strip_dirs().sort_stats("tottime").print_stats(limit)
+    return out.getvalue()
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None or math.isnan(value) else format(value, spec)
+
+
+def format_table(results: Sequence[Any]) -> str:
+    """The results as an aligned text table."""
+    head = ["Benchmark", "Throughput", "Latency", "Std.dev", "p50", "p99",
+            "CPU/10k ops", "Srv CPU/10k", "Peak RSS"]
+    rows = [head]
+    for r in results:
+        rows.append([
+            r.name + (" *" if r.measured_by == "servers" else ""),
+            f"{r.throughput:.1f} ops/s",
+            f"{r.latency_avg_ms:.3f} ms",
+            f"{r.latency_std_ms:.3f} ms",
+            _fmt(r.p50_ms, ".3f") + (" ms" if r.p50_ms is not None else ""),
+            _fmt(r.p99_ms, ".3f") + (" ms" if r.p99_ms is not None else ""),
+            f"{r.cpu_per_10k:.3f} s",
+            _fmt(r.server_cpu_per_10k, ".3f") + (
+                " s" if r.server_cpu_per_10k is not None else ""),
+            f"{r.peak_rss_mib:.1f} MiB",
+        ])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                       for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+             for row in rows]
+    if any(r.measured_by == "servers" for r in results):
+        lines.append("* one-way: throughput and latency measured by the servers")
+    return "\n".join(lines)
+
+
+def _serve(address: str, server_buffer: int, backend: str) -> int:
+    from gorums_h2.benchmark.server import run_backend, serve
+    from gorums_h2.nodelist import parse_address
+
+    try:
+        if address.startswith(":"):
+            address = "0.0.0.0" + address
+        if address.endswith(":0"):  # a free port (printed in the LISTENING line)
+            host, port = parse_address(address[:-1] + "1")[0], 0
+        else:
+            host, port = parse_address(address)
+    except ValueError as exc:
+        print(f"gorums-h2 benchmark: {exc}", file=sys.stderr)
+        return 2
+    print(f"Running benchmark server on '{address}'", file=sys.stderr, flush=True)
+
+    async def main() -> None:
+        await serve(host, [port], server_buffer=server_buffer, watch_parent=False)
+
+    try:
+        run_backend(main, backend=backend)
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"gorums-h2 benchmark: cannot serve on {address}: {exc}", file=sys.stderr)
+        return 1
+    return 0
