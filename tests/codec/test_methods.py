@@ -51,8 +51,9 @@ def test_unknown_and_empty_method_names() -> None:
     assert isinstance(info.value, LookupError)
     with pytest.raises(UnknownMethodError, match="empty"):
         lookup_method("")
+    _pool_with([])
     with pytest.raises(UnknownMethodError):
-        lookup_method("proto.Storage.ReadQC")  # not in the default pool
+        lookup_method("ct.S.M")  # only in a private pool, not in the default one
 
 
 def test_call_type_property() -> None:

@@ -57,7 +57,7 @@ async def test_big_messages_with_default_windows_and_frames_do_not_deadlock() ->
 
 async def test_thousands_of_small_messages_with_small_windows() -> None:
     settings = WireSettings(stream_window=65535, connection_window=65535)
-    count = 3000
+    count = 2000
     async with serving(settings=settings) as (_, port):
         with anyio.fail_after(30):
             async with connect("127.0.0.1", port, settings=settings) as conn:
@@ -66,7 +66,7 @@ async def test_thousands_of_small_messages_with_small_windows() -> None:
 
                 async def send_all(i: int) -> None:
                     for n in range(count):
-                        body = b"%d-%05d" % (i, n) * 10  # 3000 x 80 bytes: ~4 windows each way
+                        body = b"%d-%05d" % (i, n) * 10  # 2000 x 85 bytes: ~2.6 windows each way
                         if n % 50 == 49:
                             await streams[i].send(body)
                         else:
