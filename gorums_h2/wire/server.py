@@ -248,6 +248,10 @@ class WireServer:
                         accept_scope.cancel()
                     task_status.started()
                     await listener.serve(self._serve_transport, task_group=tg)
+                # no longer accepting (graceful shutdown): refuse new clients
+                # now, while the open connections finish
+                with anyio.CancelScope(shield=True):
+                    await listener.aclose()
         finally:
             with anyio.CancelScope(shield=True):
                 await listener.aclose()
