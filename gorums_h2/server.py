@@ -84,8 +84,8 @@ class NodeStreamInfo:
 class _StreamState:
     """Per client stream: the wire stream, its task group, in-flight handlers."""
 
-    __slots__ = ("finished", "inflight", "metadata", "receive_done", "server", "shutting_down",
-                 "stream", "tg")
+    __slots__ = ("finished", "inflight", "metadata", "receive_done", "receive_error", "server",
+                 "shutting_down", "stream", "tg")
 
     def __init__(self, server: Server, stream: ServerStream) -> None:
         self.server = server
@@ -94,6 +94,7 @@ class _StreamState:
         self.tg: anyio.abc.TaskGroup | None = None
         self.inflight = 0
         self.receive_done = False
+        self.receive_error: StatusError | None = None
         self.shutting_down = False
         self.finished = anyio.Event()
 
@@ -300,6 +301,10 @@ class Server:
                 tg.start_soon(self._watch_shutdown, state, stream.shutdown_requested)
             await state.finished.wait()
             tg.cancel_scope.cancel()
+        if state.receive_error is not None:
+            # e.g. a request above max_receive_message_size: end the stream with
+            # that status (as grpc-go), not OK; a no-op if the client reset it
+            raise state.receive_error
         if state.shutting_down:
             stream.end(StatusCode.UNAVAILABLE, "server is shutting down")
 
@@ -315,7 +320,9 @@ class Server:
         while True:
             try:
                 body = await stream.receive()
-            except (EndOfStream, StatusError):
+            except (EndOfStream, StatusError) as exc:
+                if isinstance(exc, StatusError):
+                    state.receive_error = exc
                 state.receive_done = True
                 state.check_finished()
                 return
