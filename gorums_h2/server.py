@@ -43,7 +43,7 @@ from gorums_h2.codec import (
 )
 from gorums_h2.message import Message
 from gorums_h2.pb import ordering_pb2
-from gorums_h2.wire.errors import EndOfStream
+from gorums_h2.wire.errors import EndOfStream, MessageTooLarge
 from gorums_h2.wire.metadata import Metadata
 from gorums_h2.wire.server import ServerStream, WireServer
 from gorums_h2.wire.settings import WireSettings
@@ -405,8 +405,10 @@ class Server:
         if reply is not None and not one_way:
             try:
                 stream.send_nowait(_reply_envelope(reply))
+            except MessageTooLarge as exc:
+                self._reply_error(stream, request._md, exc)
             except StatusError:
-                pass
+                pass  # the client is gone
 
 
 def _wrap(interceptor: Interceptor, next_handler: Handler) -> Handler:
