@@ -404,7 +404,14 @@ class Server:
             return
         if reply is not None and not one_way:
             try:
-                stream.send_nowait(_reply_envelope(reply))
+                envelope = _reply_envelope(reply)
+            except Exception as exc:  # not a Message, or it does not serialize
+                self.log.exception("handler for %s returned a bad reply", request.method)
+                self._reply_error(stream, request._md, StatusError(
+                    StatusCode.INTERNAL, f"cannot encode the reply: {exc!r}"))
+                return
+            try:
+                stream.send_nowait(envelope)
             except MessageTooLarge as exc:
                 self._reply_error(stream, request._md, exc)
             except StatusError:
