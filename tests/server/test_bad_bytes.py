@@ -7,7 +7,7 @@ from __future__ import annotations
 import anyio
 import pytest
 from _backends import anyio_backend
-from _server_kit import WAIT, address_of, raw_node_stream, running
+from _server_kit import WAIT, address_of, eventually, raw_node_stream, running
 from hyperframe.frame import DataFrame, Frame, GoAwayFrame, HeadersFrame, SettingsFrame
 
 import gorums_h2 as g
@@ -41,7 +41,8 @@ GARBAGE = {
     "random bytes": bytes(range(256)) * 4,
     "preface then data on stream 0": PREFACE + SETTINGS + _data_on_stream_0(),
     "preface then bad hpack": PREFACE + SETTINGS + _bad_hpack(),
-    "preface then unknown settings ack": PREFACE + SETTINGS + b"\x00\x00\x01\x04\x01\x00\x00\x00\x00x",
+    "preface then unknown settings ack": (
+        PREFACE + SETTINGS + b"\x00\x00\x01\x04\x01\x00\x00\x00\x00x"),
     "preface then oversized frame": PREFACE + SETTINGS + b"\xff\xff\xff\x00\x00\x00\x00\x00\x01",
     "preface then random bytes": PREFACE + bytes(range(255, -1, -1)) * 4,
 }
@@ -51,11 +52,11 @@ GARBAGE = {
 DROP_CASES = list(GARBAGE)
 
 
-async def _read_until_closed(sock: anyio.abc.SocketStream, timeout: float
+async def _read_until_closed(sock: anyio.abc.SocketStream, patience: float
                              ) -> bytes | None:
     """Everything the server sent until it closed; None if it kept the socket open."""
     data = b""
-    with anyio.move_on_after(timeout):
+    with anyio.move_on_after(patience):
         while True:
             try:
                 data += await sock.receive()
@@ -64,7 +65,7 @@ async def _read_until_closed(sock: anyio.abc.SocketStream, timeout: float
     return None
 
 
-async def _send_garbage(address: tuple[str, int], garbage: bytes, timeout: float
+async def _send_garbage(address: tuple[str, int], garbage: bytes, patience: float
                         ) -> bytes | None:
     sock = await anyio.connect_tcp(*address)
     async with sock:
@@ -72,7 +73,7 @@ async def _send_garbage(address: tuple[str, int], garbage: bytes, timeout: float
             await sock.send(garbage)
         except (anyio.BrokenResourceError, ConnectionError):
             pass  # the server may already have closed on the first bytes
-        return await _read_until_closed(sock, timeout)
+        return await _read_until_closed(sock, patience)
 
 
 def _frames(data: bytes) -> list[Frame]:
@@ -126,7 +127,5 @@ async def test_silent_and_half_open_sockets_do_not_block_anyone() -> None:
         async with silent, half:
             await _still_serving(node, address)
         # closing them mid-preface is fine too
-        with anyio.fail_after(WAIT):
-            while len(server.wire.connections) != 1:
-                await anyio.sleep(0.01)
+        await eventually(lambda: len(server.wire.connections) == 1)
         await _still_serving(node, address)

@@ -6,7 +6,7 @@ from typing import Any
 
 import anyio
 import pytest
-from _server_kit import WAIT, address_of, raw_node_stream, running
+from _server_kit import WAIT, address_of, eventually, raw_node_stream, running
 
 import gorums_h2 as g
 from gorums_h2.testing import ECHO_RPC, Echo, assert_no_leaks, task_count
@@ -112,9 +112,8 @@ async def test_graceful_stop_finishes_in_flight_calls_then_clients_see_node_shut
             tg.start_soon(_rpc, node, "block", results)
             await _wait(svc.entered)
             tg.start_soon(svc.server.graceful_stop)
-            with anyio.fail_after(WAIT):  # the client got the GOAWAY
-                while node._channel.conn is None or node._channel.conn.core.goaway is None:
-                    await anyio.sleep(0.005)
+            await eventually(  # the client got the GOAWAY
+                lambda: node._channel.conn is not None and node._channel.conn.core.goaway)
             # a new call on the still-open stream fails fast while "block" is in flight
             with pytest.raises(g.StatusError) as info, anyio.fail_after(WAIT):
                 await g.rpc_call(node.context(), Echo(value="late"), ECHO_RPC, Echo)
@@ -139,9 +138,7 @@ async def test_graceful_stop_on_the_wire_goaway_reply_then_unavailable_trailers(
         await _wait(svc.entered)
         async with anyio.create_task_group() as tg:
             tg.start_soon(svc.server.graceful_stop)
-            with anyio.fail_after(WAIT):
-                while raw.conn.core.goaway is None:
-                    await anyio.sleep(0.005)
+            await eventually(lambda: raw.conn.core.goaway)
             goaway = raw.conn.core.goaway
             assert goaway.h2_code == 0 and goaway.last_stream_id >= raw.stream.stream_id
             raw.send(2, ECHO_RPC, Echo(value="late"))
@@ -164,9 +161,7 @@ async def test_graceful_stop_refuses_new_connections() -> None:
         await _wait(svc.entered)
         async with anyio.create_task_group() as tg:
             tg.start_soon(svc.server.graceful_stop)
-            with anyio.fail_after(WAIT):
-                while raw.conn.core.goaway is None:
-                    await anyio.sleep(0.005)
+            await eventually(lambda: raw.conn.core.goaway)
             async with g.Manager(backoff=g.Backoff(base_delay=60)) as mgr:
                 node = mgr.new_configuration(
                     g.with_node_list([address_of(address)])).nodes()[0]
