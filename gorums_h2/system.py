@@ -40,7 +40,14 @@ class System:
 
     def register_service(self, closer: Closer | None,
                          register: Callable[[Server], None]) -> None:
-        """Register handlers with ``register(server)``; close ``closer`` on stop."""
+        """Register handlers with ``register(server)``; close ``closer`` on stop.
+
+        Raises TypeError (registering nothing) if ``closer`` has no
+        ``close()`` or ``aclose()``.
+        """
+        if closer is not None and not (callable(getattr(closer, "aclose", None))
+                                       or callable(getattr(closer, "close", None))):
+            raise TypeError(f"{closer!r} has no close() or aclose()")
         register(self.server)
         if closer is not None:
             self._closers.append(closer)
