@@ -66,18 +66,34 @@ class System:
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> bool | None:
-        await self.stop()
         assert self._tg_cm is not None
+        try:
+            await self.stop()
+        except BaseException:
+            await self._tg_cm.__aexit__(exc_type, exc, tb)
+            raise
         return await self._tg_cm.__aexit__(exc_type, exc, tb)
 
     async def stop(self) -> None:
-        """Stop the server at once and close the registered closers."""
+        """Stop the server at once and close the registered closers.
+
+        Every closer is closed even if some fail; then the failure is raised
+        (an ExceptionGroup if several failed).
+        """
         if self._stopped:
             return
         self._stopped = True
         self.server.stop()
+        errors: list[Exception] = []
         for closer in reversed(self._closers):
-            await _close(closer)
+            try:
+                await _close(closer)
+            except Exception as exc:
+                errors.append(exc)
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            raise ExceptionGroup("closing the system's closers failed", errors)
 
     async def graceful_stop(self, grace: float | None = None) -> None:
         """Stop gracefully (see :meth:`Server.graceful_stop`), then close the closers."""
