@@ -240,6 +240,7 @@ class StreamCore:
         if encoding not in (None, "identity"):
             self._decoder = MessageDecoder(self._decoder.max_size, encoding)
         self.initial_metadata = md
+        self._wake_receivers()  # wait_initial_metadata() waits for this too
 
     def _on_trailers(self, headers: Headers) -> None:
         status, md = parse_trailers(headers)
@@ -419,6 +420,15 @@ class ConnectionCore:
         # may use a larger advertised size as soon as it reads our SETTINGS.
         h2c.max_inbound_frame_size = s.max_frame_size
         h2c.initiate_connection()
+        if s.max_concurrent_streams is not None:
+            # The SETTINGS just queued carry our stream limit, but the peer may
+            # open more streams until it has read them (RFC 9113, 6.5.3), and
+            # h2 treats those as a connection error: enforce the limit only
+            # from the peer's ACK on (h2 applies pending values then).
+            del local[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS]
+            pending = h2.settings.Settings(client=self.client_side, initial_values=local)
+            pending[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] = s.max_concurrent_streams
+            h2c.local_settings = pending
         extra = s.connection_window - 65535
         if extra > 0:
             h2c.increment_flow_control_window(extra)

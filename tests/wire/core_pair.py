@@ -44,6 +44,7 @@ class CorePair:
         server_settings: WireSettings | None = None,
         *,
         tap: Callable[[str, bytes], None] | None = None,
+        handshake: bool = True,
     ) -> None:
         self.client = ConnectionCore(client_side=True, settings=client_settings)
         self.server = ConnectionCore(client_side=False, settings=server_settings)
@@ -52,7 +53,8 @@ class CorePair:
         self.tap = tap
         self.client.initiate()
         self.server.initiate()
-        self.pump()
+        if handshake:
+            self.pump()
 
     def _on_request(self, stream: StreamCore, headers: Headers) -> None:
         stream.response_headers = build_response_headers("gorums")

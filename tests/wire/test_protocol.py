@@ -10,7 +10,7 @@ import h2.exceptions
 import pytest
 from core_pair import CorePair, drain, parse_frames, request_headers
 from h2.errors import ErrorCodes
-from hyperframe.frame import GoAwayFrame, RstStreamFrame, WindowUpdateFrame
+from hyperframe.frame import GoAwayFrame, RstStreamFrame, SettingsFrame, WindowUpdateFrame
 
 from gorums_h2.wire.errors import (
     ConnectionBroken,
@@ -557,6 +557,27 @@ def test_peer_max_concurrent_streams_is_respected() -> None:
     pair.pump()
     assert woken and pair.client.can_open_stream
     pair.open()
+
+
+def test_streams_opened_before_the_limit_is_known_are_no_connection_error() -> None:
+    # the client may open streams before it has read the server's SETTINGS
+    seen: list[tuple[str, bytes]] = []
+    pair = CorePair(server_settings=WireSettings(max_concurrent_streams=1), handshake=False,
+                    tap=lambda d, data: seen.append((d, data)))
+    early = [pair.client.open_stream(request_headers()) for _ in range(3)]
+    pair.pump()
+    settings = [f for d, data in seen if d == "s2c" for f in parse_frames(data)
+                if isinstance(f, SettingsFrame) and "ACK" not in f.flags]
+    assert len(settings) == 1  # the limit is advertised in the first SETTINGS
+    assert settings[0].settings[SettingsFrame.MAX_CONCURRENT_STREAMS] == 1
+    assert pair.server.error is None and pair.client.error is None
+    assert len(pair.requests) == 3
+    for cs, (ss, _) in zip(early, pair.requests, strict=True):
+        cs.queue_message(b"early")
+        pair.pump()
+        assert ss.pop_message() == b"early"
+    # from the client's ACK on, the limit holds
+    assert not pair.client.can_open_stream
 
 
 def test_ping_is_acknowledged_with_its_payload() -> None:
