@@ -10,7 +10,7 @@ from _server_kit import WAIT, address_of, eventually, raw_node_stream, running
 
 import gorums_h2 as g
 from gorums_h2.testing import ECHO_RPC, Echo, assert_no_leaks, task_count
-from gorums_h2.wire.errors import ConnectionBroken
+from gorums_h2.wire.errors import ConnectionBroken, EndOfStream
 
 pytestmark = pytest.mark.anyio
 
@@ -222,3 +222,21 @@ async def test_graceful_stop_with_idle_clients_and_without_clients_returns() -> 
     async with running(lonely.server):
         with anyio.fail_after(WAIT):
             await lonely.server.graceful_stop()
+
+
+async def test_half_close_lets_in_flight_requests_finish_then_ends_with_ok() -> None:
+    # Go v0.11 ends a half-closed NodeStream with "Unknown: EOF"; we end it with OK
+    svc = Blocking(release=True)
+    async with running(svc.server) as address, raw_node_stream(address) as raw:
+        raw.send(1, ECHO_RPC, Echo(value="block"))
+        raw.send(2, ECHO_RPC, Echo(value="quick"))
+        await _wait(svc.entered)
+        raw.stream.end()  # half-close: no more requests
+        quick = await raw.receive()
+        assert (quick.seq, Echo.FromString(quick.payload).value) == (2, "quick")
+        svc.proceed.set()
+        done = await raw.receive()
+        assert (done.seq, Echo.FromString(done.payload).value) == (1, "done")
+        with pytest.raises(EndOfStream), anyio.fail_after(WAIT):
+            await raw.stream.receive()
+        assert raw.stream.status is None  # OK
