@@ -16,6 +16,7 @@ from tcp_helpers import ECHO, serving
 
 from gorums_h2.wire import (
     ConnectionBroken,
+    ConnectionClosed,
     EndOfStream,
     GoAwayError,
     MessageTooLarge,
@@ -272,3 +273,29 @@ async def test_malformed_frame_from_the_server_breaks_the_client_connection() ->
                 goaways = [e for e in peer.events
                            if isinstance(e, h2.events.ConnectionTerminated)]
                 assert [g.error_code for g in goaways] == [ErrorCodes.PROTOCOL_ERROR]
+
+
+async def test_closing_our_side_fails_waiters_with_connection_closed() -> None:
+    async with serving() as (_, port):
+        with anyio.fail_after(10):
+            errors: list[BaseException] = []
+            async with connect("127.0.0.1", port) as conn:
+                stream = await conn.open_stream(ECHO)
+
+                async def receive() -> None:
+                    try:
+                        await stream.receive()
+                    except ConnectionClosed as exc:
+                        errors.append(exc)
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(receive)
+                    await anyio.wait_all_tasks_blocked()
+                    await conn.aclose()
+            assert len(errors) == 1 and errors[0] is conn.error
+            assert errors[0].code == StatusCode.CANCELLED
+            with pytest.raises(ConnectionClosed):
+                await conn.open_stream(ECHO)
+            with pytest.raises(ConnectionClosed):
+                stream.send_nowait(b"late")
+            await _roundtrip(port)  # the server is fine
