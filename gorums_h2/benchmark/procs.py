@@ -23,6 +23,8 @@ __all__ = [
     "ServerStartError",
     "process_cpu_seconds",
     "spawn_listening",
+    "spawn_process",
+    "stop_process",
     "wait_listening",
 ]
 
@@ -60,11 +62,14 @@ def spawn_listening(cmd: Sequence[str], count: int, *, timeout: float = START_TI
     (with the process's stderr) if it exits or times out first; the process
     is killed then.
     """
-    proc = _spawn(cmd, env)
+    proc = spawn_process(cmd, env)
     return proc, wait_listening([proc], [count], timeout=timeout)[0]
 
 
-def _spawn(cmd: Sequence[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def spawn_process(cmd: Sequence[str], env: dict[str, str] | None = None
+                  ) -> subprocess.Popen[bytes]:
+    """Start a server process (stdout piped for :func:`wait_listening`; stderr
+    kept in a temporary file and shown if it fails to start)."""
     with tempfile.TemporaryFile() as err:
         # the child keeps its own descriptor of the (unlinked) file
         proc = subprocess.Popen(list(cmd), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -128,7 +133,7 @@ def wait_listening(procs: Sequence[subprocess.Popen[bytes]], counts: Sequence[in
             exc.proc.poll()
             detail = _stderr_of(exc.proc)
         for proc in procs:
-            _stop(proc)
+            stop_process(proc)
         if detail:
             raise ServerStartError(f"{exc}\n{detail}") from None
         raise
@@ -137,7 +142,8 @@ def wait_listening(procs: Sequence[subprocess.Popen[bytes]], counts: Sequence[in
     return addresses
 
 
-def _stop(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+def stop_process(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    """Terminate ``proc`` (kill after ``grace`` seconds) and release its pipes."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -174,7 +180,7 @@ class LocalServers:
         try:
             per_proc = [len(range(i, self.n, self.procs)) for i in range(self.procs)]
             for count in per_proc:
-                self.processes.append(_spawn(
+                self.processes.append(spawn_process(
                     [self.python, "-m", "gorums_h2.benchmark.server", "--count", str(count),
                      "--backend", self.backend, "--server-buffer", str(self.server_buffer)]))
             by_proc = wait_listening(self.processes, per_proc)
@@ -196,7 +202,7 @@ class LocalServers:
             if proc.poll() is None:
                 proc.terminate()
         for proc in procs:
-            _stop(proc)
+            stop_process(proc)
 
     @property
     def pids(self) -> list[int]:

@@ -1,0 +1,255 @@
+"""In-process clients of the workloads (see :mod:`benchlib.workloads`):
+gorums_h2 (asyncio or trio), grpclib and grpcio's asyncio API (asyncio), and
+the raw gorums_h2 wire client of the wire benchmark.
+
+Each is an async context manager built from the server addresses; it
+connects to every server on entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Any
+
+import anyio
+from google.protobuf.wrappers_pb2 import BytesValue
+
+from benchlib.peer_server import GRPC_OPTIONS, SINK, UNARY, WIRE_PATH
+
+__all__ = ["CLIENTS", "GrpcioClient", "GrpclibClient", "OursClient", "WireClient"]
+
+
+class _Base:
+    def __init__(self, addresses: list[str]) -> None:
+        self.addresses = addresses
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> Any:
+        await self._stack.__aenter__()
+        try:
+            await self._open()
+        except BaseException:
+            await self._stack.__aexit__(None, None, None)
+            raise
+        return self
+
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self._close()
+        await self._stack.__aexit__(et, e, tb)
+
+    async def _open(self) -> None:
+        raise NotImplementedError
+
+    async def _close(self) -> None:
+        pass
+
+
+class OursClient(_Base):
+    """gorums_h2: ordered RPC, quorum call, multicast (+ a quorum call as the sync)."""
+
+    async def _open(self) -> None:
+        from gorums_h2 import Manager, with_node_list
+        from gorums_h2.benchmark import benchmark_gorums as bg
+        from gorums_h2.benchmark.benchmark_pb2 import Echo, TimedMsg
+
+        self._bg, self._Echo, self._TimedMsg = bg, Echo, TimedMsg
+        mgr = await self._stack.enter_async_context(Manager())
+        self._with_node_list = with_node_list
+        self._mgr = mgr
+        everything = mgr.new_configuration(with_node_list(self.addresses))
+        with anyio.fail_after(30):
+            for node in everything:
+                while not node.connected:
+                    if node.last_err is not None:
+                        raise ConnectionError(f"{node.address}: {node.last_err}")
+                    await anyio.sleep(0.005)
+        self._contexts: dict[int, Any] = {}
+        first = mgr.new_configuration(with_node_list(self.addresses[:1])).nodes()[0]
+        self._rpc_ctx = first.context()
+
+    def _ctx(self, nodes: int) -> Any:
+        ctx = self._contexts.get(nodes)
+        if ctx is None:
+            config = self._mgr.new_configuration(self._with_node_list(self.addresses[:nodes]))
+            ctx = self._contexts[nodes] = config.context()
+        return ctx
+
+    def message(self, payload: bytes) -> Any:
+        return self._Echo(payload=payload)
+
+    async def rpc(self, msg: Any) -> None:
+        await self._bg.ordered_rpc(self._rpc_ctx, msg)
+
+    async def quorum(self, nodes: int, q: int, msg: Any) -> None:
+        await self._bg.quorum_call(self._ctx(nodes), msg).threshold(q)
+
+    async def multicast_round(self, nodes: int, count: int, msg: Any) -> None:
+        ctx = self._ctx(nodes)
+        timed = self._TimedMsg(payload=msg.payload)
+        multicast = self._bg.multicast
+        for _ in range(count):
+            await multicast(ctx, timed)
+        # FIFO per node: this reply comes after every multicast was handled
+        await self._bg.quorum_call(ctx, self._Echo()).all()
+
+
+class _AsyncioFanOut(_Base):
+    """Fan-out on asyncio: start every call, return at the q-th reply; the
+    others finish in the background (awaited before the client closes)."""
+
+    def __init__(self, addresses: list[str]) -> None:
+        super().__init__(addresses)
+        self._pending: set[Any] = set()
+
+    def _start(self, node: int, msg: Any) -> Any:
+        raise NotImplementedError
+
+    async def quorum(self, nodes: int, q: int, msg: Any) -> None:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        count = 0
+        pending = self._pending
+
+        def on_done(call: Any) -> None:
+            nonlocal count
+            pending.discard(call)
+            count += 1
+            if count == q and not done.done():
+                done.set_result(None)
+
+        for i in range(nodes):
+            call = self._start(i, msg)
+            pending.add(call)
+            call.add_done_callback(on_done)
+        await done
+
+    async def _close(self) -> None:
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+
+
+class GrpclibClient(_AsyncioFanOut):
+    """grpclib (asyncio): unary calls; client-streaming Sink for multicast."""
+
+    async def _open(self) -> None:
+        from grpclib.client import Channel, StreamUnaryMethod, UnaryUnaryMethod
+
+        self._channels = []
+        for address in self.addresses:
+            host, port = address.rsplit(":", 1)
+            self._channels.append(Channel(host, int(port)))
+        self._unary = [UnaryUnaryMethod(ch, UNARY, BytesValue, BytesValue)
+                       for ch in self._channels]
+        self._sink = [StreamUnaryMethod(ch, SINK, BytesValue, BytesValue)
+                      for ch in self._channels]
+        for unary in self._unary:  # connect now
+            await unary(BytesValue())
+
+    async def _close(self) -> None:
+        await super()._close()
+        for ch in self._channels:
+            ch.close()
+
+    def message(self, payload: bytes) -> Any:
+        return BytesValue(value=payload)
+
+    async def rpc(self, msg: Any) -> None:
+        await self._unary[0](msg)
+
+    def _start(self, node: int, msg: Any) -> Any:
+        return asyncio.ensure_future(self._unary[node](msg))
+
+    async def multicast_round(self, nodes: int, count: int, msg: Any) -> None:
+        async with AsyncExitStack() as stack:
+            streams = [await stack.enter_async_context(self._sink[i].open())
+                       for i in range(nodes)]
+            for _ in range(count):
+                for stream in streams:
+                    await stream.send_message(msg)
+            for stream in streams:
+                await stream.end()
+            for stream in streams:
+                await stream.recv_message()
+
+
+class GrpcioClient(_AsyncioFanOut):
+    """grpcio's asyncio API: unary calls; client-streaming Sink for multicast."""
+
+    async def _open(self) -> None:
+        import grpc
+
+        self._channels = [grpc.aio.insecure_channel(a, options=GRPC_OPTIONS)
+                          for a in self.addresses]
+        ser, de = BytesValue.SerializeToString, BytesValue.FromString
+        self._unary = [ch.unary_unary(UNARY, request_serializer=ser, response_deserializer=de)
+                       for ch in self._channels]
+        self._sink = [ch.stream_unary(SINK, request_serializer=ser, response_deserializer=de)
+                      for ch in self._channels]
+        for unary in self._unary:
+            await unary(BytesValue())
+
+    async def _close(self) -> None:
+        await super()._close()
+        for ch in self._channels:
+            await ch.close()
+
+    def message(self, payload: bytes) -> Any:
+        return BytesValue(value=payload)
+
+    async def rpc(self, msg: Any) -> None:
+        await self._unary[0](msg)
+
+    def _start(self, node: int, msg: Any) -> Any:
+        return self._unary[node](msg)  # a call object: awaitable, with add_done_callback
+
+    async def multicast_round(self, nodes: int, count: int, msg: Any) -> None:
+        calls = [self._sink[i]() for i in range(nodes)]
+        for _ in range(count):
+            for call in calls:
+                await call.write(msg)
+        for call in calls:
+            await call.done_writing()
+        for call in calls:
+            await call
+
+
+class WireClient(_Base):
+    """One bidi stream of gorums_h2's wire layer to an echo server."""
+
+    async def _open(self) -> None:
+        from gorums_h2.wire import connect
+
+        host, port = self.addresses[0].rsplit(":", 1)
+        conn = await self._stack.enter_async_context(connect(host, int(port)))
+        self.stream = await conn.open_stream(WIRE_PATH)
+
+    async def _close(self) -> None:
+        self.stream.end()
+
+    async def ping_pong(self, n: int, body: bytes) -> None:
+        stream = self.stream
+        for _ in range(n):
+            stream.send_nowait(body)
+            await stream.receive()
+
+    async def pipelined(self, n: int, body: bytes, inflight: int = 100) -> None:
+        stream = self.stream
+        sent = min(inflight, n)
+        for _ in range(sent):
+            stream.send_nowait(body)
+        for _ in range(n):
+            await stream.receive()
+            if sent < n:
+                stream.send_nowait(body)
+                sent += 1
+
+
+CLIENTS: dict[str, type[_Base]] = {
+    "gorums_h2": OursClient,
+    "grpclib": GrpclibClient,
+    "grpcio": GrpcioClient,
+    "wire": WireClient,
+}
