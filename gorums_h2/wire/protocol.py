@@ -31,6 +31,7 @@ import h2.config
 import h2.connection
 import h2.events
 import h2.exceptions
+import h2.frame_buffer
 import h2.settings
 from h2.errors import ErrorCodes
 from hyperframe.frame import GoAwayFrame
@@ -58,6 +59,20 @@ def _noop() -> None:
     pass
 
 
+class _EagerFrameBuffer(h2.frame_buffer.FrameBuffer):
+    """h2's frame buffer, rejecting an overlong frame as soon as its 9-byte
+    header arrives (h2 waits for the whole body, so a peer announcing a
+    16 MiB frame would make us buffer it before the error)."""
+
+    def __next__(self) -> Any:
+        data = self._data
+        if len(data) >= 9:
+            length = int.from_bytes(data[:3], "big")
+            if length > self.max_frame_size:
+                self._validate_frame_length(length)
+        return super().__next__()
+
+
 class _H2Connection(h2.connection.H2Connection):
     """h2's connection with graceful GOAWAY (python-hyper/h2#1181).
 
@@ -67,6 +82,10 @@ class _H2Connection(h2.connection.H2Connection):
     NO_ERROR GOAWAY here leaves the state machine open; :class:`ConnectionCore`
     itself refuses new streams once a GOAWAY was sent or received.
     """
+
+    def __init__(self, config: h2.config.H2Configuration) -> None:
+        super().__init__(config=config)
+        self.incoming_buffer = _EagerFrameBuffer(server=not config.client_side)
 
     def _receive_goaway_frame(self, frame: GoAwayFrame) -> tuple[list[Any], list[Any]]:
         if frame.error_code != ErrorCodes.NO_ERROR:
