@@ -292,19 +292,29 @@ class WireServer:
         if self._stopped:
             raise RuntimeError("server was stopped")
         loop = asyncio.get_running_loop()
-        async with anyio.create_task_group() as tg:
-            self._scopes.append(tg.cancel_scope)
+        early: list[ServerConnection] = []  # accepted before the task group is up
+        tg_ref: list[anyio.abc.TaskGroup] = []
 
-            def on_made(io: AsyncioProtocolIO) -> None:
-                tg.start_soon(self._serve_connection, ServerConnection(io, self))
+        def on_made(io: AsyncioProtocolIO) -> None:
+            conn = ServerConnection(io, self)
+            if tg_ref:
+                tg_ref[0].start_soon(self._serve_connection, conn)
+            else:
+                early.append(conn)
 
-            def factory() -> asyncio.Protocol:
-                io = AsyncioProtocolIO()
-                io._on_made = on_made
-                return io.protocol
+        def factory() -> asyncio.Protocol:
+            io = AsyncioProtocolIO()
+            io._on_made = on_made
+            return io.protocol
 
-            server = await loop.create_server(factory, host, port, ssl=ssl_context)
-            try:
+        # bind before the task group exists, so a bind error is a plain OSError
+        server = await loop.create_server(factory, host, port, ssl=ssl_context)
+        try:
+            async with anyio.create_task_group() as tg:
+                self._scopes.append(tg.cancel_scope)
+                tg_ref.append(tg)
+                for conn in early:
+                    tg.start_soon(self._serve_connection, conn)
                 bound = server.sockets[0].getsockname()
                 with anyio.CancelScope() as accept_scope:
                     self._accept_scopes.append(accept_scope)
@@ -312,8 +322,9 @@ class WireServer:
                         accept_scope.cancel()
                     task_status.started((bound[0], bound[1]))
                     await anyio.sleep_forever()
-            finally:
-                server.close()
+                server.close()  # graceful shutdown: refuse new clients now
+        finally:
+            server.close()
 
     async def _serve_transport(self, transport: anyio.abc.ByteStream) -> None:
         await self._serve_connection(ServerConnection(StreamIO(transport), self))

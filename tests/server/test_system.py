@@ -147,13 +147,7 @@ def test_a_bad_address_is_refused() -> None:
         g.System("127.0.0.1:notaport")
 
 
-async def test_a_busy_port_fails_with_os_error_and_nothing_leaks(
-        anyio_backend: str, request: pytest.FixtureRequest) -> None:
-    if anyio_backend == "asyncio":
-        request.applymarker(pytest.mark.xfail(
-            strict=True, raises=BaseExceptionGroup,
-            reason="wire: _serve_tcp_asyncio binds inside its task group, so a bind "
-                   "error arrives wrapped in an ExceptionGroup"))
+async def test_a_busy_port_fails_with_os_error_and_nothing_leaks() -> None:
     baseline = task_count()
     async with g.System("127.0.0.1:0") as system:
         with pytest.raises(OSError):
