@@ -1,0 +1,310 @@
+"""State of one gRPC stream, without I/O (driven by :class:`~.protocol.ConnectionCore`)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final
+
+import h2.connection
+from h2.errors import ErrorCodes
+
+from gorums_h2.wire.errors import EndOfStream, MessageTooLarge, ProtocolViolation, StreamReset
+from gorums_h2.wire.framing import MessageDecoder, encode_prefix
+from gorums_h2.wire.headers import Headers, parse_response_headers, parse_trailers
+from gorums_h2.wire.metadata import Metadata
+from gorums_h2.wire.status import StatusError
+
+if TYPE_CHECKING:
+    from gorums_h2.wire.protocol import ConnectionCore
+
+__all__ = ["StreamCore"]
+
+_END_STREAM: Final = ()  # marker in StreamCore._end: half-close with an empty DATA frame
+
+
+class StreamCore:
+    """State of one gRPC stream (either side), without any I/O.
+
+    Inbound: complete messages go to ``on_message`` when set (push mode) or
+    into an internal queue read with :meth:`pop_message`. Outbound: messages
+    are queued with :meth:`queue_message` and moved into h2 by the
+    connection's :meth:`ConnectionCore.flush`; byte counters say how far they
+    got (``queued`` -> ``moved`` -> ``written``).
+    """
+
+    __slots__ = (
+        "_decoder",
+        "_end",
+        "_inbound",
+        "_out",
+        "_unacked",
+        "client_side",
+        "conn",
+        "end_error",
+        "inbound_limit",
+        "initial_metadata",
+        "local_closed",
+        "moved",
+        "on_message",
+        "queued",
+        "remote_closed",
+        "response_headers",
+        "status",
+        "stream_id",
+        "trailing_metadata",
+        "written",
+    )
+
+    def __init__(self, conn: ConnectionCore, stream_id: int, *, client_side: bool) -> None:
+        self.conn = conn
+        self.stream_id = stream_id
+        self.client_side = client_side
+        self._decoder = MessageDecoder(conn.settings.max_receive_message_size)
+        self._inbound: deque[bytes] = deque()
+        self._unacked = 0
+        # queued messages up to which received data is acknowledged at once;
+        # beyond it, credit is returned only as the reader catches up
+        self.inbound_limit = 0
+        self.on_message: Callable[[bytes], None] | None = None
+        self._out: deque[bytes | memoryview] = deque()
+        self._end: Headers | tuple[()] | None = None
+        self.queued = 0
+        self.moved = 0
+        self.written = 0
+        self.local_closed = False
+        self.remote_closed = False
+        # Terminal outcome of the receive side: None while open; EndOfStream
+        # after a clean finish; a StatusError otherwise.
+        self.end_error: BaseException | None = None
+        self.status: StatusError | None = None  # client: non-OK status from trailers
+        self.initial_metadata: Metadata | None = None
+        self.trailing_metadata: Metadata | None = None
+        self.response_headers: Headers | None = None  # server: sent with the first message
+
+    # ---- hooks for the driver (no-ops here) ----
+
+    def _wake_receivers(self) -> None:
+        """Something changed for readers: a message, the end, or an error."""
+
+    def _wake_senders(self) -> None:
+        """Queued bytes were written, or the stream can no longer send."""
+
+    # ---- inbound ----
+
+    def pop_message(self) -> bytes:
+        """Return the next queued message.
+
+        Raises the stream's terminal exception (:class:`EndOfStream` after a
+        clean finish) when nothing is queued and the stream has ended, and
+        IndexError when nothing is queued yet.
+        """
+        inbound = self._inbound
+        if inbound:
+            msg = inbound.popleft()
+            if self._unacked and len(inbound) <= self.inbound_limit:
+                self.conn.acknowledge(self.stream_id, self._unacked)
+                self._unacked = 0
+            return msg
+        if self.end_error is not None:
+            raise self.end_error
+        raise IndexError("no message queued")
+
+    @property
+    def has_message(self) -> bool:
+        return bool(self._inbound)
+
+    @property
+    def finished(self) -> bool:
+        """True when no message will ever be received on this stream again."""
+        return not self._inbound and self.end_error is not None
+
+    def _on_data(self, data: bytes, flow_len: int) -> None:
+        if self.end_error is not None:  # we stopped listening (e.g. a decode error)
+            self.conn.acknowledge(self.stream_id, flow_len)
+            return
+        try:
+            messages = self._decoder.feed(data)
+        except StatusError as exc:
+            self.conn.acknowledge(self.stream_id, flow_len)
+            self.conn.abort_stream(self, exc)
+            return
+        callback = self.on_message
+        if callback is not None:
+            self.conn.acknowledge(self.stream_id, flow_len)
+            for msg in messages:
+                callback(msg)
+            return
+        inbound = self._inbound
+        if messages:
+            inbound.extend(messages)
+            self._wake_receivers()
+        if len(inbound) > self.inbound_limit:
+            self._unacked += flow_len
+        else:
+            self.conn.acknowledge(self.stream_id, flow_len + self._unacked)
+            self._unacked = 0
+
+    def _on_end_stream(self) -> None:
+        self.remote_closed = True
+        if self.end_error is None:
+            if self._decoder.buffered:
+                self._set_end(ProtocolViolation("stream ended in the middle of a message"))
+            elif self.client_side and self.trailing_metadata is None:
+                self._set_end(ProtocolViolation("server closed the stream without trailers"))
+            else:
+                self._set_end(self.status if self.status is not None else EndOfStream())
+        self.conn._maybe_forget(self)
+
+    def _set_end(self, exc: BaseException) -> None:
+        """Record the terminal outcome of the receive side (first one wins)."""
+        if self.end_error is None:
+            self.end_error = exc
+            self._wake_receivers()
+            self._wake_senders()
+
+    def _on_response_headers(self, headers: Headers, ended: bool) -> None:
+        if self.initial_metadata is not None:  # trailers without END_STREAM are invalid
+            return
+        if ended or any(k == b"grpc-status" for k, _ in headers):
+            self._on_trailers(headers)  # trailers-only response
+            self.initial_metadata = Metadata()
+            return
+        try:
+            md, encoding = parse_response_headers(headers)
+        except StatusError as exc:
+            self.initial_metadata = Metadata()
+            self.conn.abort_stream(self, exc)
+            return
+        if encoding not in (None, "identity"):
+            self._decoder = MessageDecoder(self._decoder.max_size, encoding)
+        self.initial_metadata = md
+        self._wake_receivers()  # wait_initial_metadata() waits for this too
+
+    def _on_trailers(self, headers: Headers) -> None:
+        status, md = parse_trailers(headers)
+        self.trailing_metadata = md
+        if self.status is None:
+            self.status = status
+
+    def _on_reset(self, error_code: int) -> None:
+        self.remote_closed = self.local_closed = True
+        self._out.clear()
+        self._end = None
+        if error_code == ErrorCodes.NO_ERROR and self.status is not None:
+            self._set_end(self.status)
+        elif error_code == ErrorCodes.NO_ERROR and not self.client_side:
+            # a client that is done reading may reset with NO_ERROR
+            self._set_end(EndOfStream())
+        else:
+            self._set_end(StreamReset(error_code))
+        self._wake_senders()
+        self.conn._maybe_forget(self)
+
+    # ---- outbound ----
+
+    def queue_message(self, body: bytes) -> int:
+        """Queue one message; return its ticket (compare with ``written``).
+
+        Raises the stream's terminal error if it can no longer send, and
+        :class:`MessageTooLarge` above ``max_send_message_size``.
+        """
+        if self.local_closed or self._end is not None:
+            raise self._send_error()
+        limit = self.conn.settings.max_send_message_size
+        if limit is not None and len(body) > limit:
+            raise MessageTooLarge(f"message of {len(body)} bytes exceeds the send limit {limit}")
+        out = self._out
+        out.append(encode_prefix(len(body)))
+        out.append(body)
+        self.queued += 5 + len(body)
+        conn = self.conn
+        dirty = conn._dirty
+        if self not in dirty:
+            dirty[self] = None
+        conn.on_output()
+        return self.queued
+
+    def queue_end(self, trailers: Headers | None = None) -> None:
+        """Queue the end of our side: half-close (client) or trailers (server)."""
+        if self.local_closed or self._end is not None:
+            return
+        self._end = trailers if trailers is not None else _END_STREAM
+        self.conn._dirty[self] = None
+        self.conn.on_output()
+
+    @property
+    def unwritten(self) -> int:
+        """Bytes queued but not yet written to the transport."""
+        return self.queued - self.written
+
+    def _send_error(self) -> BaseException:
+        if self.conn.error is not None:
+            return self.conn.error
+        if isinstance(self.end_error, StatusError):
+            return self.end_error
+        return StreamReset(ErrorCodes.STREAM_CLOSED, "stream is closed for sending")
+
+    def _flush(self, h2c: h2.connection.H2Connection) -> bool:
+        """Move queued data into h2 within the flow-control window; return
+        True when nothing is left.
+
+        Small messages are coalesced into one DATA frame each time; a message
+        larger than a frame or than the window is split with memoryviews, so
+        no byte is copied more than once however often the window runs out.
+        """
+        out = self._out
+        sid = self.stream_id
+        if out:
+            budget = h2c.local_flow_control_window(sid)
+            if budget <= 0:
+                return False
+            if self.response_headers is not None:
+                h2c.send_headers(sid, self.response_headers)
+                self.response_headers = None
+            frame = h2c.max_outbound_frame_size
+            moved = 0
+            while out and budget > 0:
+                limit = frame if frame < budget else budget
+                chunk = out.popleft()
+                size = len(chunk)
+                payload: bytes | memoryview
+                if size > limit:  # split: the rest stays first in line
+                    view = memoryview(chunk)
+                    out.appendleft(view[limit:])
+                    payload = view[:limit]
+                    size = limit
+                elif out and size + len(out[0]) <= limit:  # coalesce what fits
+                    parts = [chunk]
+                    while out and size + len(out[0]) <= limit:
+                        nxt = out.popleft()
+                        parts.append(nxt)
+                        size += len(nxt)
+                    payload = b"".join(parts)
+                else:
+                    payload = chunk
+                h2c.send_data(sid, payload)
+                budget -= size
+                moved += size
+            self.moved += moved
+            self.conn._unconfirmed[self] = None
+            if out:
+                return False
+        end = self._end
+        if end is not None:
+            self._end = None
+            self.local_closed = True
+            if end == _END_STREAM:
+                h2c.end_stream(sid)
+            else:
+                if self.response_headers is not None:  # trailers-only response
+                    end = self.response_headers + list(end)
+                    self.response_headers = None
+                h2c.send_headers(sid, end, end_stream=True)
+                if not self.remote_closed:
+                    # the response is complete: stop the client's side too (as grpc-go)
+                    h2c.reset_stream(sid, ErrorCodes.NO_ERROR)
+                    self.remote_closed = True
+                    self._set_end(EndOfStream())
+            self.conn._maybe_forget(self)
+        return True
