@@ -119,7 +119,7 @@ def _sizes(results: Results, prefix: str) -> list[str]:
                   WORKLOADS[w].payload)
 
 
-def scaling_table(results: Results, labels: Sequence[str]) -> str:
+def scaling_table(results: Results, all_labels: Sequence[str]) -> str:
     """Per config size: latency per call (sequential calls: 1/throughput) and
     client CPU per call, with a linear fit of CPU per call against nodes."""
     out = []
@@ -127,6 +127,7 @@ def scaling_table(results: Results, labels: Sequence[str]) -> str:
         names = _sizes(results, prefix)
         if not names:
             continue
+        labels = [lb for lb in all_labels if any(lb in results[w] for w in names)]
         rows = [[key] + [f"{label} ms / CPU ms" for label in labels]]
         for w in names:
             x = WORKLOADS[w].nodes if prefix == "F" else WORKLOADS[w].payload
