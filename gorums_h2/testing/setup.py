@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+import anyio.abc
 
 from gorums_h2.configuration import Configuration
 from gorums_h2.errors import IncompleteError, QuorumCallError
@@ -50,6 +51,7 @@ class TestServers:
         self.servers: list[Server] = []
         self.addresses: list[str] = []
         self.stopped: set[int] = set()
+        self._done: list[anyio.Event] = []  # set when server i no longer listens
 
     def stop(self, *indices: int) -> None:
         """Stop the given servers at once (all when none given)."""
@@ -57,6 +59,11 @@ class TestServers:
             if i not in self.stopped:
                 self.stopped.add(i)
                 self.servers[i].stop()
+
+    async def wait_stopped(self, *indices: int) -> None:
+        """Wait until the given (default: all stopped) servers closed their listeners."""
+        for i in indices or sorted(self.stopped):
+            await self._done[i].wait()
 
 
 class StopFunc:
@@ -89,9 +96,11 @@ async def test_servers(
     async with anyio.create_task_group() as tg:
         for i in range(n):
             server = make(i)
-            host, port = await tg.start(server.serve_tcp, "127.0.0.1", 0)
+            done = anyio.Event()
+            host, port = await tg.start(_serve, server, done)
             servers.servers.append(server)
             servers.addresses.append(f"{host}:{port}")
+            servers._done.append(done)
         try:
             yield servers
         finally:
@@ -101,6 +110,14 @@ async def test_servers(
 
 
 test_servers.__test__ = False  # type: ignore[attr-defined]
+
+
+async def _serve(server: Server, done: anyio.Event, *,
+                 task_status: anyio.abc.TaskStatus[tuple[str, int]]) -> None:
+    try:
+        await server.serve_tcp("127.0.0.1", 0, task_status=task_status)
+    finally:
+        done.set()
 
 
 @asynccontextmanager
@@ -131,6 +148,7 @@ async def test_configuration(
             result = pre_connect(servers.stop)
             if inspect.isawaitable(result):
                 await result
+            await servers.wait_stopped()  # stopped servers refuse the nodes' first connect
         node_list = nodes or with_node_map({a: i for i, a in enumerate(servers.addresses)})
         if manager is not None:
             yield manager.new_configuration(node_list)
