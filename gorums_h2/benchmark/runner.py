@@ -128,6 +128,7 @@ async def _closed_loop(name: str, bctx: BenchContext,
     bctx.progress.phase(name, "warmup", opts.warmup)
     end_ns = perf() + int(opts.warmup * 1e9)
     await _for_each_task(opts.concurrent, warm)
+    await _drain(bctx)
     await _start_remote(bctx)
     bctx.progress.phase(name, "measure", opts.duration, stats)
     cpu0 = _server_cpu(bctx)
@@ -136,6 +137,7 @@ async def _closed_loop(name: str, bctx: BenchContext,
     await _for_each_task(opts.concurrent, measure)
     stats.end()
     result = BenchResult.from_client(name, stats)
+    await _drain(bctx)
     _add_server_cpu(bctx, result, cpu0, stats.count)
     await _stop_remote(bctx, result)
     return result
@@ -175,6 +177,7 @@ async def _async_loop(name: str, bctx: BenchContext) -> BenchResult:
     bctx.progress.phase(name, "warmup", opts.warmup)
     end_ns = perf() + int(opts.warmup * 1e9)
     await _for_each_task(opts.concurrent, warm)
+    await _drain(bctx)
     await _start_remote(bctx)
     bctx.progress.phase(name, "measure", opts.duration, stats)
     cpu0 = _server_cpu(bctx)
@@ -183,6 +186,7 @@ async def _async_loop(name: str, bctx: BenchContext) -> BenchResult:
     await _for_each_task(opts.concurrent, measure)
     stats.end()
     result = BenchResult.from_client(name, stats)
+    await _drain(bctx)
     _add_server_cpu(bctx, result, cpu0, stats.count)
     await _stop_remote(bctx, result)
     return result
@@ -224,6 +228,14 @@ async def _one_way_loop(name: str, bctx: BenchContext, config: Configuration,
     result = BenchResult.from_servers(name, combine_server_results(replies), client)
     _add_server_cpu(bctx, result, cpu0, result.total_ops)
     return result
+
+
+async def _drain(bctx: BenchContext) -> None:
+    """Wait until every server handled everything sent so far: a quorum call
+    to all nodes, answered after the requests queued before it (FIFO), so
+    replies a call did not wait for (quorum < nodes) neither slow the next
+    phase nor escape its server CPU figure."""
+    await bg.quorum_call(bctx.config.context(), Echo()).all()
 
 
 def _server_cpu(bctx: BenchContext) -> float | None:
