@@ -4,12 +4,12 @@
     python bench/profile_calls.py --call quorum --nodes 3 --backend trio --top 30
 
 Against servers in separate processes, it runs ``--n`` calls (ordered RPC to
-one node, or quorum calls to ``--nodes`` nodes, majority) twice:
+one node, or quorum calls to ``--nodes`` nodes, majority) three times:
 
-1. instrumented, without the profiler: event-loop iterations and task steps
-   (asyncio: callbacks run, which include task steps; trio: task steps via a
-   trio Instrument) per call, and CPU microseconds per call;
-2. under cProfile: the top functions by own time (tottime), and own time
+1. plain: client CPU and wall microseconds per call;
+2. instrumented: event-loop iterations and task steps per call (asyncio:
+   callbacks run, which include task steps; trio: a trio Instrument);
+3. under cProfile: the top functions by own time (tottime), and own time
    summed per area (h2, hpack/hyperframe, protobuf, the event loop, anyio,
    gorums_h2.wire, gorums_h2 runtime ...), per call.
 
@@ -126,18 +126,28 @@ async def run(args: argparse.Namespace, addresses: list[str], counter: _Counter)
     out: dict[str, Any] = {}
     async with OursClient(addresses) as client:
         await _calls(client, args.call, args.nodes, min(args.n, 500), args.payload)  # warm up
-        # 1. counts and CPU, no profiler
-        undo = _asyncio_counting(counter) if args.backend == "asyncio" else None
-        counter.iterations = counter.steps = 0
+        # 1. CPU and wall time, nothing instrumented
         cpu0, t0 = time.process_time(), time.perf_counter()
         await _calls(client, args.call, args.nodes, args.n, args.payload)
         out["cpu_us"] = (time.process_time() - cpu0) / args.n * 1e6
         out["wall_us"] = (time.perf_counter() - t0) / args.n * 1e6
+        # 2. loop iterations and task steps
+        if args.backend == "asyncio":
+            undo = _asyncio_counting(counter)
+        else:
+            import trio
+
+            trio.lowlevel.add_instrument(counter)  # type: ignore[arg-type]
+
+            def undo() -> None:
+                trio.lowlevel.remove_instrument(counter)  # type: ignore[arg-type]
+
+        counter.iterations = counter.steps = 0
+        await _calls(client, args.call, args.nodes, args.n, args.payload)
+        undo()
         out["iterations"] = counter.iterations / args.n
         out["steps"] = counter.steps / args.n
-        if undo is not None:
-            undo()
-        # 2. cProfile
+        # 3. cProfile
         profiler = cProfile.Profile()
         profiler.enable()
         await _calls(client, args.call, args.nodes, args.n, args.payload)
@@ -162,11 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     pool = ServerPool("gorums_h2", args.backend)
     try:
         addresses = pool.ensure(max(nodes, 1))[:nodes]
-        options: dict[str, Any] = {}
-        if args.backend == "trio":
-            options = {"instruments": [counter]}
-        out = anyio.run(run, args, addresses, counter, backend=args.backend,
-                        backend_options=options)
+        out = anyio.run(run, args, addresses, counter, backend=args.backend)
     finally:
         pool.close()
     what = "ordered RPC (1 node)" if args.call == "rpc" else f"quorum call ({nodes} nodes)"
