@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         results, n, profile_text = _run(args, options, benches)
     except Exception as exc:
-        print(f"gorums-h2 benchmark: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"gorums-h2 benchmark: {_describe(exc)}", file=sys.stderr)
         return 1
     if profile_text:
         print(profile_text, file=sys.stderr)
@@ -119,6 +119,13 @@ def run(args: argparse.Namespace) -> int:
               f"{', remote servers' if options.remote else ''}")
         print(format_table(results))
     return 0
+
+
+def _describe(exc: BaseException) -> str:
+    """The leaf exceptions of ``exc`` (task groups wrap them in groups)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_describe(e) for e in exc.exceptions)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _run(args: argparse.Namespace, options: Any, benches: Sequence[Any]
