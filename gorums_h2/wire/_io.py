@@ -26,7 +26,13 @@ from anyio.abc import SocketAttribute
 from gorums_h2.wire.errors import ConnectionBroken
 from gorums_h2.wire.protocol import ConnectionCore
 
-__all__ = ["AsyncioProtocolIO", "IOStrategy", "StreamIO", "native_asyncio_enabled"]
+__all__ = [
+    "AsyncioProtocolIO",
+    "IOStrategy",
+    "StreamIO",
+    "mark_asyncio_context",
+    "native_asyncio_enabled",
+]
 
 _TRANSPORT_ERRORS = (anyio.BrokenResourceError, anyio.EndOfStream, OSError, ssl.SSLError)
 
@@ -45,6 +51,21 @@ def native_asyncio_enabled() -> bool:
     return True
 
 
+def mark_asyncio_context() -> None:
+    """Let anyio recognise asyncio inside protocol callbacks.
+
+    Transports run their callbacks in the context captured when they are
+    created, with no current task; anyio then asks sniffio, which (under a
+    plain ``asyncio.run``, unlike ``anyio.run``) cannot tell. Call this in
+    the task that creates the transports, before creating them.
+    """
+    try:
+        import sniffio
+    except ImportError:  # anyio then falls back to asyncio.get_running_loop()
+        return
+    sniffio.current_async_library_cvar.set("asyncio")
+
+
 def _eof_message(core: ConnectionCore) -> str:
     if core.goaway is not None:
         return f"connection closed by peer after GOAWAY ({core.goaway.message})"
@@ -59,6 +80,9 @@ class IOStrategy:
 
     def attach(self, core: ConnectionCore) -> None:
         self.core = core
+
+    def start(self) -> None:
+        """The connection is set up (core attached and initiated): go."""
 
     async def run(self, tg: anyio.abc.TaskGroup) -> None:
         """Serve until the connection is dead or closed."""
@@ -170,16 +194,28 @@ class _Protocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         io = self.io
         io.last_read = io._loop.time()
-        io.core.receive_data(data)
+        if io._started:
+            io.core.receive_data(data)
+        else:  # before the connection is set up (uvloop may read that early)
+            io._early.append(data)
 
     def eof_received(self) -> bool | None:
-        core = self.io.core
+        io = self.io
+        if not io._started:
+            io._early.append(None)
+            return True  # keep the transport until the connection replays this
+        core = io.core
         if core.error is None:
             core.fail(ConnectionBroken(_eof_message(core)))
         return None  # close the transport
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.io._lost(exc)
+        io = self.io
+        if not io._started:
+            io._early.append(exc if exc is not None else ConnectionResetError())
+            io._lost_early = True
+            return
+        io._lost(exc)
 
     def pause_writing(self) -> None:
         self.io._paused = True
@@ -200,6 +236,9 @@ class AsyncioProtocolIO(IOStrategy):
         self._paused = False
         self._lost_event = asyncio.Event()
         self._on_made: Any = None
+        self._started = False
+        self._early: list[bytes | BaseException | None] = []  # before start()
+        self._lost_early = False
 
     # --- transport callbacks ---
 
@@ -222,6 +261,23 @@ class AsyncioProtocolIO(IOStrategy):
             else:
                 core.fail(ConnectionBroken(f"connection lost: {exc!r}"))
         self._lost_event.set()
+
+    def start(self) -> None:
+        self._started = True
+        early, self._early = self._early, []
+        for item in early:
+            if isinstance(item, bytes):
+                self._protocol_data(item)
+            elif item is None:
+                if self.core.error is None:
+                    self.core.fail(ConnectionBroken(_eof_message(self.core)))
+                if self.transport is not None and not self._lost_early:
+                    self.transport.close()
+            else:
+                self._lost(item if isinstance(item, Exception) else None)
+
+    def _protocol_data(self, data: bytes) -> None:
+        self.core.receive_data(data)
 
     # --- output ---
 

@@ -24,7 +24,13 @@ import anyio.abc
 import h2.exceptions
 from anyio.streams.tls import TLSAttribute, TLSStream
 
-from gorums_h2.wire._io import AsyncioProtocolIO, IOStrategy, StreamIO, native_asyncio_enabled
+from gorums_h2.wire._io import (
+    AsyncioProtocolIO,
+    IOStrategy,
+    StreamIO,
+    mark_asyncio_context,
+    native_asyncio_enabled,
+)
 from gorums_h2.wire.connection import Connection, Stream
 from gorums_h2.wire.errors import ConnectionBroken
 from gorums_h2.wire.headers import USER_AGENT, build_request_headers
@@ -206,6 +212,7 @@ async def open_io(
                 connect_timeout=connect_timeout,
             )
         )
+    mark_asyncio_context()
     io = AsyncioProtocolIO()
     loop = asyncio.get_running_loop()
     if ssl_context is not None:

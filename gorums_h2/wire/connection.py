@@ -159,6 +159,7 @@ class Connection:
         core.on_ping_ack = self._on_ping_ack
         core.on_failed = self._on_failed
         core.initiate()
+        io.start()
 
     def _on_failed(self) -> None:
         self.io.wake_writer()

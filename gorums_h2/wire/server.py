@@ -28,7 +28,13 @@ import anyio.abc
 from anyio.abc import SocketAttribute
 from anyio.streams.tls import TLSListener
 
-from gorums_h2.wire._io import AsyncioProtocolIO, IOStrategy, StreamIO, native_asyncio_enabled
+from gorums_h2.wire._io import (
+    AsyncioProtocolIO,
+    IOStrategy,
+    StreamIO,
+    mark_asyncio_context,
+    native_asyncio_enabled,
+)
 from gorums_h2.wire.connection import Connection, Stream
 from gorums_h2.wire.errors import EndOfStream
 from gorums_h2.wire.headers import (
@@ -308,6 +314,7 @@ class WireServer:
             return io.protocol
 
         # bind before the task group exists, so a bind error is a plain OSError
+        mark_asyncio_context()
         server = await loop.create_server(factory, host, port, ssl=ssl_context)
         try:
             async with anyio.create_task_group() as tg:
