@@ -159,7 +159,7 @@ class ConnectionCore:
         h2c = self.h2
         for stream in list(dirty):
             if stream._flush(h2c):
-                del dirty[stream]
+                dirty.pop(stream, None)
 
     def data_to_send(self) -> bytes:
         return self.h2.data_to_send()
@@ -212,8 +212,13 @@ class ConnectionCore:
         return h2c.open_outbound_streams < h2c.remote_settings.max_concurrent_streams
 
     def acknowledge(self, stream_id: int, size: int) -> None:
+        """Return ``size`` bytes of credit; wakes the writer when h2 made a
+        WINDOW_UPDATE of it (h2 batches them: about every half window)."""
         if size:
-            self.h2.acknowledge_received_data(size, stream_id)
+            h2c = self.h2
+            h2c.acknowledge_received_data(size, stream_id)
+            if h2c._data_to_send:
+                self.on_output()
 
     def reset_stream(self, stream: StreamCore, code: int = ErrorCodes.CANCEL) -> None:
         """Reset ``stream`` locally (RST_STREAM ``code``) and forget it."""
