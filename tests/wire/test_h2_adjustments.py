@@ -25,3 +25,24 @@ def test_received_frames_are_not_formatted_for_a_log_line(
     server_stream.queue_message(b"y" * 70_000)
     pair.pump()
     assert stream.pop_message() == b"y" * 70_000
+
+
+def test_credit_returned_by_a_reader_wakes_the_writer() -> None:
+    """pop_message() acknowledges held-back data; the WINDOW_UPDATE h2 makes of
+    it must reach the driver at once, not with the next unrelated write."""
+    from gorums_h2.wire.settings import WireSettings
+
+    small = WireSettings(stream_window=65535, connection_window=65535)
+    pair = CorePair(small, small)
+    stream = pair.client.open_stream(request_headers())
+    stream.queue_message(b"q")
+    pair.pump()
+    server_stream, _ = pair.requests[0]
+    server_stream.queue_message(b"r" * 40_000)
+    pair.pump()
+    assert stream.has_message  # held back: not acknowledged yet
+    woken: list[bool] = []
+    pair.client.on_output = lambda: woken.append(True)
+    assert stream.pop_message() == b"r" * 40_000
+    assert woken, "the WINDOW_UPDATE made by the acknowledgement did not wake the writer"
+    assert pair.client.data_to_send()  # the WINDOW_UPDATE itself
