@@ -133,8 +133,11 @@ async def unicast(ctx: NodeContext, req: ProtoMessage, method: str, *,
                   ignore_errors: bool = False) -> None:
     """A one-way message to one node (no reply).
 
-    Waits until the message was handed to the transport and raises if that
-    failed; with ``ignore_errors`` it only queues the message and returns.
+    Hands the message to the node's connection, in call order: waits first
+    while that connection's send queue is full (back-pressure, as grpc-go's
+    SendMsg waits for write quota), and raises the node's StatusError if it is
+    down or its stream failed. With ``ignore_errors`` it never waits and never
+    raises (fire and forget).
     """
     info = method_info(method)
     node = ctx.node
@@ -149,8 +152,7 @@ async def unicast(ctx: NodeContext, req: ProtoMessage, method: str, *,
             pass
         return
     await _ready(channel)
-    ticket = channel.send(seq, envelope, None)
-    await channel.wait_written(ticket)
+    channel.send(seq, envelope, None)
 
 
 async def _no_replies() -> Any:
@@ -163,9 +165,10 @@ async def multicast(ctx: ConfigContext, req: Req, method: str, *, ignore_errors:
     """A one-way message to every node of the configuration.
 
     ``map_request`` interceptors can change (or skip, with None) the message
-    per node. Waits until every message was handed to the transport and
-    raises :class:`SendFailureError` naming the nodes that failed; with
-    ``ignore_errors`` it only queues the messages and returns.
+    per node. Hands every message to its node's connection as :func:`unicast`
+    does (waiting while a send queue is full) and raises
+    :class:`SendFailureError` naming the nodes that are down; with
+    ``ignore_errors`` it never waits and never raises.
     """
     info = method_info(method)
     config = ctx.configuration
@@ -183,7 +186,6 @@ async def multicast(ctx: ConfigContext, req: Req, method: str, *, ignore_errors:
     md = encode_metadata(seq, info.method_field, b"", ctx.entries_bytes)
     shared: bytes | None = None
     errors: dict[int, BaseException] = {}
-    sent: list[tuple[int, NodeChannel, int]] = []
     for node in config:
         node_req = client_ctx.request_for(node) if client_ctx.has_transforms else req
         if node_req is None:
@@ -195,17 +197,10 @@ async def multicast(ctx: ConfigContext, req: Req, method: str, *, ignore_errors:
         else:
             envelope = encode(md, node_req.SerializeToString())
         try:
-            sent.append((node.id, node._channel, node._channel.send(seq, envelope, None)))
+            node._channel.send(seq, envelope, None)
         except StatusError as exc:
             errors[node.id] = exc
-    if ignore_errors:
-        return
-    for node_id, channel, ticket in sent:
-        try:
-            await channel.wait_written(ticket)
-        except StatusError as exc:
-            errors[node_id] = exc
-    if errors:
+    if errors and not ignore_errors:
         raise SendFailureError(errors)
 
 
