@@ -169,18 +169,6 @@ class NodeChannel:
                     return
                 await stream.wait_written(tickets[0])
 
-    async def wait_written(self, ticket: int) -> None:
-        """Wait until the message with ``ticket`` was handed to the transport."""
-        if ticket == 0:  # held during the first attempt: wait until it is decided
-            while not self._first_attempt_done and not self._closing:
-                event = anyio.Event()
-                self._held_signal.append(event)
-                await event.wait()
-            return
-        stream = self.stream
-        if stream is not None:
-            await stream.wait_written(ticket)
-
     async def wait_ready(self) -> None:
         """Wait for the outcome of the first connection attempt."""
         while not self._first_attempt_done and not self._closing:
