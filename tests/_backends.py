@@ -1,19 +1,23 @@
 """The wire tests' backend matrix, shared by tests/wire and tests/interop.
 
 ``asyncio`` uses the native asyncio protocol I/O path, ``asyncio-streams``
-the generic anyio-stream path on asyncio, ``trio`` the generic path on trio.
+the generic anyio-stream path on asyncio, ``trio`` the native raw-socket path
+on trio, ``trio-streams`` the generic path on trio.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from gorums_h2.wire import _io
+from gorums_h2.wire import _io, _trio_io
 
 
-@pytest.fixture(params=["asyncio", "asyncio-streams", "trio"])
+@pytest.fixture(params=["asyncio", "asyncio-streams", "trio", "trio-streams"])
 def anyio_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "asyncio-streams":
         monkeypatch.setattr(_io, "NATIVE_ASYNCIO", False)
         return "asyncio"
+    if request.param == "trio-streams":
+        monkeypatch.setattr(_trio_io, "NATIVE_TRIO", False)
+        return "trio"
     return str(request.param)

@@ -31,6 +31,7 @@ from gorums_h2.wire._io import (
     mark_asyncio_context,
     native_asyncio_enabled,
 )
+from gorums_h2.wire._trio_io import TrioSocketIO, native_trio_socket
 from gorums_h2.wire.connection import Connection, Stream
 from gorums_h2.wire.errors import ConnectionBroken
 from gorums_h2.wire.headers import USER_AGENT, build_request_headers
@@ -199,19 +200,22 @@ async def open_io(
 ) -> IOStrategy:
     """Connect and return the I/O strategy for a :class:`ClientConnection`.
 
-    On asyncio this is the native protocol path; elsewhere an anyio stream.
+    On asyncio this is the native protocol path, on trio (plain TCP) the raw
+    socket, otherwise (TLS on trio) an anyio stream.
     Raises :class:`ConnectionBroken` like :func:`open_transport`.
     """
     if not native_asyncio_enabled():
-        return StreamIO(
-            await open_transport(
-                host,
-                port,
-                ssl_context=ssl_context,
-                server_hostname=server_hostname,
-                connect_timeout=connect_timeout,
-            )
+        stream = await open_transport(
+            host,
+            port,
+            ssl_context=ssl_context,
+            server_hostname=server_hostname,
+            connect_timeout=connect_timeout,
         )
+        sock = native_trio_socket(stream)
+        if sock is not None:
+            return TrioSocketIO(stream, sock)  # type: ignore[arg-type]
+        return StreamIO(stream)
     mark_asyncio_context()
     io = AsyncioProtocolIO()
     loop = asyncio.get_running_loop()

@@ -35,6 +35,7 @@ from gorums_h2.wire._io import (
     mark_asyncio_context,
     native_asyncio_enabled,
 )
+from gorums_h2.wire._trio_io import TrioSocketIO, native_trio_socket
 from gorums_h2.wire.connection import Connection, Stream
 from gorums_h2.wire.errors import EndOfStream
 from gorums_h2.wire.headers import (
@@ -334,7 +335,10 @@ class WireServer:
             server.close()
 
     async def _serve_transport(self, transport: anyio.abc.ByteStream) -> None:
-        await self._serve_connection(ServerConnection(StreamIO(transport), self))
+        sock = native_trio_socket(transport)
+        io: IOStrategy = (StreamIO(transport) if sock is None
+                          else TrioSocketIO(transport, sock))  # type: ignore[arg-type]
+        await self._serve_connection(ServerConnection(io, self))
 
     async def _serve_connection(self, conn: ServerConnection) -> None:
         if self._on_connection is not None:

@@ -1,0 +1,163 @@
+"""trio's native I/O path: the raw socket under an anyio TCP stream.
+
+:class:`TrioSocketIO` keeps :class:`~gorums_h2.wire._io.StreamIO`'s shape (one
+reader task, one writer task, so writes are coalesced and callers never
+touch the socket) but talks to the non-blocking socket directly:
+
+* the reader tries ``recv`` first and waits with
+  ``trio.lowlevel.wait_readable`` only when nothing is there, one scheduling
+  point per read instead of the two checkpoints plus wrappers of anyio's
+  ``SocketStream`` over trio's ``SocketStream`` over a trio socket;
+* the writer ``send``\\ s at once and waits with ``wait_writable`` only when
+  the kernel buffer is full.
+
+Used on trio for plain TCP (TLS keeps StreamIO). The anyio stream stays the
+owner of the socket and closes it.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import anyio
+import anyio.abc
+from anyio.abc import SocketAttribute
+
+from gorums_h2.wire._io import IOStrategy, _eof_message
+from gorums_h2.wire.errors import ConnectionBroken
+
+__all__ = ["NATIVE_TRIO", "TrioSocketIO", "native_trio_socket"]
+
+# Tests switch this off to run the generic path on trio too.
+NATIVE_TRIO = True
+
+
+def native_trio_socket(transport: anyio.abc.ByteStream) -> socket.socket | None:
+    """The raw TCP socket of ``transport`` if the trio native path applies."""
+    if not NATIVE_TRIO:
+        return None
+    try:
+        import sniffio
+
+        if sniffio.current_async_library() != "trio":
+            return None
+    except Exception:
+        return None
+    if not isinstance(transport, anyio.abc.SocketStream):
+        return None  # TLS or another wrapper: keep the generic path
+    sock = transport.extra(SocketAttribute.raw_socket, None)
+    if not isinstance(sock, socket.socket) or sock.family not in (
+            socket.AF_INET, socket.AF_INET6):
+        return None
+    return sock
+
+
+class TrioSocketIO(IOStrategy):
+    """Reader and writer tasks on the raw non-blocking socket (trio only)."""
+
+    def __init__(self, transport: anyio.abc.SocketStream, sock: socket.socket) -> None:
+        from gorums_h2.wire.connection import Signal
+
+        self.transport = transport
+        self.sock = sock
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        self._signal = Signal()
+        self._writer_done = anyio.Event()
+
+    def wake_writer(self) -> None:
+        self._signal.set()
+
+    @property
+    def peer(self) -> Any:
+        return self.transport.extra(SocketAttribute.remote_address, None)
+
+    def extra(self, attribute: Any, default: Any = None) -> Any:
+        return self.transport.extra(attribute, default)
+
+    async def run(self, tg: anyio.abc.TaskGroup) -> None:
+        tg.start_soon(self._write_loop)
+        await self._read_loop()
+        self._signal.set()
+        with anyio.move_on_after(1.0):
+            await self._writer_done.wait()
+
+    async def close(self) -> None:
+        self._signal.set()
+        with anyio.move_on_after(1.0):
+            await self._writer_done.wait()
+        try:
+            await self.transport.aclose()
+        except Exception:
+            pass
+
+    async def _read_loop(self) -> None:
+        import trio
+
+        wait_readable = trio.lowlevel.wait_readable
+        core = self.core
+        sock = self.sock
+        recv = sock.recv
+        size = core.settings.read_size
+        receive_data = core.receive_data
+        while core.error is None:
+            try:
+                data = recv(size)
+            except BlockingIOError:
+                try:
+                    await wait_readable(sock)
+                except (trio.ClosedResourceError, OSError):
+                    return  # closed by us
+                continue
+            except OSError as exc:
+                core.fail(ConnectionBroken(f"connection lost: {exc!r}"))
+                return
+            if not data:
+                core.fail(ConnectionBroken(_eof_message(core)))
+                return
+            self.last_read = trio.current_time()
+            receive_data(data)
+            if core.error is not None:  # e.g. the peer broke HTTP/2
+                return
+            # one scheduling point per read, fair to the other tasks
+            try:
+                await wait_readable(sock)
+            except (trio.ClosedResourceError, OSError):
+                return
+
+    async def _write_loop(self) -> None:
+        import trio
+
+        wait_writable = trio.lowlevel.wait_writable
+        core = self.core
+        sock = self.sock
+        send = sock.send
+        try:
+            while True:
+                core.flush()
+                data = core.data_to_send()
+                if data:
+                    view = memoryview(data)
+                    while view:
+                        try:
+                            sent = send(view)
+                        except BlockingIOError:
+                            try:
+                                await wait_writable(sock)
+                            except (trio.ClosedResourceError, OSError):
+                                return
+                            continue
+                        except OSError as exc:
+                            core.fail(ConnectionBroken(f"write failed: {exc!r}"))
+                            return
+                        view = view[sent:]
+                    core.confirm_written()
+                    continue
+                if core.error is not None:
+                    return
+                await self._signal.wait()
+        finally:
+            self._writer_done.set()
