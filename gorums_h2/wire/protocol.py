@@ -34,7 +34,7 @@ import h2.frame_buffer
 import h2.settings
 from h2.errors import ErrorCodes
 
-from gorums_h2.wire._h2 import H2Connection
+from gorums_h2.wire._h2 import FastData, H2Connection
 from gorums_h2.wire.errors import (
     ConnectionBroken,
     GoAwayError,
@@ -86,6 +86,7 @@ class ConnectionCore:
         )
         self._handlers: dict[type, Callable[[Any], None]] = {
             h2.events.DataReceived: self._on_data,
+            FastData: self._on_data,
             h2.events.RequestReceived: self._on_request,
             h2.events.ResponseReceived: self._on_response,
             h2.events.TrailersReceived: self._on_trailers,
@@ -303,7 +304,7 @@ class ConnectionCore:
 
     # ---- h2 event handlers ----
 
-    def _on_data(self, event: h2.events.DataReceived) -> None:
+    def _on_data(self, event: h2.events.DataReceived | FastData) -> None:
         stream = self.streams.get(event.stream_id)
         if stream is None:
             self.acknowledge(event.stream_id, event.flow_controlled_length)

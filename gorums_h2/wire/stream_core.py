@@ -6,9 +6,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
-import h2.connection
 from h2.errors import ErrorCodes
 
+from gorums_h2.wire._h2 import H2Connection
 from gorums_h2.wire.errors import EndOfStream, MessageTooLarge, ProtocolViolation, StreamReset
 from gorums_h2.wire.framing import MessageDecoder, encode_prefix
 from gorums_h2.wire.headers import Headers, parse_response_headers, parse_trailers
@@ -245,7 +245,7 @@ class StreamCore:
             return self.end_error
         return StreamReset(ErrorCodes.STREAM_CLOSED, "stream is closed for sending")
 
-    def _flush(self, h2c: h2.connection.H2Connection) -> bool:
+    def _flush(self, h2c: H2Connection) -> bool:
         """Move queued data into h2 within the flow-control window; return
         True when nothing is left.
 
@@ -283,7 +283,7 @@ class StreamCore:
                     payload = b"".join(parts)
                 else:
                     payload = chunk
-                h2c.send_data(sid, payload)
+                h2c.send_data_fast(sid, payload)
                 budget -= size
                 moved += size
             self.moved += moved
