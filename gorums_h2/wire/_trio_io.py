@@ -18,13 +18,12 @@ owner of the socket and closes it.
 from __future__ import annotations
 
 import socket
-from typing import Any
 
 import anyio
 import anyio.abc
 from anyio.abc import SocketAttribute
 
-from gorums_h2.wire._io import IOStrategy, _eof_message
+from gorums_h2.wire._io import StreamIO, _eof_message
 from gorums_h2.wire.errors import ConnectionBroken
 
 __all__ = ["NATIVE_TRIO", "TrioSocketIO", "native_trio_socket"]
@@ -53,45 +52,15 @@ def native_trio_socket(transport: anyio.abc.ByteStream) -> socket.socket | None:
     return sock
 
 
-class TrioSocketIO(IOStrategy):
-    """Reader and writer tasks on the raw non-blocking socket (trio only)."""
+class TrioSocketIO(StreamIO):
+    """:class:`StreamIO` with its two loops on the raw non-blocking socket (trio only)."""
 
     def __init__(self, transport: anyio.abc.SocketStream, sock: socket.socket) -> None:
-        from gorums_h2.wire.connection import Signal
-
-        self.transport = transport
+        super().__init__(transport)
         self.sock = sock
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
-            pass
-        self._signal = Signal()
-        self._writer_done = anyio.Event()
-
-    def wake_writer(self) -> None:
-        self._signal.set()
-
-    @property
-    def peer(self) -> Any:
-        return self.transport.extra(SocketAttribute.remote_address, None)
-
-    def extra(self, attribute: Any, default: Any = None) -> Any:
-        return self.transport.extra(attribute, default)
-
-    async def run(self, tg: anyio.abc.TaskGroup) -> None:
-        tg.start_soon(self._write_loop)
-        await self._read_loop()
-        self._signal.set()
-        with anyio.move_on_after(1.0):
-            await self._writer_done.wait()
-
-    async def close(self) -> None:
-        self._signal.set()
-        with anyio.move_on_after(1.0):
-            await self._writer_done.wait()
-        try:
-            await self.transport.aclose()
-        except Exception:
             pass
 
     async def _read_loop(self) -> None:

@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 import gorums_h2 as g
-from gorums_h2.testing import ECHO_MULTICAST, ECHO_QC, Echo, EchoService, test_configuration
+from gorums_h2.testing import (
+    ECHO_MULTICAST,
+    ECHO_QC,
+    Echo,
+    EchoService,
+    echo_server_fn,
+    test_configuration,
+)
 
 pytestmark = pytest.mark.anyio
+
+
+def recording_servers() -> tuple[list[EchoService], Callable[[int], g.Server]]:
+    """A server factory for test_configuration, and the services it made."""
+    services: list[EchoService] = []
+
+    def srv_fn(i: int) -> g.Server:
+        server = echo_server_fn(i)
+        services.append(server.service)  # type: ignore[attr-defined]
+        return server
+
+    return services, srv_fn
 
 
 async def test_map_request_transforms_and_skips_per_node() -> None:
@@ -67,16 +86,7 @@ async def test_custom_interceptor_sees_client_ctx_and_wraps_replies() -> None:
 
 
 async def test_interceptor_can_short_circuit_and_nothing_is_sent() -> None:
-    services: list[EchoService] = []
-
-    def srv_fn(i: int) -> g.Server:
-        from gorums_h2.testing import register_echo_service
-
-        server = g.Server()
-        svc = EchoService(i)
-        services.append(svc)
-        register_echo_service(server, svc)
-        return server
+    services, srv_fn = recording_servers()
 
     async with test_configuration(3, srv_fn) as cfg:
         def cached(ctx: g.ClientCtx[Echo, Echo],
@@ -95,16 +105,7 @@ async def test_interceptor_can_short_circuit_and_nothing_is_sent() -> None:
 
 
 async def test_sending_is_lazy_until_a_terminal_method() -> None:
-    services: list[EchoService] = []
-
-    def srv_fn(i: int) -> g.Server:
-        from gorums_h2.testing import register_echo_service
-
-        server = g.Server()
-        svc = EchoService(i)
-        services.append(svc)
-        register_echo_service(server, svc)
-        return server
+    services, srv_fn = recording_servers()
 
     async with test_configuration(3, srv_fn) as cfg:
         responses = g.quorum_call(cfg.context(), Echo(value="lazy"), ECHO_QC, Echo)
@@ -115,16 +116,7 @@ async def test_sending_is_lazy_until_a_terminal_method() -> None:
 
 
 async def test_multicast_map_request_per_node() -> None:
-    services: list[EchoService] = []
-
-    def srv_fn(i: int) -> g.Server:
-        from gorums_h2.testing import register_echo_service
-
-        server = g.Server()
-        svc = EchoService(i)
-        services.append(svc)
-        register_echo_service(server, svc)
-        return server
+    services, srv_fn = recording_servers()
 
     async with test_configuration(3, srv_fn) as cfg:
         await g.multicast(cfg.context(), Echo(value="mc"), ECHO_MULTICAST, interceptors=[
