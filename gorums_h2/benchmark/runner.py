@@ -107,33 +107,34 @@ async def _for_each_task(n: int, fn: Callable[[], Coroutine[Any, Any, None]]) ->
             tg.start_soon(fn)
 
 
-async def _closed_loop(name: str, bctx: BenchContext,
-                       call: Callable[[], Awaitable[object]]) -> BenchResult:
+class _Deadline:
+    """When the current phase ends (``perf_counter_ns``), shared with the workers."""
+
+    __slots__ = ("ns",)
+
+    def __init__(self) -> None:
+        self.ns = 0
+
+    def start(self, seconds: float) -> None:
+        self.ns = time.perf_counter_ns() + int(seconds * 1e9)
+
+
+async def _client_measured(name: str, bctx: BenchContext, stats: LatencyStats,
+                           deadline: _Deadline,
+                           warm: Callable[[], Coroutine[Any, Any, None]],
+                           measure: Callable[[], Coroutine[Any, Any, None]]) -> BenchResult:
+    """Warm up, drain, measure (latency measured by the client), drain; with
+    the remote servers' start/stop and the local servers' CPU around it."""
     opts = bctx.options
-    perf = time.perf_counter_ns
-    stats = LatencyStats()
-    end_ns = 0
-
-    async def warm() -> None:
-        while perf() < end_ns:
-            await call()
-
-    async def measure() -> None:
-        add = stats.add
-        while perf() < end_ns:
-            t0 = perf()
-            await call()
-            add(perf() - t0)
-
     bctx.progress.phase(name, "warmup", opts.warmup)
-    end_ns = perf() + int(opts.warmup * 1e9)
+    deadline.start(opts.warmup)
     await _for_each_task(opts.concurrent, warm)
     await _drain(bctx)
     await _start_remote(bctx)
     bctx.progress.phase(name, "measure", opts.duration, stats)
     cpu0 = _server_cpu(bctx)
     stats.start()
-    end_ns = perf() + int(opts.duration * 1e9)
+    deadline.start(opts.duration)
     await _for_each_task(opts.concurrent, measure)
     stats.end()
     result = BenchResult.from_client(name, stats)
@@ -141,6 +142,26 @@ async def _closed_loop(name: str, bctx: BenchContext,
     _add_server_cpu(bctx, result, cpu0, stats.count)
     await _stop_remote(bctx, result)
     return result
+
+
+async def _closed_loop(name: str, bctx: BenchContext,
+                       call: Callable[[], Awaitable[object]]) -> BenchResult:
+    perf = time.perf_counter_ns
+    stats = LatencyStats()
+    deadline = _Deadline()
+
+    async def warm() -> None:
+        while perf() < deadline.ns:
+            await call()
+
+    async def measure() -> None:
+        add = stats.add
+        while perf() < deadline.ns:
+            t0 = perf()
+            await call()
+            add(perf() - t0)
+
+    return await _client_measured(name, bctx, stats, deadline, warm, measure)
 
 
 async def _async_loop(name: str, bctx: BenchContext) -> BenchResult:
@@ -151,14 +172,14 @@ async def _async_loop(name: str, bctx: BenchContext) -> BenchResult:
     limit = max(opts.max_async // opts.concurrent, 1)
     perf = time.perf_counter_ns
     stats = LatencyStats()
-    end_ns = 0
+    deadline = _Deadline()
 
     async def worker(record: bool) -> None:
         inflight: deque[tuple[int, bg.EchoAsync]] = deque()
         add = stats.add
         while True:
             now = perf()
-            while now < end_ns and len(inflight) < limit:
+            while now < deadline.ns and len(inflight) < limit:
                 inflight.append((now, bg.quorum_call(ctx, msg).async_threshold(q)))
                 now = perf()
             if not inflight:
@@ -174,22 +195,7 @@ async def _async_loop(name: str, bctx: BenchContext) -> BenchResult:
     async def measure() -> None:
         await worker(True)
 
-    bctx.progress.phase(name, "warmup", opts.warmup)
-    end_ns = perf() + int(opts.warmup * 1e9)
-    await _for_each_task(opts.concurrent, warm)
-    await _drain(bctx)
-    await _start_remote(bctx)
-    bctx.progress.phase(name, "measure", opts.duration, stats)
-    cpu0 = _server_cpu(bctx)
-    stats.start()
-    end_ns = perf() + int(opts.duration * 1e9)
-    await _for_each_task(opts.concurrent, measure)
-    stats.end()
-    result = BenchResult.from_client(name, stats)
-    await _drain(bctx)
-    _add_server_cpu(bctx, result, cpu0, stats.count)
-    await _stop_remote(bctx, result)
-    return result
+    return await _client_measured(name, bctx, stats, deadline, warm, measure)
 
 
 async def _one_way_loop(name: str, bctx: BenchContext, config: Configuration,
