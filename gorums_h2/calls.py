@@ -184,18 +184,8 @@ async def multicast(ctx: ConfigContext, req: Req, method: str, *, ignore_errors:
             await _ready(node._channel)
     seq = manager.next_seq()
     md = encode_metadata(seq, info.method_field, b"", ctx.entries_bytes)
-    shared: bytes | None = None
     errors: dict[int, BaseException] = {}
-    for node in config:
-        node_req = client_ctx.request_for(node) if client_ctx.has_transforms else req
-        if node_req is None:
-            continue
-        if node_req is req:
-            if shared is None:
-                shared = encode(md, req.SerializeToString())
-            envelope = shared
-        else:
-            envelope = encode(md, node_req.SerializeToString())
+    for node, envelope in client_ctx.envelopes(md):
         try:
             node._channel.send(seq, envelope, None)
         except StatusError as exc:

@@ -9,9 +9,10 @@ request transforms (:func:`map_request`) and wrap the reply sequence
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
+from gorums_h2.codec import encode
 from gorums_h2.responses import NodeResponse, ResponseSeq
 
 if TYPE_CHECKING:
@@ -61,6 +62,25 @@ class ClientCtx(Generic[Req, Resp]):
     @property
     def has_transforms(self) -> bool:
         return bool(self._transforms)
+
+    def envelopes(self, md: bytes) -> Iterator[tuple[Node, bytes]]:
+        """``(node, envelope)`` for every node the request goes to, in
+        configuration order, with metadata ``md``: the transformed request per
+        node, or one shared encoding when nothing transforms it; nodes whose
+        transform returned None are left out."""
+        request: Any = self.request
+        transforms = self._transforms
+        shared: bytes | None = None
+        for node in self.config:
+            req: Any = self.request_for(node) if transforms else request
+            if req is None:
+                continue
+            if req is request:
+                if shared is None:
+                    shared = encode(md, request.SerializeToString())
+                yield node, shared
+            else:
+                yield node, encode(md, req.SerializeToString())
 
 
 QuorumInterceptor: TypeAlias = Callable[

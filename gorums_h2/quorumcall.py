@@ -20,7 +20,7 @@ import anyio
 from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
-from gorums_h2.codec import MethodInfo, encode, encode_metadata
+from gorums_h2.codec import MethodInfo, encode_metadata
 from gorums_h2.errors import IncompleteError
 from gorums_h2.futures import LEVEL_NOT_SET, Async, Correctable
 from gorums_h2.interceptors import ClientCtx, QuorumInterceptor
@@ -113,24 +113,11 @@ class QuorumCallState(Generic[Resp]):
             return
         seq = self._seq = manager.next_seq()
         md = encode_metadata(seq, self._info.method_field, b"", ctx.entries_bytes)
-        request = self._request
-        client_ctx = self._client_ctx
-        transform = client_ctx.has_transforms
-        shared: bytes | None = None
         self.sent_at = now = time.monotonic()
         if ctx.timeout is not None:
             self.deadline = now + ctx.timeout
         active = self._active
-        for node in config:
-            req = client_ctx.request_for(node) if transform else request
-            if req is None:
-                continue
-            if req is request:
-                if shared is None:
-                    shared = encode(md, request.SerializeToString())
-                envelope = shared
-            else:
-                envelope = encode(md, req.SerializeToString())
+        for node, envelope in self._client_ctx.envelopes(md):
             channel = node._channel
             self.expected += 1
             try:
