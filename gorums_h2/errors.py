@@ -100,10 +100,3 @@ class NodeShutdownError(GoAwayError):
     Distinct from :class:`~gorums_h2.wire.errors.ConnectionBroken`, which
     means the connection failed without notice (crash, network loss).
     """
-
-
-def as_status(exc: BaseException) -> StatusError:
-    """``exc`` as a StatusError (UNKNOWN with its text if it is not one)."""
-    if isinstance(exc, StatusError):
-        return exc
-    return StatusError(StatusCode.UNKNOWN, str(exc))

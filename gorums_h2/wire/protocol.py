@@ -176,10 +176,6 @@ class ConnectionCore:
                     stream.written = stream.moved
                     stream._wake_senders()
 
-    @property
-    def pending_output(self) -> bool:
-        return bool(self._dirty) or bool(self.h2._data_to_send)
-
     # ---- operations ----
 
     def open_stream(self, headers: Headers) -> StreamCore:
