@@ -22,10 +22,9 @@ import anyio
 from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
-from gorums_h2.codec import MethodInfo, encode, encode_metadata, lookup_method
+from gorums_h2.codec import Envelope, MethodInfo, lookup_method
 from gorums_h2.errors import SendFailureError, TypeMismatchError
 from gorums_h2.interceptors import ClientCtx, QuorumInterceptor
-from gorums_h2.pb import ordering_pb2
 from gorums_h2.quorumcall import Responses
 from gorums_h2.responses import ResponseSeq
 from gorums_h2.wire.status import StatusCode, StatusError
@@ -69,19 +68,17 @@ async def _ready(channel: NodeChannel) -> None:
 class _SingleReply:
     """Route of an ordered RPC: one reply from one node."""
 
-    __slots__ = ("err", "event", "md", "payload", "sent_at")
+    __slots__ = ("env", "err", "event", "sent_at")
     streaming = False
 
     def __init__(self) -> None:
         self.event = anyio.Event()
-        self.md: ordering_pb2.Metadata | None = None
-        self.payload = b""
+        self.env: Envelope | None = None
         self.err: BaseException | None = None
         self.sent_at = time.monotonic()
 
-    def deliver(self, node: Node, md: ordering_pb2.Metadata, payload: bytes) -> None:
-        self.md = md
-        self.payload = payload
+    def deliver(self, node: Node, env: Envelope) -> None:
+        self.env = env
         self.event.set()
 
     def fail(self, node: Node, exc: BaseException) -> None:
@@ -100,8 +97,9 @@ async def rpc_call(ctx: NodeContext, req: ProtoMessage, method: str,
     channel = node._channel
     await _ready(channel)
     seq = node.manager.next_seq()
-    envelope = encode(encode_metadata(seq, info.method_field, b"", ctx.entries_bytes),
-                      req.SerializeToString())
+    wire = node.manager.wire
+    envelope = wire.frame(wire.request_header(seq, info.method_field, ctx.entries_bytes),
+                          req.SerializeToString())
     reply = _SingleReply()
     channel.send(seq, envelope, reply)
     try:
@@ -118,12 +116,12 @@ async def rpc_call(ctx: NodeContext, req: ProtoMessage, method: str,
             channel.remove_route(seq)
     if reply.err is not None:
         raise reply.err
-    assert reply.md is not None
-    status = reply.md.status
-    if status.code:
-        raise StatusError.from_proto(status)
+    env = reply.env
+    assert env is not None
+    if env.status is not None:
+        raise env.status
     try:
-        return info.response_type.FromString(reply.payload)  # type: ignore[return-value]
+        return info.response_type.FromString(env.payload)  # type: ignore[return-value]
     except DecodeError as exc:
         raise StatusError(StatusCode.INTERNAL,
                           f"cannot decode reply from node {node.id}: {exc}") from None
@@ -143,8 +141,9 @@ async def unicast(ctx: NodeContext, req: ProtoMessage, method: str, *,
     node = ctx.node
     channel = node._channel
     seq = node.manager.next_seq()
-    envelope = encode(encode_metadata(seq, info.method_field, b"", ctx.entries_bytes),
-                      req.SerializeToString())
+    wire = node.manager.wire
+    envelope = wire.frame(wire.request_header(seq, info.method_field, ctx.entries_bytes),
+                          req.SerializeToString())
     if ignore_errors:
         try:
             channel.send(seq, envelope, None)
@@ -183,9 +182,9 @@ async def multicast(ctx: ConfigContext, req: Req, method: str, *, ignore_errors:
         for node in config:
             await _ready(node._channel)
     seq = manager.next_seq()
-    md = encode_metadata(seq, info.method_field, b"", ctx.entries_bytes)
+    header = manager.wire.request_header(seq, info.method_field, ctx.entries_bytes)
     errors: dict[int, BaseException] = {}
-    for node, envelope in client_ctx.envelopes(md):
+    for node, envelope in client_ctx.envelopes(header):
         try:
             node._channel.send(seq, envelope, None)
         except StatusError as exc:

@@ -21,6 +21,7 @@ import anyio.abc
 
 from gorums_h2.backoff import Backoff
 from gorums_h2.channel import ChannelOptions, NodeChannel
+from gorums_h2.codec import WireLike, WireProtocol, get_wire
 from gorums_h2.configuration import Configuration
 from gorums_h2.node import Node
 from gorums_h2.nodelist import NodeListOption
@@ -41,7 +42,11 @@ class Manager:
     * ``metadata`` — sent as headers of every node's stream (WithMetadata);
     * ``per_node_metadata`` — ``f(node_id)`` adds headers per node (WithPerNodeMetadata);
     * ``send_buffer_size`` — messages that may wait unwritten per node before
-      a call waits (0: bounded only by ``wire_settings.send_buffer_bytes``).
+      a call waits (0: bounded only by ``wire_settings.send_buffer_bytes``);
+    * ``wire`` — the NodeStream wire of the servers: ``"ordering"`` (Go
+      Gorums v0.11, the default) or ``"stream"`` (Go Gorums master); it also
+      selects how ``with_node_list`` numbers nodes (docs/interop.md).
+      ValueError for another name.
     """
 
     def __init__(
@@ -55,9 +60,11 @@ class Manager:
         metadata: MetadataLike | None = None,
         per_node_metadata: Callable[[int], MetadataLike | None] | None = None,
         send_buffer_size: int = 0,
+        wire: WireLike = "ordering",
     ) -> None:
         if send_buffer_size < 0:
             raise ValueError("send_buffer_size must not be negative")
+        self.wire: WireProtocol = get_wire(wire)
         md = Metadata(metadata) if metadata is not None else Metadata()
         md.validate_for_send()
         self.logger = logger or logging.getLogger("gorums_h2.manager")
@@ -70,6 +77,7 @@ class Manager:
             per_node_metadata=per_node_metadata,
             send_buffer_size=send_buffer_size,
             logger=self.logger,
+            wire=self.wire,
         )
         self._nodes: dict[int, Node] = {}
         self._by_address: dict[tuple[str, int], Node] = {}
@@ -172,7 +180,7 @@ class Manager:
         return len(self._nodes)
 
     def __repr__(self) -> str:
-        return f"Manager(nodes={self.node_ids()})"
+        return f"Manager(nodes={self.node_ids()}, wire={self.wire.name!r})"
 
 
 @asynccontextmanager
@@ -180,7 +188,8 @@ async def new_config(nodes: NodeListOption, **manager_options: Any) -> AsyncIter
     """A new :class:`Manager` and a configuration of ``nodes`` (Go's ``NewConfig``).
 
     ``async with new_config(with_node_list(addrs)) as cfg:`` — the manager is
-    ``cfg.manager`` and is closed when the block ends.
+    ``cfg.manager`` and is closed when the block ends; ``wire="stream"`` (one of
+    the manager options) talks to Go Gorums master's servers.
     """
     async with Manager(**manager_options) as manager:
         yield manager.new_configuration(nodes)

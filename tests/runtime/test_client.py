@@ -341,17 +341,16 @@ async def test_tls_between_manager_and_server(tmp_path: Path) -> None:
 
 
 def test_message_helpers_and_quorum_call_error() -> None:
-    from gorums_h2.pb.ordering_pb2 import Metadata
     from gorums_h2.testing import quorum_call_error
 
-    md = Metadata(message_seq_no=3, method=ECHO_QC, entry=[{"key": "k", "value": "v"}])
+    md = g.Envelope(3, ECHO_QC, entries=[("k", "v")])
     req = g.new_request_message(md, Echo(value="r"))
     assert (req.seq_no, req.method, req.entries) == (3, ECHO_QC, [("k", "v")])
     resp = g.new_response_message(req, Echo(value="s"))
     assert resp.seq_no == 3 and g.as_proto(resp, Echo).value == "s"
     assert g.as_proto(None, Echo) == Echo()
     with pytest.raises(g.TypeMismatchError):
-        g.as_proto(resp, Metadata)
+        g.as_proto(resp, g.Envelope)  # type: ignore[type-var]
     err = quorum_call_error({2: g.StatusError(g.StatusCode.UNAVAILABLE, "x"), 1: ValueError("y")})
     assert isinstance(err, g.IncompleteError) and err.cause is g.IncompleteError
     assert [e.node_id for e in err.errors] == [1, 2]
