@@ -191,7 +191,8 @@ def load_decoded(name: str) -> dict[int, DecodedConnection]:
             current.messages[direction][-1].fields.append(line[3:])
         elif line.startswith("NOT a valid stream.Message"):
             current.messages[direction][-1].invalid = True
-        elif line.startswith("payload bytes: ") and not current.messages[direction][-1].invalid:
+        elif (line.startswith("payload bytes: ") and current.messages[direction][-1].fields
+              and not current.messages[direction][-1].invalid):
             text = line[len("payload bytes: "):].strip()
             if not text.startswith("(absent"):
                 current.messages[direction][-1].payload_bytes = bytes.fromhex(text)
