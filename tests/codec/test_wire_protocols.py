@@ -126,3 +126,24 @@ def test_rules_and_names() -> None:
     assert "Manager(wire='ordering')" in STREAM.mismatch_hint(ORDERING)
     assert repr(Envelope(1, "m", b"xy", StatusError(StatusCode.ABORTED))) == (
         "Envelope(seq=1, method='m', payload=2 bytes, status=ABORTED)")
+
+
+def test_only_the_wire_modules_know_the_wire_messages() -> None:
+    """The seam: the runtime works on Envelope; only codec/ordering.py (and v0.11's
+    byte helpers, codec/envelope.py) know ordering_pb2, only codec/stream.py stream_pb2."""
+    from pathlib import Path
+
+    import gorums_h2
+
+    root = Path(gorums_h2.__file__).parent
+    users: dict[str, set[str]] = {"ordering_pb2": set(), "stream_pb2": set()}
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith("pb/"):
+            continue
+        text = path.read_text()
+        for name, found in users.items():
+            if name in text:
+                found.add(rel)
+    assert users == {"ordering_pb2": {"codec/ordering.py", "codec/envelope.py"},
+                     "stream_pb2": {"codec/stream.py"}}
