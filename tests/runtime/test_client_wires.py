@@ -103,3 +103,8 @@ async def test_one_server_serves_clients_of_both_wires_at_once() -> None:
             ctx = cfg.context(metadata={"k": "v"})
             reply = await g.quorum_call(ctx, Echo(value=mgr.wire.name), ECHO_QC, Echo).all()
             assert reply.value == mgr.wire.name
+        async with g.new_config(g.with_node_list(servers.addresses), wire="stream") as cfg:
+            assert cfg.manager is not None and cfg.manager.wire.name == "stream"
+            assert cfg.node_ids() == [1, 2]
+            assert (await g.quorum_call(cfg.context(), Echo(value="n"), ECHO_QC,
+                                        Echo).all()).value == "n"
