@@ -39,7 +39,7 @@ async def test_write_unicast_and_read_correctable(wire: str) -> None:
 
 
 async def _replies(cfg: g.Configuration) -> list:  # type: ignore[type-arg]
-    """Every node's ReadCorrectable replies, until all three arrived (the timeout only bounds a failure)."""
+    """Every node's ReadCorrectable replies (the timeout only bounds a failure)."""
     out = []
     responses = sg.read_correctable(cfg.context(timeout=10), ReadRequest(key="k"))
     async for r in responses:
