@@ -35,16 +35,7 @@ async def test_write_unicast_and_read_correctable(wire: str) -> None:
             await corr.wait()
         value, level, err = corr.get()
         assert level == 3 and err is None and value is not None
-        assert sorted([r.OK for r in await _replies(cfg)]) == [False, False, True]
-
-
-async def _replies(cfg: g.Configuration) -> list:  # type: ignore[type-arg]
-    """Every node's ReadCorrectable replies (the timeout only bounds a failure)."""
-    out = []
-    responses = sg.read_correctable(cfg.context(timeout=10), ReadRequest(key="k"))
-    async for r in responses:
-        assert r.err is None
-        out.append(r.value)
-        if len(out) == 3:
-            break
-    return out
+        # every node's single reply (collect_n ends the streaming call)
+        replies = await sg.read_correctable(cfg.context(timeout=10),
+                                            ReadRequest(key="k")).collect_n(3)
+        assert sorted(r.OK for r in replies.values() if r is not None) == [False, False, True]
