@@ -8,10 +8,16 @@ node is the order of the calls; everything queued for the node goes out in one
 write. Replies are routed by seq number to the call that registered a
 :class:`Route`; a streaming route stays until its call removes it.
 
-A node that is down never blocks a call: :meth:`send` raises UNAVAILABLE at
-once (only while the very first connection attempt is in progress are
-messages held, and sent or failed when it ends). When a stream dies, every
-route of that channel gets the error, and routes never outlive their call.
+A node that is down or stalled never blocks a call: :meth:`send` raises
+UNAVAILABLE at once when the node is not connected, or when its send queue is
+full (``send_buffer_bytes`` unwritten, or ``send_buffer_size`` messages):
+quorum calls and multicasts fail that node's part and go on with the others,
+while ordered RPCs and unicasts first :meth:`wait_room`, bounded by their
+call. While the very first connection attempt is in progress, messages are
+held (within the same limits) and sent or failed when it ends. When a stream
+dies, every route of that channel gets the error, and routes never outlive
+their call. A :class:`~gorums_h2.liveness.LivenessProbe` watches each
+connection and breaks it when the peer stops answering.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import anyio
 from gorums_h2.backoff import Backoff
 from gorums_h2.codec import split
 from gorums_h2.errors import NodeShutdownError
+from gorums_h2.liveness import LivenessProbe
 from gorums_h2.pb import ordering_pb2
 from gorums_h2.wire.client import ClientConnection, ClientStream, open_io
 from gorums_h2.wire.connection import Signal
@@ -40,12 +47,21 @@ from gorums_h2.wire.status import StatusCode, StatusError
 if TYPE_CHECKING:
     from gorums_h2.node import Node
 
-__all__ = ["NODE_STREAM_PATH", "ChannelOptions", "NodeChannel", "Route"]
+__all__ = ["NODE_STREAM_PATH", "ChannelOptions", "NodeChannel", "Route", "SendQueueFull"]
 
 NODE_STREAM_PATH = "/ordering.Gorums/NodeStream"
 CONTENT_SUBTYPE = "gorums"
 
 _parse_metadata = ordering_pb2.Metadata.FromString
+MiB = 1024 * 1024
+
+
+class SendQueueFull(ConnectionBroken):
+    """A node's send queue is full (it does not drain): status UNAVAILABLE.
+
+    Quorum calls and multicasts get it for that node at once instead of
+    waiting; the connection itself stays up.
+    """
 
 
 class Route(Protocol):
@@ -91,6 +107,10 @@ class NodeChannel:
         self.last_err: BaseException | None = None
         self._first_attempt_done = False
         self._held: list[tuple[int, bytes, Route | None]] = []  # during the first attempt
+        self._held_bytes = 0
+        self._created = time.monotonic()
+        self._limit_bytes = options.wire_settings.send_buffer_bytes
+        self.received = 0  # reply messages received (the liveness probe reads it)
         self._held_signal: list[anyio.Event] = []
         self._closing = False
         self._stop_scope: anyio.CancelScope | None = None
@@ -103,20 +123,29 @@ class NodeChannel:
 
     # ---- sending ----
 
-    def send(self, seq: int, envelope: bytes, route: Route | None) -> int:
+    def send(self, seq: int, envelope: bytes, route: Route | None, *,
+             force: bool = False) -> int:
         """Queue ``envelope`` for the node and register ``route`` for its replies.
 
         Returns a write ticket (0 while the first connection attempt is still
-        running). Raises a StatusError (UNAVAILABLE) if the node is down.
+        running). Raises a StatusError (UNAVAILABLE) if the node is down, and
+        :class:`SendQueueFull` if its queue is full (see :meth:`room_error`)
+        unless ``force`` (fire-and-forget unicast queues regardless).
         """
         stream = self.stream
         if stream is None:
             if not self._first_attempt_done and not self._closing:
+                if not force and self.room_error() is not None:
+                    raise self._held_full()
                 if route is not None:
                     self.routes[seq] = route
                 self._held.append((seq, envelope, route))
+                self._held_bytes += len(envelope)
                 return 0
             raise self.unavailable()
+        if not force and (stream.queued - stream.written > self._limit_bytes
+                          or (self._tickets and self._count_full(stream))):
+            raise self._queue_full(stream)
         if route is not None:
             self.routes[seq] = route
         try:
@@ -137,37 +166,69 @@ class NodeChannel:
         reason = f": {err}" if err is not None else ""
         return ConnectionBroken(f"node {self.address} is not connected{reason}")
 
-    def must_wait(self) -> bool:
-        """True if a sender should ``await prepare()`` before :meth:`send`."""
-        if not self._first_attempt_done:
-            return not self._closing
-        stream = self.stream
-        return stream is not None and (
-            bool(self.options.send_buffer_size)
-            or stream.queued - stream.written > self.options.wire_settings.send_buffer_bytes
-        )
+    def room_error(self) -> StatusError | None:
+        """Why a message to this node could not be queued now, or None.
 
-    async def prepare(self) -> None:
-        """Wait for the first connection attempt and for send capacity."""
-        await self.wait_ready()
-        await self.wait_capacity()
-
-    async def wait_capacity(self) -> None:
-        """Wait while the node's send buffer is full (back-pressure)."""
+        UNAVAILABLE when the node is down, :class:`SendQueueFull` when its
+        queue is full: more than ``send_buffer_bytes`` unwritten (flow control
+        or a socket that does not drain), or ``send_buffer_size`` messages
+        unwritten (when set); held messages count the same way while the first
+        connection attempt runs.
+        """
         stream = self.stream
         if stream is None:
+            if self._first_attempt_done or self._closing:
+                return self.unavailable()
+            limit = self.options.send_buffer_size
+            if self._held_bytes > self._limit_bytes or (limit and len(self._held) >= limit):
+                return self._held_full()
+            return None
+        if stream.queued - stream.written > self._limit_bytes or (
+                self._tickets and self._count_full(stream)):
+            return self._queue_full(stream)
+        return None
+
+    def _count_full(self, stream: ClientStream) -> bool:
+        tickets = self._tickets
+        written = stream.written
+        while tickets and tickets[0] <= written:
+            tickets.popleft()
+        return len(tickets) >= self.options.send_buffer_size
+
+    def _queue_full(self, stream: ClientStream) -> SendQueueFull:
+        unwritten = stream.queued - stream.written
+        stalled = time.monotonic() - stream.progress_at
+        count = ""
+        if self._tickets:
+            count = f" in {len(self._tickets)} messages"
+        return SendQueueFull(
+            f"node {self.address}: send queue full: {unwritten / MiB:.1f} MiB unwritten{count}"
+            f" for {stalled:.1f} s")
+
+    def _held_full(self) -> SendQueueFull:
+        return SendQueueFull(
+            f"node {self.address}: send queue full: {self._held_bytes / MiB:.1f} MiB in"
+            f" {len(self._held)} messages held while connecting for"
+            f" {time.monotonic() - self._created:.1f} s")
+
+    async def wait_room(self) -> None:
+        """Wait until :meth:`send` can queue a message: the first connection
+        attempt ended and the queue has room (back-pressure, as grpc-go's
+        SendMsg waits for write quota). Unbounded by itself: callers bound it
+        with their call's timeout or cancel scope. Raises the stream's error
+        if it fails while waiting."""
+        await self.wait_ready()
+        while True:
+            stream = self.stream
+            if stream is None or stream.finished:
+                return  # send() raises the node's error
+            if stream.queued - stream.written > self._limit_bytes:
+                await stream.wait_send_capacity()
+                continue
+            if self._tickets and self._count_full(stream):
+                await stream.wait_written(self._tickets[0])
+                continue
             return
-        await stream.wait_send_capacity()
-        limit = self.options.send_buffer_size
-        if limit:
-            tickets = self._tickets
-            while True:
-                written = stream.written
-                while tickets and tickets[0] <= written:
-                    tickets.popleft()
-                if len(tickets) < limit or stream.finished:
-                    return
-                await stream.wait_written(tickets[0])
 
     async def wait_ready(self) -> None:
         """Wait for the outcome of the first connection attempt."""
@@ -189,6 +250,7 @@ class NodeChannel:
             self.options.logger.warning(
                 "node %s: dropping undecodable reply: %s", self.address, exc)
             return
+        self.received += 1
         seq = md.message_seq_no
         route = self.routes.get(seq)
         if route is None:
@@ -246,6 +308,7 @@ class NodeChannel:
                 ssl_context=opts.ssl_context,
                 server_hostname=opts.server_hostname,
                 connect_timeout=opts.wire_settings.connect_timeout,
+                settings=opts.wire_settings,
             )
         except StatusError as exc:
             self._lost(exc)
@@ -257,6 +320,7 @@ class NodeChannel:
             settings=opts.wire_settings,
         )
         established = False
+        watch = anyio.CancelScope()
         async with anyio.create_task_group() as tg:
             await tg.start(conn.run)
             try:
@@ -274,14 +338,50 @@ class NodeChannel:
                 established = True
                 self._end_first_attempt(None)
                 self.state_changed.set()
+                if opts.wire_settings.peer_probe_after is not None:
+                    tg.start_soon(self._watch_peer, conn, stream, watch)
                 await stream.wait_closed()
                 self._lost(self._stream_error(stream, conn))
             finally:
+                watch.cancel()
                 self.stream = None
                 self.conn = None
                 with anyio.CancelScope(shield=True):
                     await conn.aclose()
         return established
+
+    async def _watch_peer(self, conn: ClientConnection, stream: ClientStream,
+                          scope: anyio.CancelScope) -> None:
+        """Break the connection when its peer stops answering (see
+        :mod:`gorums_h2.liveness`); ends with the stream (``scope``)."""
+        settings = self.options.wire_settings
+        assert settings.peer_probe_after is not None
+        probe = LivenessProbe(settings.peer_probe_after, settings.peer_probe_timeout,
+                              settings.peer_probe_min_interval)
+        tick = min(0.5, probe.after / 4)
+        with scope:
+            while stream.end_error is None:
+                await anyio.sleep(tick)
+                now = anyio.current_time()
+                outstanding = bool(self.routes)
+                undrained = stream.queued != stream.written
+                if not probe.should_ping(now, outstanding or undrained, conn.last_read,
+                                         self.received):
+                    continue
+                what = "replies outstanding" if outstanding else "writes not drained"
+                busy = probe.busy_for(now)
+                probe.ping_sent(now)
+                try:
+                    with anyio.move_on_after(probe.timeout):
+                        await conn.ping()
+                        probe.ping_acked(anyio.current_time(), self.received)
+                        continue
+                except StatusError:
+                    return  # the connection failed meanwhile
+                conn.fail(ConnectionBroken(
+                    f"node {self.address}: no PING ACK within {probe.timeout:g} s,"
+                    f" {what} for {busy:.1f} s"))
+                return
 
     def _stream_metadata(self) -> Metadata:
         opts = self.options
@@ -319,11 +419,16 @@ class NodeChannel:
             return
         self._first_attempt_done = True
         held, self._held = self._held, []
+        self._held_bytes = 0
         stream = self.stream
         for seq, envelope, route in held:
+            if route is not None and seq not in self.routes:
+                continue  # its call ended meanwhile (timeout, cancelled): not sent
             if exc is None and stream is not None:
                 try:
-                    stream.send_nowait(envelope)
+                    ticket = stream.send_nowait(envelope)
+                    if self.options.send_buffer_size:
+                        self._tickets.append(ticket)
                     continue
                 except StatusError as send_exc:
                     failure: StatusError = send_exc
