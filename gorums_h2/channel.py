@@ -56,6 +56,10 @@ _parse_metadata = ordering_pb2.Metadata.FromString
 MiB = 1024 * 1024
 
 
+def _size(n: int) -> str:
+    return f"{n / MiB:.1f} MiB" if n >= MiB else f"{n / 1024:.1f} KiB"
+
+
 class SendQueueFull(ConnectionBroken):
     """A node's send queue is full (it does not drain): status UNAVAILABLE.
 
@@ -202,12 +206,12 @@ class NodeChannel:
         if self._tickets:
             count = f" in {len(self._tickets)} messages"
         return SendQueueFull(
-            f"node {self.address}: send queue full: {unwritten / MiB:.1f} MiB unwritten{count}"
+            f"node {self.address}: send queue full: {_size(unwritten)} unwritten{count}"
             f" for {stalled:.1f} s")
 
     def _held_full(self) -> SendQueueFull:
         return SendQueueFull(
-            f"node {self.address}: send queue full: {self._held_bytes / MiB:.1f} MiB in"
+            f"node {self.address}: send queue full: {_size(self._held_bytes)} in"
             f" {len(self._held)} messages held while connecting for"
             f" {time.monotonic() - self._created:.1f} s")
 
