@@ -341,3 +341,19 @@ async def test_the_policy_peer_punishes_careless_pings() -> None:
                         await conn.ping()
         assert peer.stats.too_many_pings and peer.stats.max_strikes == 3
         tg.cancel_scope.cancel()
+
+
+async def test_a_stalled_node_with_undrained_writes_is_broken_by_the_probe() -> None:
+    peer = PolicyPeer()
+    settings = g.WireSettings(peer_probe_after=0.3, peer_probe_timeout=0.5)
+    async with peer_and_servers(peer, 0, wire_settings=settings,
+                                backoff=g.Backoff(base_delay=30)) as (_, node):
+        peer.set_mode("stall")
+        for _ in range(300):  # one-way: nothing outstanding but the writes
+            await g.unicast(node.context(), Echo(payload=b"w" * 65536), ECHO_UNICAST,
+                            ignore_errors=True)
+        with anyio.fail_after(5):
+            await node.wait_disconnected()
+        err = node.last_err
+        assert isinstance(err, ConnectionBroken)
+        assert "no PING ACK within 0.5 s, writes not drained for " in err.message
