@@ -368,7 +368,7 @@ class NodeChannel:
                 await anyio.sleep(tick)
                 now = anyio.current_time()
                 outstanding = bool(self.routes)
-                undrained = stream.queued != stream.written
+                undrained = stream.queued != stream.written or conn.io.write_backlog > 0
                 if not probe.should_ping(now, outstanding or undrained, conn.last_read,
                                          self.received):
                     continue

@@ -125,6 +125,12 @@ class IOStrategy:
         raise NotImplementedError
 
     @property
+    def write_backlog(self) -> int:
+        """Bytes marked written but still buffered in user space (not yet in
+        the kernel): asyncio's transport buffer; 0 where writes await the socket."""
+        return 0
+
+    @property
     def peer(self) -> Any:
         return None
 
@@ -356,6 +362,11 @@ class AsyncioProtocolIO(IOStrategy):
             # the connection failed (e.g. the peer broke HTTP/2): the GOAWAY
             # written above goes out, then the socket closes and run() returns
             transport.close()
+
+    @property
+    def write_backlog(self) -> int:
+        transport = self.transport
+        return transport.get_write_buffer_size() if transport is not None else 0
 
     # --- lifecycle ---
 
