@@ -60,12 +60,15 @@ def _size(n: int) -> str:
     return f"{n / MiB:.1f} MiB" if n >= MiB else f"{n / 1024:.1f} KiB"
 
 
-class SendQueueFull(ConnectionBroken):
+class SendQueueFull(StatusError):
     """A node's send queue is full (it does not drain): status UNAVAILABLE.
 
     Quorum calls and multicasts get it for that node at once instead of
-    waiting; the connection itself stays up.
+    waiting; the connection itself stays up (so this is not a
+    :class:`ConnectionBroken`).
     """
+
+    default_code = StatusCode.UNAVAILABLE
 
 
 class Route(Protocol):
