@@ -25,7 +25,7 @@ import anyio
 from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
-from gorums_h2.channel import SendQueueFull
+from gorums_h2.channel import SendQueueFull, wait_for_draining
 from gorums_h2.codec import MethodInfo, encode, encode_metadata, lookup_method
 from gorums_h2.errors import SendFailureError, TypeMismatchError
 from gorums_h2.interceptors import ClientCtx, QuorumInterceptor
@@ -73,7 +73,7 @@ async def _wait_room(channel: NodeChannel, deadline: float | None,
     raises its error); raises DEADLINE_EXCEEDED when the deadline passes first.
     """
     full = channel.room_error()
-    if not isinstance(full, SendQueueFull):
+    if not isinstance(full, SendQueueFull) and not channel.count_full():
         return
     if deadline is None:
         await channel.wait_room()
@@ -81,8 +81,11 @@ async def _wait_room(channel: NodeChannel, deadline: float | None,
     with anyio.move_on_after(deadline - time.monotonic()):
         await channel.wait_room()
         return
-    raise StatusError(StatusCode.DEADLINE_EXCEEDED,
-                      f"no room to send within {limit:g}s: {full.message}")
+    full = channel.room_error()
+    why = full.message if full is not None else (
+        f"node {channel.address}: send queue full"
+        f" ({channel.options.send_buffer_size} messages unwritten)")
+    raise StatusError(StatusCode.DEADLINE_EXCEEDED, f"no room to send within {limit:g}s: {why}")
 
 
 class _SingleReply:
@@ -195,10 +198,12 @@ async def multicast(ctx: ConfigContext, req: Req, method: str, *, ignore_errors:
 
     ``map_request`` interceptors can change (or skip, with None) the message
     per node. Hands every message to its node's connection at once, never
-    waiting: a node that is down or whose send queue is full
-    (:class:`~gorums_h2.channel.SendQueueFull`) does not get it, and
-    :class:`SendFailureError` names those nodes; with ``ignore_errors`` it
-    never raises.
+    waiting for a node that is down or stalled: a node whose send queue is
+    full (:class:`~gorums_h2.channel.SendQueueFull`) does not get it, and
+    :class:`SendFailureError` names those nodes (a queue of
+    ``send_buffer_size`` messages that drains is waited for briefly, see
+    :data:`~gorums_h2.channel.STALLED_AFTER`); with ``ignore_errors`` it
+    never waits and never raises.
     """
     info = method_info(method)
     config = ctx.configuration
@@ -209,6 +214,9 @@ async def multicast(ctx: ConfigContext, req: Req, method: str, *, ignore_errors:
     empty: ResponseSeq[Any] = ResponseSeq(_no_replies)
     for interceptor in interceptors:
         interceptor(client_ctx, empty)
+    if not ignore_errors:
+        timeout = ctx.timeout
+        await wait_for_draining(config, None if timeout is None else time.monotonic() + timeout)
     seq = manager.next_seq()
     md = encode_metadata(seq, info.method_field, b"", ctx.entries_bytes)
     errors: dict[int, BaseException] = {}

@@ -10,11 +10,13 @@ write. Replies are routed by seq number to the call that registered a
 
 A node that is down or stalled never blocks a call: :meth:`send` raises
 UNAVAILABLE at once when the node is not connected, or when its send queue is
-full (``send_buffer_bytes`` unwritten, or ``send_buffer_size`` messages):
-quorum calls and multicasts fail that node's part and go on with the others,
-while ordered RPCs and unicasts first :meth:`wait_room`, bounded by their
-call. While the very first connection attempt is in progress, messages are
-held (within the same limits) and sent or failed when it ends. When a stream
+full (more than ``send_buffer_bytes`` unwritten): quorum calls and
+multicasts fail that node's part and go on with the others, while ordered
+RPCs and unicasts first :meth:`wait_room`, bounded by their call. The
+optional ``send_buffer_size`` message limit makes quorum calls and
+multicasts wait only briefly for a draining queue (:meth:`wait_count_room`). While the very
+first connection attempt is in progress, messages are held (up to
+``send_buffer_bytes``) and sent or failed when it ends. When a stream
 dies, every route of that channel gets the error, and routes never outlive
 their call. A :class:`~gorums_h2.liveness.LivenessProbe` watches each
 connection and breaks it when the peer stops answering.
@@ -26,7 +28,7 @@ import logging
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -47,13 +49,27 @@ from gorums_h2.wire.status import StatusCode, StatusError
 if TYPE_CHECKING:
     from gorums_h2.node import Node
 
-__all__ = ["NODE_STREAM_PATH", "ChannelOptions", "NodeChannel", "Route", "SendQueueFull"]
+__all__ = [
+    "NODE_STREAM_PATH",
+    "STALLED_AFTER",
+    "ChannelOptions",
+    "NodeChannel",
+    "Route",
+    "SendQueueFull",
+    "wait_for_draining",
+]
 
 NODE_STREAM_PATH = "/ordering.Gorums/NodeStream"
 CONTENT_SUBTYPE = "gorums"
 
 _parse_metadata = ordering_pb2.Metadata.FromString
 MiB = 1024 * 1024
+
+
+STALLED_AFTER = 0.25
+"""Seconds the oldest of ``send_buffer_size`` unwritten messages may wait
+before quorum calls and multicasts stop waiting for that node's queue (a
+draining queue empties in far less)."""
 
 
 def _size(n: int) -> str:
@@ -121,7 +137,8 @@ class NodeChannel:
         self._held_signal: list[anyio.Event] = []
         self._closing = False
         self._stop_scope: anyio.CancelScope | None = None
-        self._tickets: deque[int] = deque()  # write tickets, when send_buffer_size bounds the queue
+        # (write ticket, queued at) of unwritten messages, when send_buffer_size is set
+        self._tickets: deque[tuple[int, float]] = deque()
         self.state_changed = Signal()  # set when the stream is established or lost
 
     @property
@@ -136,13 +153,14 @@ class NodeChannel:
 
         Returns a write ticket (0 while the first connection attempt is still
         running). Raises a StatusError (UNAVAILABLE) if the node is down, and
-        :class:`SendQueueFull` if its queue is full (see :meth:`room_error`)
-        unless ``force`` (fire-and-forget unicast queues regardless).
+        :class:`SendQueueFull` if its queue is full or stalled (see
+        :meth:`room_error`) unless ``force`` (fire-and-forget unicast queues
+        regardless).
         """
         stream = self.stream
         if stream is None:
             if not self._first_attempt_done and not self._closing:
-                if not force and self.room_error() is not None:
+                if not force and self._held_bytes > self._limit_bytes:
                     raise self._held_full()
                 if route is not None:
                     self.routes[seq] = route
@@ -150,8 +168,7 @@ class NodeChannel:
                 self._held_bytes += len(envelope)
                 return 0
             raise self.unavailable()
-        if not force and (stream.queued - stream.written > self._limit_bytes
-                          or (self._tickets and self._count_full(stream))):
+        if not force and stream.queued - stream.written > self._limit_bytes:
             raise self._queue_full(stream)
         if route is not None:
             self.routes[seq] = route
@@ -162,7 +179,7 @@ class NodeChannel:
                 self.routes.pop(seq, None)
             raise
         if self.options.send_buffer_size:
-            self._tickets.append(ticket)
+            self._tickets.append((ticket, time.monotonic()))
         return ticket
 
     def unavailable(self) -> StatusError:
@@ -174,43 +191,43 @@ class NodeChannel:
         return ConnectionBroken(f"node {self.address} is not connected{reason}")
 
     def room_error(self) -> StatusError | None:
-        """Why a message to this node could not be queued now, or None.
+        """Why :meth:`send` would refuse a message to this node now, or None.
 
-        UNAVAILABLE when the node is down, :class:`SendQueueFull` when its
-        queue is full: more than ``send_buffer_bytes`` unwritten (flow control
-        or a socket that does not drain), or ``send_buffer_size`` messages
-        unwritten (when set); held messages count the same way while the first
-        connection attempt runs.
+        UNAVAILABLE when the node is down; :class:`SendQueueFull` when more
+        than ``send_buffer_bytes`` are unwritten (flow control, or a socket
+        that does not drain; held messages count while the first connection
+        attempt runs). The ``send_buffer_size`` message limit never refuses:
+        callers that may wait for it do (:meth:`wait_room`,
+        :meth:`wait_count_room`), the others queue beyond it — the byte limit
+        bounds the queue either way.
         """
         stream = self.stream
         if stream is None:
             if self._first_attempt_done or self._closing:
                 return self.unavailable()
-            limit = self.options.send_buffer_size
-            if self._held_bytes > self._limit_bytes or (limit and len(self._held) >= limit):
-                return self._held_full()
-            return None
-        if stream.queued - stream.written > self._limit_bytes or (
-                self._tickets and self._count_full(stream)):
+            return self._held_full() if self._held_bytes > self._limit_bytes else None
+        if stream.queued - stream.written > self._limit_bytes:
             return self._queue_full(stream)
         return None
+
+    def count_full(self) -> bool:
+        """True while ``send_buffer_size`` messages are unwritten (0: never)."""
+        stream = self.stream
+        return bool(self._tickets) and stream is not None and self._count_full(stream)
 
     def _count_full(self, stream: ClientStream) -> bool:
         tickets = self._tickets
         written = stream.written
-        while tickets and tickets[0] <= written:
+        while tickets and tickets[0][0] <= written:
             tickets.popleft()
         return len(tickets) >= self.options.send_buffer_size
 
     def _queue_full(self, stream: ClientStream) -> SendQueueFull:
         unwritten = stream.queued - stream.written
-        stalled = time.monotonic() - stream.progress_at
-        count = ""
-        if self._tickets:
-            count = f" in {len(self._tickets)} messages"
+        waited = time.monotonic() - stream.progress_at
         return SendQueueFull(
-            f"node {self.address}: send queue full: {_size(unwritten)} unwritten{count}"
-            f" for {stalled:.1f} s")
+            f"node {self.address}: send queue full: {_size(unwritten)} unwritten"
+            f" for {waited:.1f} s")
 
     def _held_full(self) -> SendQueueFull:
         return SendQueueFull(
@@ -219,23 +236,50 @@ class NodeChannel:
             f" {time.monotonic() - self._created:.1f} s")
 
     async def wait_room(self) -> None:
-        """Wait until :meth:`send` can queue a message: the first connection
-        attempt ended and the queue has room (back-pressure, as grpc-go's
-        SendMsg waits for write quota). Unbounded by itself: callers bound it
-        with their call's timeout or cancel scope. Raises the stream's error
-        if it fails while waiting."""
+        """Wait until the first connection attempt ended and the queue has
+        room by both limits (back-pressure, as grpc-go's SendMsg waits for
+        write quota). Unbounded by itself: callers bound it with their call's
+        timeout or cancel scope. Returns early if the stream fails (then
+        :meth:`send` raises its error)."""
         await self.wait_ready()
         while True:
             stream = self.stream
             if stream is None or stream.finished:
-                return  # send() raises the node's error
-            if stream.queued - stream.written > self._limit_bytes:
-                await stream.wait_send_capacity()
-                continue
-            if self._tickets and self._count_full(stream):
-                await stream.wait_written(self._tickets[0])
-                continue
+                return
+            try:
+                if stream.queued - stream.written > self._limit_bytes:
+                    await stream.wait_send_capacity()
+                    continue
+                if self._tickets and self._count_full(stream):
+                    await stream.wait_written(self._tickets[0][0])
+                    continue
+            except StatusError:
+                return
             return
+
+    async def wait_count_room(self, deadline: float | None) -> None:
+        """For callers that must not wait for a stalled node (quorum calls,
+        multicast): while ``send_buffer_size`` messages are unwritten, wait
+        for room — until ``deadline`` (``time.monotonic()``), or until the
+        oldest unwritten message has waited :data:`STALLED_AFTER` seconds
+        (the node does not drain, or this event loop is too busy to write:
+        the message is then queued beyond the limit, and the byte limit
+        decides)."""
+        while True:
+            stream = self.stream
+            if stream is None or not self._tickets or not self._count_full(stream):
+                return
+            now = time.monotonic()
+            wait = self._tickets[0][1] + STALLED_AFTER - now
+            if deadline is not None:
+                wait = min(wait, deadline - now)
+            if wait <= 0:
+                return
+            with anyio.move_on_after(wait):
+                try:
+                    await stream.wait_written(self._tickets[0][0])
+                except StatusError:
+                    return
 
     async def wait_ready(self) -> None:
         """Wait for the outcome of the first connection attempt."""
@@ -435,7 +479,7 @@ class NodeChannel:
                 try:
                     ticket = stream.send_nowait(envelope)
                     if self.options.send_buffer_size:
-                        self._tickets.append(ticket)
+                        self._tickets.append((ticket, time.monotonic()))
                     continue
                 except StatusError as send_exc:
                     failure: StatusError = send_exc
@@ -446,3 +490,13 @@ class NodeChannel:
         for event in self._held_signal:
             event.set()
         self._held_signal.clear()
+
+
+async def wait_for_draining(nodes: Iterable[Node], deadline: float | None) -> None:
+    """Before a quorum call or multicast: :meth:`NodeChannel.wait_count_room`
+    for every node whose ``send_buffer_size`` queue is full (free when the
+    limit is not set), until ``deadline`` at most."""
+    for node in nodes:
+        channel = node._channel
+        if channel._tickets and channel.count_full():
+            await channel.wait_count_room(deadline)

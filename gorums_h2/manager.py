@@ -42,11 +42,13 @@ class Manager:
     * ``logger`` — where connection errors are logged (Go's WithLogger);
     * ``metadata`` — sent as headers of every node's stream (WithMetadata);
     * ``per_node_metadata`` — ``f(node_id)`` adds headers per node (WithPerNodeMetadata);
-    * ``send_buffer_size`` — messages that may wait unwritten per node; beyond
-      that (or ``wire_settings.send_buffer_bytes``) the node's queue is full:
-      quorum calls and multicasts fail its part at once with
-      :class:`~gorums_h2.channel.SendQueueFull`, RPCs and unicasts wait
-      (bounded by the call). 0: bounded only by bytes.
+    * ``send_buffer_size`` — messages that may wait unwritten per node:
+      beyond it RPCs and unicasts wait (bounded by the call), quorum calls
+      and multicasts wait at most ``STALLED_AFTER`` (0.25 s) for a draining
+      queue (0: no message limit). The queue is *full* beyond
+      ``wire_settings.send_buffer_bytes``: quorum calls and multicasts then
+      fail that node's part at once with
+      :class:`~gorums_h2.channel.SendQueueFull`.
     """
 
     def __init__(

@@ -26,6 +26,7 @@ import anyio
 from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
+from gorums_h2.channel import wait_for_draining
 from gorums_h2.codec import MethodInfo, encode_metadata
 from gorums_h2.errors import IncompleteError
 from gorums_h2.futures import LEVEL_NOT_SET, Async, Correctable
@@ -97,6 +98,16 @@ class QuorumCallState(Generic[Resp]):
 
     # ---- sending ----
 
+    async def start_async(self) -> None:
+        """:meth:`start`, after waiting briefly for nodes whose
+        ``send_buffer_size`` queue is full but draining (never for a stalled
+        node, never past the call's timeout)."""
+        ctx = self._ctx
+        timeout = ctx.timeout
+        await wait_for_draining(ctx.configuration,
+                                None if timeout is None else time.monotonic() + timeout)
+        self.start()
+
     def start(self) -> None:
         """Send the request to every node now (synchronously, in node order).
 
@@ -160,7 +171,7 @@ class QuorumCallState(Generic[Resp]):
     async def __anext__(self) -> NodeResponse[Resp]:
         try:
             if not self.started:
-                self.start()
+                await self.start_async()
             queue = self._queue
             while not queue:
                 if not self._active:
