@@ -357,3 +357,43 @@ async def test_a_stalled_node_with_undrained_writes_is_broken_by_the_probe() -> 
         err = node.last_err
         assert isinstance(err, ConnectionBroken)
         assert "no PING ACK within 0.5 s, writes not drained for " in err.message
+
+
+async def test_send_buffer_size_never_fails_a_call_and_never_waits_for_a_stalled_node() -> None:
+    peer = PolicyPeer()
+    settings = g.WireSettings(send_buffer_bytes=128 * 1024, peer_probe_after=None)
+    async with peer_and_servers(peer, 2, wire_settings=settings,
+                                send_buffer_size=1) as (cfg, node):
+        # healthy: many concurrent calls beyond the message limit all succeed
+        failures: list[BaseException] = []
+
+        async def call(i: int) -> None:
+            try:
+                assert (await qc(cfg, num=i).all()).num == i
+            except Exception as exc:  # pragma: no cover - reported below
+                failures.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            for i in range(50):
+                tg.start_soon(call, i)
+            for i in range(20):
+                await g.multicast(cfg.context(), Echo(num=i), ECHO_MULTICAST)
+                fut = qc(cfg, num=i).async_majority()
+                assert (await fut).num == i
+        assert failures == []
+        # stalled: majority calls go on, waiting for it at most briefly
+        peer.set_mode("stall")
+        start = time.monotonic()
+        with anyio.fail_after(20):
+            while not isinstance(node._channel.room_error(), SendQueueFull):
+                await qc(cfg, payload=b"s" * 16384).majority()
+        for _ in range(20):
+            await qc(cfg).majority()
+        with pytest.raises(g.IncompleteError) as info:
+            await qc(cfg).all()
+        assert isinstance(info.value.node_errors[node.id], SendQueueFull)
+        assert time.monotonic() - start < 10
+        # an ordered RPC waits for the message limit too, bounded by its timeout
+        with pytest.raises(g.StatusError) as rinfo:
+            await g.rpc_call(node.context(timeout=0.3), Echo(), ECHO_RPC, Echo)
+        assert rinfo.value.code == g.StatusCode.DEADLINE_EXCEEDED
