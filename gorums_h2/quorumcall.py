@@ -4,8 +4,9 @@
 Nothing is sent when a :class:`Responses` is created: sending happens when a
 terminal method (``first``, ``majority``, ``all``, ``threshold``,
 ``async_*``, ``correctable``) or iteration starts, after the interceptors had
-their say (per-node request transforms). Sending never waits: a node that
-is down or whose send queue is full fails its part at once. The call's
+their say (per-node request transforms). Sending never waits for a node
+that is down or stalled: its part fails at once (only a draining queue at
+its ``send_buffer_size`` limit is waited for, briefly). The call's
 routes are removed when it ends — all replies in, a terminal method returns
 or raises, the timeout passes, the caller is cancelled, the iteration is
 left early, or the :class:`Responses` is closed (``async with``,
