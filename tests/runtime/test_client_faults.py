@@ -12,8 +12,10 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import anyio
+import anyio.abc
 import pytest
 from _policy_peer import PolicyPeer
 
@@ -397,3 +399,40 @@ async def test_send_buffer_size_never_fails_a_call_and_never_waits_for_a_stalled
         with pytest.raises(g.StatusError) as rinfo:
             await g.rpc_call(node.context(timeout=0.3), Echo(), ECHO_RPC, Echo)
         assert rinfo.value.code == g.StatusCode.DEADLINE_EXCEEDED
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+async def test_a_silent_acceptor_never_holds_a_call_past_its_timeout(
+        tls: bool, tmp_path: Path) -> None:
+    # accepts TCP, then says nothing: no TLS handshake, no HTTP/2 SETTINGS
+    from _certs import self_signed_cert
+
+    from gorums_h2.wire import client_ssl_context
+
+    ssl_context = None
+    if tls:
+        cert, _ = self_signed_cert(tmp_path)
+        ssl_context = client_ssl_context(str(cert))
+    accepted: list[object] = []
+
+    async def silent(sock: object) -> None:
+        accepted.append(sock)
+        await anyio.sleep(30)
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, silent)
+        async with g.Manager(ssl_context=ssl_context, server_hostname="localhost") as mgr:
+            cfg = mgr.new_configuration(g.with_node_list([f"127.0.0.1:{port}"]))
+            node = cfg.nodes()[0]
+            for call in (
+                lambda: qc(cfg, timeout=0.5).all(),
+                lambda: g.rpc_call(node.context(timeout=0.5), Echo(), ECHO_RPC, Echo),
+            ):
+                start = time.monotonic()
+                with pytest.raises((g.IncompleteError, g.StatusError)):
+                    await call()
+                assert time.monotonic() - start < 1.0
+            assert accepted and pending_routes([mgr]) == 0
+        tg.cancel_scope.cancel()
