@@ -16,6 +16,7 @@ from gorums_h2._version import (
 )
 from gorums_h2.backoff import Backoff
 from gorums_h2.calls import multicast, quorum_call, quorum_call_stream, rpc_call, unicast
+from gorums_h2.channel import SendQueueFull
 from gorums_h2.codec import Envelope, WireProtocol
 from gorums_h2.configuration import Configuration
 from gorums_h2.context import ConfigContext, NodeContext
@@ -89,6 +90,7 @@ __all__ = [
     "ResponseSeq",
     "Responses",
     "SendFailureError",
+    "SendQueueFull",
     "Server",
     "ServerCtx",
     "StatusCode",
