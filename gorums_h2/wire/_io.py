@@ -82,7 +82,8 @@ class IOStrategy:
         self.core = core
 
     def start(self) -> None:
-        """The connection is set up (core attached and initiated): go."""
+        """The connection runs (core attached and initiated, its task group
+        up): from now on received bytes go to the core."""
 
     async def run(self, tg: anyio.abc.TaskGroup) -> None:
         """Serve until the connection is dead or closed."""
@@ -196,8 +197,12 @@ class _Protocol(asyncio.Protocol):
         io.last_read = io._loop.time()
         if io._started:
             io.core.receive_data(data)
-        else:  # before the connection is set up (uvloop may read that early)
+        else:
+            # before the connection runs (uvloop reads before connection_made;
+            # a server connection waits for its task): keep it for start(),
+            # and read no more until then, so the buffer stays one read
             io._early.append(data)
+            io._pause_early()
 
     def eof_received(self) -> bool | None:
         io = self.io
@@ -241,6 +246,7 @@ class AsyncioProtocolIO(IOStrategy):
         self._started = False
         self._early: list[bytes | BaseException | None] = []  # before start()
         self._lost_early = False
+        self._early_paused = False
 
     # --- transport callbacks ---
 
@@ -252,6 +258,8 @@ class AsyncioProtocolIO(IOStrategy):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:
                 pass
+        if self._early and not self._started:
+            self._pause_early()  # uvloop: bytes came before connection_made
         if self._on_made is not None:
             self._on_made(self)
 
@@ -264,9 +272,25 @@ class AsyncioProtocolIO(IOStrategy):
                 core.fail(ConnectionBroken(f"connection lost: {exc!r}"))
         self._lost_event.set()
 
+    def _pause_early(self) -> None:
+        transport = self.transport
+        if transport is not None and not self._early_paused and not transport.is_closing():
+            self._early_paused = True
+            transport.pause_reading()
+
     def start(self) -> None:
+        """Replay what arrived before the connection ran, then read on.
+
+        Called by :meth:`Connection.run` once the connection can take
+        requests (its task group exists): no byte reaches the core before.
+        """
         self._started = True
         early, self._early = self._early, []
+        if self._early_paused:
+            self._early_paused = False
+            transport = self.transport
+            if transport is not None and not transport.is_closing():
+                transport.resume_reading()
         for item in early:
             if isinstance(item, bytes):
                 self._protocol_data(item)

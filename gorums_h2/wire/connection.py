@@ -158,8 +158,7 @@ class Connection:
         core.on_streams_available = self._streams_signal.set
         core.on_ping_ack = self._on_ping_ack
         core.on_failed = self._on_failed
-        core.initiate()
-        io.start()
+        core.initiate()  # queued; the bytes leave once the I/O runs
 
     def _on_failed(self) -> None:
         self.io.wake_writer()
@@ -195,6 +194,9 @@ class Connection:
                 if keepalive is not None:
                     tg.start_soon(self._keepalive_loop, keepalive, core.settings.keepalive_timeout)
                 self._start_extra_tasks(tg)
+                # only now may received bytes reach the core: a server's
+                # request dispatch needs the task group (see _io.start)
+                self.io.start()
                 task_status.started()
                 await self.io.run(tg)
                 tg.cancel_scope.cancel()
