@@ -21,6 +21,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 from anyio.abc import SocketAttribute
 
 from gorums_h2.wire.errors import ConnectionBroken
@@ -96,6 +97,11 @@ class IOStrategy:
     def wake_writer(self) -> None:
         raise NotImplementedError
 
+    def wake_writer_soon(self) -> None:
+        """Like :meth:`wake_writer` for output that may wait a little (PING
+        ACKs): it should leave with the next write if one follows at once."""
+        self.wake_writer()
+
     @property
     def peer(self) -> Any:
         return None
@@ -162,9 +168,16 @@ class StreamIO(IOStrategy):
     async def _write_loop(self) -> None:
         core = self.core
         transport = self.transport
+        can_wait = True
         try:
             while True:
                 core.flush()
+                if can_wait and core.output_can_wait:
+                    # only PING ACKs: the task the same read woke may queue a
+                    # message in this batch; give it one turn to join the write
+                    can_wait = False
+                    await anyio.lowlevel.checkpoint()
+                    continue
                 data = core.data_to_send()
                 if data:
                     try:
@@ -179,6 +192,7 @@ class StreamIO(IOStrategy):
                 if core.error is not None:
                     return
                 await self._signal.wait()
+                can_wait = True
         finally:
             self._writer_done.set()
 
@@ -238,6 +252,7 @@ class AsyncioProtocolIO(IOStrategy):
         self.transport: asyncio.Transport | None = None
         self.protocol = _Protocol(self)
         self._scheduled = False
+        self._soon_scheduled = False
         self._flushing = False
         self._again = False
         self._paused = False
@@ -315,6 +330,24 @@ class AsyncioProtocolIO(IOStrategy):
         if not self._scheduled:
             self._scheduled = True
             self._loop.call_soon(self._end_burst)
+
+    def wake_writer_soon(self) -> None:
+        # Two loop iterations later, unless a write comes first: the data
+        # that brought the PINGs woke a task that is about to queue a message
+        # (a call's next request, a handler's reply); its write carries the
+        # ACKs. One iteration is not enough: that task runs in the next one
+        # and its write is scheduled after this callback would run.
+        if not self._scheduled and not self._soon_scheduled:
+            self._soon_scheduled = True
+            self._loop.call_soon(self._soon_hop)
+
+    def _soon_hop(self) -> None:
+        self._loop.call_soon(self._soon_end)
+
+    def _soon_end(self) -> None:
+        self._soon_scheduled = False
+        if not self._scheduled:
+            self._flush()
 
     def _end_burst(self) -> None:
         self._scheduled = False

@@ -155,6 +155,7 @@ class Connection:
         self._cancel_scope: anyio.CancelScope | None = None
         self._closing = False
         core.on_output = io.wake_writer
+        core.on_control_output = io.wake_writer_soon
         core.on_streams_available = self._streams_signal.set
         core.on_ping_ack = self._on_ping_ack
         core.on_failed = self._on_failed
