@@ -17,8 +17,7 @@
   (connection, and streams that can still send), which grpc-go sends with
   every message (a BDP PING and the connection credit), are parsed next to
   DATA with h2's exact effect (the PING ACK queued in order, the outbound
-  window grown, the same events; h2's ``PingReceived``, which nothing
-  consumes, is not reported).
+  window grown, the same events).
   :attr:`H2Connection.ping_acks_queued` counts the ACKs queued this way, so
   the driver can send them with the next write instead of on their own.
 """
@@ -168,10 +167,12 @@ class H2Connection(h2.connection.H2Connection):
                 events.append(h2.events.PingAckReceived(
                     ping_data=view[start : start + 8].tobytes()))
             else:  # h2 answers at once, with the same opaque data
+                opaque = view[start : start + 8].tobytes()
                 out = self._data_to_send
                 out += _PING_ACK_HEADER
-                out += view[start : start + 8]
+                out += opaque
                 self.ping_acks_queued += 1
+                events.append(h2.events.PingReceived(ping_data=opaque))
             return True
         if ftype == _TYPE_WINDOW_UPDATE:
             if length != 4:

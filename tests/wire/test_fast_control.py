@@ -4,7 +4,7 @@
 Differential tests like test_fast_data.py: the same bytes go into a core with
 the fast path on and off, cut at arbitrary points, and everything observable
 must be identical: the bytes the core sends, the messages and PING ACKs it
-receives, its outbound window, its error. Frames h2 rejects (a PING on a
+receives, its outbound window, its error, and h2's events. Frames h2 rejects (a PING on a
 stream, of the wrong length, a zero or overflowing increment) are among the
 generated ones.
 """
@@ -67,11 +67,19 @@ CONTROL = [
 ]
 
 
+def _event(event: object) -> tuple[object, ...]:
+    """What an h2 event says, a FastData as the DataReceived it stands for."""
+    name = "DataReceived" if isinstance(event, _h2.FastData) else type(event).__name__
+    fields = ("stream_id", "data", "flow_controlled_length", "delta", "ping_data")
+    return (name, *(getattr(event, f, None) for f in fields))
+
+
 def _client_receives(fast: bool, reads: list[bytes]
-                     ) -> tuple[bytes, list[bytes], list[bytes], int, str | None, int]:
+                     ) -> tuple[bytes, list[bytes], list[bytes], int, str | None,
+                                list[tuple[object, ...]], int]:
     """A client core with one open stream receives ``reads`` (after the
     server's SETTINGS); returns its output, messages, PING ACKs, outbound
-    window, error and how often it called ``on_output``."""
+    window, error, h2's events and how often it called ``on_output``."""
     _h2.FAST_DATA = fast
     try:
         core = ConnectionCore(client_side=True, settings=WIRE)
@@ -82,6 +90,15 @@ def _client_receives(fast: bool, reads: list[bytes]
         stream = core.open_stream(request_headers())
         core.data_to_send()
         core.on_output = lambda: outputs.__setitem__(0, outputs[0] + 1)
+        events: list[tuple[object, ...]] = []
+        receive = core.h2.receive_data
+
+        def recording(data: bytes) -> list[object]:
+            got = receive(data)
+            events.extend(_event(e) for e in got)
+            return got
+
+        core.h2.receive_data = recording  # type: ignore[method-assign]
         prefix, _ = _server_prefix()
         out = bytearray()
         for data in [prefix, *reads]:
@@ -89,7 +106,8 @@ def _client_receives(fast: bool, reads: list[bytes]
             out += core.data_to_send()
         got = drain(stream)
         error = None if core.error is None else str(core.error)
-        return bytes(out), got, acks, core.h2.outbound_flow_control_window, error, outputs[0]
+        window = core.h2.outbound_flow_control_window
+        return bytes(out), got, acks, window, error, events, outputs[0]
     finally:
         _h2.FAST_DATA = True
 
@@ -147,7 +165,7 @@ def test_control_frames_match_h2(control: list[list[bytes]], groups: list[int],
     reads = [head, *_cut(pieces, groups, chunk)]
     fast = _client_receives(True, reads)
     slow = _client_receives(False, reads)
-    assert fast[:5] == slow[:5]
+    assert fast[:6] == slow[:6]
     if all(frame in VALID for frames in control for frame in frames):
         assert fast[4] is None and fast[1] == bodies
 
