@@ -50,7 +50,7 @@ from gorums_h2.server import (
     unary_handler,
 )
 from gorums_h2.system import System, local_systems
-from gorums_h2.wire import Metadata, StatusCode, StatusError, WireSettings
+from gorums_h2.wire import Metadata, ServerLimits, StatusCode, StatusError, WireSettings
 
 CONTENT_SUBTYPE = "gorums"
 """The gRPC content subtype of the NodeStream (``application/grpc+gorums``)."""
@@ -86,6 +86,7 @@ __all__ = [
     "SendFailureError",
     "Server",
     "ServerCtx",
+    "ServerLimits",
     "StatusCode",
     "StatusError",
     "System",

@@ -44,6 +44,7 @@ from gorums_h2.codec import (
 from gorums_h2.message import Message
 from gorums_h2.pb import ordering_pb2
 from gorums_h2.wire.errors import EndOfStream, MessageTooLarge
+from gorums_h2.wire.lifecycle import ServerLimits
 from gorums_h2.wire.metadata import Metadata
 from gorums_h2.wire.server import ServerStream, WireServer
 from gorums_h2.wire.settings import WireSettings
@@ -207,7 +208,12 @@ class Server:
       client opens its NodeStream (WithConnectCallback; may be async);
     * ``ssl_context`` — TLS for :meth:`serve_tcp`;
     * ``max_receive_message_size`` / ``max_send_message_size`` and
-      ``wire_settings`` — the gRPC server options (WithGRPCServerOptions).
+      ``wire_settings`` — the gRPC server options (WithGRPCServerOptions);
+    * ``limits`` — a :class:`~gorums_h2.wire.ServerLimits`: handshake
+      timeout, keepalive PINGs to silent clients, max connection idle time
+      and age, max connections (grpc-go's ``KeepaliveParams`` and
+      ``ConnectionTimeout``; defaults close a vanished client's connection
+      within 50 s).
     """
 
     def __init__(
@@ -221,6 +227,7 @@ class Server:
         max_send_message_size: int | None = None,
         wire_settings: WireSettings | None = None,
         logger: logging.Logger | None = None,
+        limits: ServerLimits | None = None,
     ) -> None:
         settings = wire_settings or WireSettings()
         if max_receive_message_size is not None or max_send_message_size is not None:
@@ -241,7 +248,7 @@ class Server:
         self.ssl_context = ssl_context
         self._handlers: dict[str, _Registered] = {}
         self.wire = WireServer({NODE_STREAM_PATH: self._node_stream}, settings=settings,
-                               logger=self.log)
+                               logger=self.log, limits=limits)
 
     # ---- registration ----
 

@@ -26,6 +26,7 @@ from gorums_h2.wire.errors import (
     WireError,
 )
 from gorums_h2.wire.framing import DEFAULT_MAX_MESSAGE_SIZE, MessageDecoder, encode_message
+from gorums_h2.wire.lifecycle import ServerLimits
 from gorums_h2.wire.metadata import Metadata, MetadataLike, MetadataValue
 from gorums_h2.wire.server import (
     ServerConnection,
@@ -53,6 +54,7 @@ __all__ = [
     "MetadataValue",
     "ProtocolViolation",
     "ServerConnection",
+    "ServerLimits",
     "ServerStream",
     "Signal",
     "StatusCode",

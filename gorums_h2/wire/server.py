@@ -26,7 +26,8 @@ from typing import Any
 import anyio
 import anyio.abc
 from anyio.abc import SocketAttribute
-from anyio.streams.tls import TLSListener
+from anyio.streams.tls import TLSAttribute, TLSListener
+from h2.errors import ErrorCodes
 
 from gorums_h2.wire._io import (
     AsyncioProtocolIO,
@@ -36,8 +37,8 @@ from gorums_h2.wire._io import (
     native_asyncio_enabled,
 )
 from gorums_h2.wire._trio_io import TrioSocketIO, native_trio_socket
-from gorums_h2.wire.connection import Connection, Stream
-from gorums_h2.wire.errors import EndOfStream
+from gorums_h2.wire.connection import Connection, Signal, Stream
+from gorums_h2.wire.errors import ConnectionClosed, EndOfStream
 from gorums_h2.wire.headers import (
     HeaderError,
     Headers,
@@ -47,10 +48,11 @@ from gorums_h2.wire.headers import (
     content_type,
     validate_request_headers,
 )
+from gorums_h2.wire.lifecycle import Action, ServerLimits, set_tcp_keepalive, supervise
 from gorums_h2.wire.metadata import Metadata, MetadataLike
 from gorums_h2.wire.protocol import ConnectionCore, StreamCore
 from gorums_h2.wire.settings import WireSettings
-from gorums_h2.wire.status import StatusCode, StatusError, encode_grpc_message
+from gorums_h2.wire.status import StatusCode, StatusError, encode_grpc_message, escape_peer_text
 
 __all__ = ["ServerConnection", "ServerStream", "StreamHandler", "WireServer", "server_ssl_context"]
 
@@ -113,7 +115,12 @@ class ServerStream(Stream):
 
 
 class ServerConnection(Connection):
-    """A server-side connection: dispatches each new stream to its handler."""
+    """A server-side connection: dispatches each new stream to its handler.
+
+    ``handshaken`` turns true when the client's preface and first SETTINGS
+    arrived; ``closed_by_limit`` says which :class:`ServerLimits` limit
+    closed the connection, if one did (``refused``: ``max_connections``).
+    """
 
     def __init__(self, io: IOStrategy, server: WireServer) -> None:
         core = ConnectionCore(
@@ -125,13 +132,34 @@ class ServerConnection(Connection):
         core.on_request = self._on_request
         super().__init__(io, core)
         self._tg: anyio.abc.TaskGroup | None = None
+        self.handshaken = False
+        self.refused = False
+        self.closed_by_limit: Action | None = None
+        self.lifecycle_signal = Signal()  # handshake done or a stream closed
         core.on_streams_available = self._on_stream_closed
+        core.on_remote_settings = self._on_remote_settings
 
     def _start_extra_tasks(self, tg: anyio.abc.TaskGroup) -> None:
         self._tg = tg
+        if self.refused:
+            tg.start_soon(self._refuse_connection)
+        else:
+            tg.start_soon(supervise, self, self.server.limits, name="connection lifecycle")
+
+    async def _refuse_connection(self) -> None:
+        # over max_connections: tell the client why (SETTINGS, GOAWAY), close
+        self.core.send_goaway(ErrorCodes.ENHANCE_YOUR_CALM, b"too many connections")
+        self.core.fail(ConnectionClosed("too many connections"))
+        await self.io.close()
+
+    def _on_remote_settings(self) -> None:
+        if not self.handshaken:
+            self.handshaken = True
+            self.lifecycle_signal.set()
 
     def _on_stream_closed(self) -> None:
         self._streams_signal.set()
+        self.lifecycle_signal.set()
         self.server._streams_changed.set()
 
     def _on_request(self, stream: StreamCore, headers: Headers) -> None:
@@ -209,7 +237,9 @@ class WireServer:
     """Serves gRPC stream handlers on anyio listeners.
 
     ``serve(listener)`` runs until :meth:`stop` or a graceful shutdown
-    completes; it may be called for several listeners at once.
+    completes; it may be called for several listeners at once. ``limits``
+    bounds each connection's handshake, silence, idle time and age, and
+    the number of connections (:class:`ServerLimits`).
     """
 
     def __init__(
@@ -219,8 +249,10 @@ class WireServer:
         settings: WireSettings | None = None,
         logger: logging.Logger | None = None,
         on_connection: Callable[[ServerConnection], None] | None = None,
+        limits: ServerLimits | None = None,
     ) -> None:
         self.settings = settings or WireSettings()
+        self.limits = limits or ServerLimits()
         self.log = logger or logging.getLogger("gorums_h2.wire.server")
         self._handlers: dict[str, StreamHandler] = dict(handlers or {})
         self._on_connection = on_connection
@@ -276,8 +308,6 @@ class WireServer:
         ``task_status.started`` receives the bound ``(host, port)``. On
         asyncio this uses the native protocol path (see :mod:`._io`).
         """
-        if ssl_context is not None:
-            ssl_context.set_alpn_protocols(["h2"])
         if native_asyncio_enabled():
             await self._serve_tcp_asyncio(host, port, ssl_context, task_status)
             return
@@ -286,7 +316,9 @@ class WireServer:
         )
         bound = listener.extra(SocketAttribute.local_address)
         if ssl_context is not None:
-            listener = TLSListener(listener, ssl_context, standard_compatible=False)
+            listener = _TLSListener(listener, ssl_context, standard_compatible=False,
+                                    handshake_timeout=self.limits.handshake_timeout or 3600.0)
+            listener.log = self.log
         await self.serve(listener, task_status=_Started(task_status, (bound[0], bound[1])))
 
     async def _serve_tcp_asyncio(
@@ -303,6 +335,12 @@ class WireServer:
         tg_ref: list[anyio.abc.TaskGroup] = []
 
         def on_made(io: AsyncioProtocolIO) -> None:
+            assert io.transport is not None
+            ssl_object = io.transport.get_extra_info("ssl_object")
+            if ssl_object is not None and not self._alpn_ok(
+                    ssl_object.selected_alpn_protocol(), io.peer):
+                io.transport.close()
+                return
             conn = ServerConnection(io, self)
             if tg_ref:
                 tg_ref[0].start_soon(self._serve_connection, conn)
@@ -316,7 +354,10 @@ class WireServer:
 
         # bind before the task group exists, so a bind error is a plain OSError
         mark_asyncio_context()
-        server = await loop.create_server(factory, host, port, ssl=ssl_context)
+        server = await loop.create_server(
+            factory, host, port, ssl=ssl_context,
+            ssl_handshake_timeout=(self.limits.handshake_timeout or 3600.0
+                                   ) if ssl_context is not None else None)
         try:
             async with anyio.create_task_group() as tg:
                 self._scopes.append(tg.cancel_scope)
@@ -334,13 +375,37 @@ class WireServer:
         finally:
             server.close()
 
+    def _alpn_ok(self, protocol: str | None, peer: Any) -> bool:
+        if protocol == "h2":
+            return True
+        # grpc-go refuses such clients too (since 1.67); they do not speak
+        # HTTP/2 or are misconfigured, so say so in our log, briefly
+        self.log.info("closing TLS connection from %s: ALPN %s is not 'h2'", escape_peer_text(
+            str(peer)), "not negotiated" if protocol is None else escape_peer_text(repr(protocol)))
+        return False
+
     async def _serve_transport(self, transport: anyio.abc.ByteStream) -> None:
+        if transport.extra(TLSAttribute.ssl_object, None) is not None and not self._alpn_ok(
+                transport.extra(TLSAttribute.alpn_protocol, None),
+                transport.extra(SocketAttribute.remote_address, None)):
+            await anyio.aclose_forcefully(transport)
+            return
         sock = native_trio_socket(transport)
         io: IOStrategy = (StreamIO(transport) if sock is None
                           else TrioSocketIO(transport, sock))  # type: ignore[arg-type]
         await self._serve_connection(ServerConnection(io, self))
 
     async def _serve_connection(self, conn: ServerConnection) -> None:
+        limits = self.limits
+        if limits.max_connections is not None and len(self.connections) >= limits.max_connections:
+            conn.refused = True
+            self.log.info("refusing connection from %s: %d connections open (max_connections)",
+                          escape_peer_text(str(conn.peer)), len(self.connections))
+        elif limits.tcp_keepalive is not None:
+            sock = conn.extra(SocketAttribute.raw_socket)
+            if sock is not None:
+                set_tcp_keepalive(sock, limits.tcp_keepalive, limits.keepalive_timeout
+                                  if limits.keepalive_time is not None else None)
         if self._on_connection is not None:
             self._on_connection(conn)
         self.connections.add(conn)
@@ -376,6 +441,24 @@ class WireServer:
         self.shutting_down.set()
         for scope in self._scopes:
             scope.cancel()
+
+
+class _TLSListener(TLSListener):
+    """anyio's TLS listener, logging failed handshakes briefly at DEBUG
+    (anyio logs each one at ERROR with a traceback: a cheap way to flood a
+    server's log)."""
+
+    log: logging.Logger = logging.getLogger("gorums_h2.wire.server")
+
+    async def handle_handshake_error(self, exc: BaseException,  # type: ignore[override]
+                                     stream: anyio.abc.AnyByteStream) -> None:
+        peer = stream.extra(SocketAttribute.remote_address, None)
+        await anyio.aclose_forcefully(stream)
+        if isinstance(exc, Exception) and not isinstance(exc, anyio.get_cancelled_exc_class()):
+            self.log.debug("TLS handshake with %s failed: %s", escape_peer_text(str(peer)),
+                           escape_peer_text(repr(exc)))
+            return
+        raise exc
 
 
 class _Started:
