@@ -62,6 +62,7 @@ __all__ = [
 ]
 
 NODE_STREAM_PATH = "/ordering.Gorums/NodeStream"
+CONTENT_SUBTYPE = "gorums"  # the NodeStream takes application/grpc+gorums only
 
 Req = TypeVar("Req", bound=ProtoMessage)
 Resp = TypeVar("Resp", bound=ProtoMessage)
@@ -247,8 +248,9 @@ class Server:
         self.connect_callback = connect_callback
         self.ssl_context = ssl_context
         self._handlers: dict[str, _Registered] = {}
-        self.wire = WireServer({NODE_STREAM_PATH: self._node_stream}, settings=settings,
-                               logger=self.log, limits=limits)
+        self.wire = WireServer(settings=settings, logger=self.log, limits=limits)
+        # only gorums clients: their envelopes are not plain protobuf requests
+        self.wire.register(NODE_STREAM_PATH, self._node_stream, subtype=CONTENT_SUBTYPE)
 
     # ---- registration ----
 

@@ -12,7 +12,10 @@ becomes the call's status:
 * the request's ``grpc-timeout`` passes -> cancelled, DEADLINE_EXCEEDED.
 
 Refusals need no handler: an unknown path gets a trailers-only UNIMPLEMENTED,
-a content-type that is not gRPC gets HTTP 415.
+a content-type that is not gRPC gets HTTP 415, and a gRPC content-type whose
+subtype the path was not registered for (``application/grpc+json`` on a
+path registered with ``subtype="gorums"``) gets a trailers-only
+UNIMPLEMENTED naming the content-type the path takes.
 """
 
 from __future__ import annotations
@@ -176,6 +179,11 @@ class ServerConnection(Connection):
         if handler is None:
             self._refuse(stream, StatusCode.UNIMPLEMENTED, _unknown_method(head.path))
             return
+        required = self.server._subtypes.get(head.path)
+        if required is not None and head.subtype != required:
+            self._refuse(stream, StatusCode.UNIMPLEMENTED, _wrong_subtype(
+                head.path, required, head.subtype))
+            return
         stream.shutdown_requested = self.server.shutting_down
         assert self._tg is not None
         self._tg.start_soon(self._run_handler, handler, stream, name=f"grpc {head.path}")
@@ -224,6 +232,11 @@ def _unknown_method(path: str) -> str:
     return f"unknown method {method} for service {service}"
 
 
+def _wrong_subtype(path: str, required: str, got: str) -> str:
+    shown = escape_peer_text(content_type(got).decode("ascii", "replace"), 100)
+    return f"{path} takes content-type {content_type(required).decode()}, not {shown}"
+
+
 def server_ssl_context(certfile: str, keyfile: str | None = None) -> ssl.SSLContext:
     """A TLS server context with ALPN ``h2`` (TLS 1.2+)."""
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -255,6 +268,7 @@ class WireServer:
         self.limits = limits or ServerLimits()
         self.log = logger or logging.getLogger("gorums_h2.wire.server")
         self._handlers: dict[str, StreamHandler] = dict(handlers or {})
+        self._subtypes: dict[str, str] = {}
         self._on_connection = on_connection
         self.connections: set[ServerConnection] = set()
         self.shutting_down = anyio.Event()
@@ -263,11 +277,22 @@ class WireServer:
         self._accept_scopes: list[anyio.CancelScope] = []
         self._stopped = False
 
-    def register(self, path: str, handler: StreamHandler) -> None:
-        """Route streams on ``path`` (``/package.Service/Method``) to ``handler``."""
+    def register(self, path: str, handler: StreamHandler, *, subtype: str | None = None
+                 ) -> None:
+        """Route streams on ``path`` (``/package.Service/Method``) to ``handler``.
+
+        ``subtype``: the only content-type the path accepts, as its gRPC
+        subtype (``"gorums"``: ``application/grpc+gorums``; ``""``: plain
+        ``application/grpc``); other gRPC content-types get UNIMPLEMENTED
+        before the handler runs. None: any ``application/grpc[+...]``.
+        """
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/': {path!r}")
         self._handlers[path] = handler
+        if subtype is None:
+            self._subtypes.pop(path, None)
+        else:
+            self._subtypes[path] = subtype.lower()
 
     async def serve(
         self,
