@@ -49,6 +49,7 @@ from gorums_h2.wire.metadata import Metadata
 from gorums_h2.wire.server import ServerStream, WireServer
 from gorums_h2.wire.settings import WireSettings
 from gorums_h2.wire.status import StatusCode, StatusError
+from gorums_h2.wire.tls import check_alpn_h2
 
 __all__ = [
     "Handler",
@@ -207,7 +208,8 @@ class Server:
       only the HTTP/2 window bounds it);
     * ``connect_callback`` — called with a :class:`NodeStreamInfo` whenever a
       client opens its NodeStream (WithConnectCallback; may be async);
-    * ``ssl_context`` — TLS for :meth:`serve_tcp`;
+    * ``ssl_context`` — TLS for :meth:`serve_tcp` (must select ALPN ``h2``:
+      ValueError otherwise; not changed);
     * ``max_receive_message_size`` / ``max_send_message_size`` and
       ``wire_settings`` — the gRPC server options (WithGRPCServerOptions);
     * ``limits`` — a :class:`~gorums_h2.wire.ServerLimits`: handshake
@@ -242,6 +244,8 @@ class Server:
             )
         if receive_buffer_size < 0:
             raise ValueError("receive_buffer_size must not be negative")
+        if ssl_context is not None:
+            check_alpn_h2(ssl_context, server_side=True)
         self.log = logger or logging.getLogger("gorums_h2.server")
         self.interceptors = tuple(interceptors)
         self.receive_buffer_size = receive_buffer_size

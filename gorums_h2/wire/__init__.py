@@ -36,7 +36,8 @@ from gorums_h2.wire.server import (
     server_ssl_context,
 )
 from gorums_h2.wire.settings import WireSettings
-from gorums_h2.wire.status import StatusCode, StatusError
+from gorums_h2.wire.status import StatusCode, StatusError, escape_peer_text
+from gorums_h2.wire.tls import check_alpn_h2
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
@@ -65,9 +66,11 @@ __all__ = [
     "WireError",
     "WireServer",
     "WireSettings",
+    "check_alpn_h2",
     "client_ssl_context",
     "connect",
     "encode_message",
+    "escape_peer_text",
     "open_transport",
     "server_ssl_context",
 ]

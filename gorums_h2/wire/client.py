@@ -38,6 +38,7 @@ from gorums_h2.wire.headers import USER_AGENT, build_request_headers
 from gorums_h2.wire.metadata import Metadata, MetadataLike
 from gorums_h2.wire.protocol import ConnectionCore
 from gorums_h2.wire.settings import WireSettings
+from gorums_h2.wire.tls import check_alpn_h2
 
 __all__ = [
     "ClientConnection",
@@ -140,7 +141,8 @@ class ClientConnection(Connection):
 def client_ssl_context(
     cafile: str | None = None, *, certfile: str | None = None, keyfile: str | None = None
 ) -> ssl.SSLContext:
-    """A TLS client context for gRPC: system (or ``cafile``) trust, ALPN ``h2``."""
+    """A TLS client context for gRPC: system (or ``cafile``) trust, ALPN ``h2``;
+    ``certfile``/``keyfile``: the client certificate for mutual TLS."""
     ctx = ssl.create_default_context(cafile=cafile)
     if certfile:
         ctx.load_cert_chain(certfile, keyfile)
@@ -159,14 +161,17 @@ async def open_transport(
     """Connect TCP (and TLS with ALPN ``h2`` when ``ssl_context`` is given).
 
     Raises :class:`ConnectionBroken` (UNAVAILABLE) when the connection or
-    handshake fails or takes longer than ``connect_timeout`` seconds.
+    handshake fails or takes longer than ``connect_timeout`` seconds;
+    ValueError if ``ssl_context`` does not offer ALPN ``h2`` (it is not
+    changed: see :func:`~gorums_h2.wire.tls.check_alpn_h2`).
     """
+    if ssl_context is not None:
+        check_alpn_h2(ssl_context, server_side=False)
     try:
         with anyio.fail_after(connect_timeout):
             tcp = await anyio.connect_tcp(host, port)
             if ssl_context is None:
                 return tcp
-            ssl_context.set_alpn_protocols(["h2"])
             try:
                 tls = await TLSStream.wrap(
                     tcp,
@@ -220,7 +225,7 @@ async def open_io(
     io = AsyncioProtocolIO()
     loop = asyncio.get_running_loop()
     if ssl_context is not None:
-        ssl_context.set_alpn_protocols(["h2"])
+        check_alpn_h2(ssl_context, server_side=False)
     try:
         with anyio.fail_after(connect_timeout):
             transport, _ = await loop.create_connection(

@@ -56,6 +56,7 @@ from gorums_h2.wire.metadata import Metadata, MetadataLike
 from gorums_h2.wire.protocol import ConnectionCore, StreamCore
 from gorums_h2.wire.settings import WireSettings
 from gorums_h2.wire.status import StatusCode, StatusError, encode_grpc_message, escape_peer_text
+from gorums_h2.wire.tls import check_alpn_h2, server_ssl_context
 
 __all__ = ["ServerConnection", "ServerStream", "StreamHandler", "WireServer", "server_ssl_context"]
 
@@ -237,15 +238,6 @@ def _wrong_subtype(path: str, required: str, got: str) -> str:
     return f"{path} takes content-type {content_type(required).decode()}, not {shown}"
 
 
-def server_ssl_context(certfile: str, keyfile: str | None = None) -> ssl.SSLContext:
-    """A TLS server context with ALPN ``h2`` (TLS 1.2+)."""
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(certfile, keyfile)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.set_alpn_protocols(["h2"])
-    return ctx
-
-
 class WireServer:
     """Serves gRPC stream handlers on anyio listeners.
 
@@ -332,7 +324,12 @@ class WireServer:
 
         ``task_status.started`` receives the bound ``(host, port)``. On
         asyncio this uses the native protocol path (see :mod:`._io`).
+        ``ssl_context`` must select ALPN ``h2`` (ValueError otherwise; it is
+        not changed); TLS clients that do not negotiate ``h2`` are closed
+        right after the handshake.
         """
+        if ssl_context is not None:
+            check_alpn_h2(ssl_context, server_side=True)
         if native_asyncio_enabled():
             await self._serve_tcp_asyncio(host, port, ssl_context, task_status)
             return
