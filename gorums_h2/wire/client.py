@@ -24,6 +24,7 @@ import anyio.abc
 import h2.exceptions
 from anyio.streams.tls import TLSAttribute, TLSStream
 
+from gorums_h2.wire._hpack import MAX_SEND_HEADER_LIST_SIZE, header_list_size, install
 from gorums_h2.wire._io import (
     AsyncioProtocolIO,
     IOStrategy,
@@ -33,7 +34,7 @@ from gorums_h2.wire._io import (
 )
 from gorums_h2.wire._trio_io import TrioSocketIO, native_trio_socket
 from gorums_h2.wire.connection import Connection, Stream
-from gorums_h2.wire.errors import ConnectionBroken
+from gorums_h2.wire.errors import ConnectionBroken, HeaderListTooLarge
 from gorums_h2.wire.headers import USER_AGENT, build_request_headers
 from gorums_h2.wire.metadata import Metadata, MetadataLike
 from gorums_h2.wire.protocol import ConnectionCore
@@ -96,6 +97,7 @@ class ClientConnection(Connection):
         core = ConnectionCore(
             client_side=True, settings=settings, stream_factory=lambda c, sid: ClientStream(c, sid)
         )
+        install(core.h2)  # linear-time HPACK encoding of large metadata
         super().__init__(io, core)
         self.authority = authority
         self.scheme = scheme
@@ -116,7 +118,9 @@ class ClientConnection(Connection):
         ``grpc-timeout`` header for the server to enforce. Waits while the
         peer's MAX_CONCURRENT_STREAMS is reached. Raises the connection's
         sticky error, :class:`GoAwayError` after a GOAWAY, ValueError for
-        reserved metadata keys.
+        reserved metadata keys, :class:`HeaderListTooLarge` (nothing sent)
+        when the headers exceed the peer's SETTINGS_MAX_HEADER_LIST_SIZE (as
+        far as it is known yet) or our own cap of 1 MiB.
         """
         md = metadata if isinstance(metadata, Metadata) or metadata is None else Metadata(metadata)
         headers = build_request_headers(
@@ -128,6 +132,7 @@ class ClientConnection(Connection):
             metadata=md,
             user_agent=self.user_agent,
         )
+        self.check_header_list(headers)
         while True:
             try:
                 stream = self.core.open_stream(headers)
@@ -136,6 +141,23 @@ class ClientConnection(Connection):
                 continue
             assert isinstance(stream, ClientStream)
             return stream
+
+
+    def check_header_list(self, headers: list[tuple[bytes, bytes]]) -> None:
+        """Raise :class:`HeaderListTooLarge` if the peer would refuse ``headers``."""
+        size = header_list_size(headers)
+        if size <= 16 * 1024:  # below every limit a gRPC peer may set in practice
+            return
+        peer = self.core.h2.remote_settings.max_header_list_size
+        if size > MAX_SEND_HEADER_LIST_SIZE:
+            raise HeaderListTooLarge(
+                f"request headers are {size} bytes (mostly metadata), above the "
+                f"{MAX_SEND_HEADER_LIST_SIZE}-byte cap for headers we send; send large data "
+                "in messages", size, MAX_SEND_HEADER_LIST_SIZE)
+        if peer is not None and size > peer:
+            raise HeaderListTooLarge(
+                f"request headers are {size} bytes (mostly metadata), above the server's "
+                f"SETTINGS_MAX_HEADER_LIST_SIZE of {peer} bytes", size, peer)
 
 
 def client_ssl_context(

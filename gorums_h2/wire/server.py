@@ -32,6 +32,7 @@ from anyio.abc import SocketAttribute
 from anyio.streams.tls import TLSAttribute, TLSListener
 from h2.errors import ErrorCodes
 
+from gorums_h2.wire._hpack import install
 from gorums_h2.wire._io import (
     AsyncioProtocolIO,
     IOStrategy,
@@ -133,6 +134,7 @@ class ServerConnection(Connection):
             stream_factory=lambda c, sid: ServerStream(c, sid),
         )
         self.server = server
+        install(core.h2)  # linear-time HPACK encoding of large metadata
         core.on_request = self._on_request
         super().__init__(io, core)
         self._tg: anyio.abc.TaskGroup | None = None
