@@ -33,7 +33,7 @@ from gorums_h2.wire._io import (
     native_asyncio_enabled,
 )
 from gorums_h2.wire._trio_io import TrioSocketIO, native_trio_socket
-from gorums_h2.wire.connection import Connection, Stream
+from gorums_h2.wire.connection import Connection, Signal, Stream
 from gorums_h2.wire.errors import ConnectionBroken, HeaderListTooLarge
 from gorums_h2.wire.headers import USER_AGENT, build_request_headers
 from gorums_h2.wire.metadata import Metadata, MetadataLike
@@ -98,6 +98,9 @@ class ClientConnection(Connection):
             client_side=True, settings=settings, stream_factory=lambda c, sid: ClientStream(c, sid)
         )
         install(core.h2)  # linear-time HPACK encoding of large metadata
+        self._peer_settings = False  # the server's first SETTINGS arrived
+        self._settings_signal = Signal()
+        core.on_remote_settings = self._on_remote_settings
         super().__init__(io, core)
         self.authority = authority
         self.scheme = scheme
@@ -120,7 +123,9 @@ class ClientConnection(Connection):
         sticky error, :class:`GoAwayError` after a GOAWAY, ValueError for
         reserved metadata keys, :class:`HeaderListTooLarge` (nothing sent)
         when the headers exceed the peer's SETTINGS_MAX_HEADER_LIST_SIZE (as
-        far as it is known yet) or our own cap of 1 MiB.
+        far as it is known yet) or our own cap of 1 MiB. Headers above 16 KiB
+        wait for the server's first SETTINGS (at most ``connect_timeout``),
+        so its limit is known before they are sent.
         """
         md = metadata if isinstance(metadata, Metadata) or metadata is None else Metadata(metadata)
         headers = build_request_headers(
@@ -132,6 +137,8 @@ class ClientConnection(Connection):
             metadata=md,
             user_agent=self.user_agent,
         )
+        if header_list_size(headers) > _SMALL_HEADERS and not self._peer_settings:
+            await self._wait_peer_settings()
         self.check_header_list(headers)
         while True:
             try:
@@ -143,10 +150,25 @@ class ClientConnection(Connection):
             return stream
 
 
+    def _on_remote_settings(self) -> None:
+        self._peer_settings = True
+        self._settings_signal.set()
+
+    def _on_failed(self) -> None:
+        super()._on_failed()
+        self._settings_signal.set()
+
+    async def _wait_peer_settings(self) -> None:
+        with anyio.move_on_after(self.core.settings.connect_timeout):
+            while not self._peer_settings:
+                if self.core.error is not None:
+                    raise self.core.error
+                await self._settings_signal.wait()
+
     def check_header_list(self, headers: list[tuple[bytes, bytes]]) -> None:
         """Raise :class:`HeaderListTooLarge` if the peer would refuse ``headers``."""
         size = header_list_size(headers)
-        if size <= 16 * 1024:  # below every limit a gRPC peer may set in practice
+        if size <= _SMALL_HEADERS:  # below every limit a gRPC peer may set in practice
             return
         peer = self.core.h2.remote_settings.max_header_list_size
         if size > MAX_SEND_HEADER_LIST_SIZE:
@@ -158,6 +180,9 @@ class ClientConnection(Connection):
             raise HeaderListTooLarge(
                 f"request headers are {size} bytes (mostly metadata), above the server's "
                 f"SETTINGS_MAX_HEADER_LIST_SIZE of {peer} bytes", size, peer)
+
+
+_SMALL_HEADERS = 16 * 1024
 
 
 def client_ssl_context(

@@ -12,6 +12,7 @@ import random
 import time
 
 import anyio
+import anyio.lowlevel
 import pytest
 from _backends import anyio_backend
 from hpack import Decoder
@@ -142,3 +143,37 @@ async def test_one_mib_of_metadata_to_a_peer_that_allows_it() -> None:
     print(f"open_stream with 1 MiB of metadata: {took * 1000:.1f} ms")
     assert took < 2.0  # hang detector (was ~207 s)
     assert seen == [1, MiB - 1000]
+
+
+@pytest.mark.anyio
+async def test_large_metadata_waits_for_the_servers_limit() -> None:
+    """Right after connecting the server's SETTINGS may not have arrived: a
+    large header block waits for them instead of being sent blind."""
+    srv = WireServer({"/a.S/M": lambda stream: anyio.lowlevel.checkpoint()})
+    async with anyio.create_task_group() as tg:
+        _, port = await tg.start(srv.serve_tcp, "127.0.0.1", 0)
+        for _ in range(3):
+            async with connect("127.0.0.1", port) as conn:
+                with pytest.raises(HeaderListTooLarge, match="of 65536 bytes"):
+                    await conn.open_stream("/a.S/M", metadata={"x-big": "v" * 100_000})
+                assert conn.error is None
+        srv.stop()
+
+
+@pytest.mark.anyio
+async def test_manager_metadata_above_the_servers_limit_fails_calls_clearly() -> None:
+    from _conn_kit import gorums_server
+
+    import gorums_h2 as g
+    from gorums_h2.testing import ECHO_RPC, Echo
+
+    async with gorums_server() as (address, _), g.Manager(metadata={"x-big": "v" * 100_000},
+                         backoff=g.Backoff(base_delay=30)) as mgr:
+        node = mgr.new_configuration(
+            g.with_node_list([f"{address[0]}:{address[1]}"])).nodes()[0]
+        with pytest.raises(g.StatusError) as info:
+            with anyio.fail_after(10):
+                await g.rpc_call(node.context(), Echo(value="x"), ECHO_RPC, Echo)
+    # the node is reported not connected (UNAVAILABLE), saying why
+    assert "RESOURCE_EXHAUSTED: request headers are" in info.value.message
+    assert "SETTINGS_MAX_HEADER_LIST_SIZE of 65536 bytes" in info.value.message
