@@ -94,16 +94,24 @@ async def test_silent_client_closed_by_keepalive() -> None:
     PINGs (its host vanished) is closed after keepalive_time + keepalive_timeout,
     without a GOAWAY; an idle client that answers PINGs stays."""
     limits = ServerLimits(keepalive_time=0.5, keepalive_timeout=0.5)
+    probe = Probe()
     async with gorums_server(lambda: g.Server(limits=limits)) as (address, server):
-        silent = await RawClient.connect(address)
-        await silent.handshake()  # our SETTINGS go out; we never answer anything after
-        start = anyio.current_time()
-        async with connect(*address) as alive:  # answers PINGs, sends nothing else
-            await connections_drop_to(server, 1, within=1.0 + SLACK)
-            took = anyio.current_time() - start
-            await anyio.sleep(1.5)  # three more keepalive periods
-            assert len(server.wire.connections) == 1
-            assert alive.error is None
+        stop = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            await tg.start(probe.run, address, stop)  # busy: never pinged
+            silent = await RawClient.connect(address)
+            await silent.handshake()  # our SETTINGS go out; we never answer anything after
+            start = anyio.current_time()
+            async with connect(*address) as alive:  # answers PINGs, sends nothing else
+                await connections_drop_to(server, 2, within=1.0 + SLACK)
+                took = anyio.current_time() - start
+                await anyio.sleep(1.5)  # three more keepalive periods
+                assert len(server.wire.connections) == 2
+                assert alive.error is None
+            stop.set()
+        print(f"silent client closed after {took:.2f}s; {probe.summary()}")
+        assert not probe.errors
+        assert probe.max_gap < 1.5, probe.summary()
         took_eof = await silent.wait_closed(within=SLACK)
         await silent.aclose()
         assert 0.9 <= took <= 1.0 + SLACK, took

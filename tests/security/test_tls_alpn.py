@@ -12,6 +12,7 @@ import ssl
 from pathlib import Path
 
 import anyio
+import anyio.abc
 import pytest
 from _backends import anyio_backend
 from _certs import self_signed_cert
@@ -122,3 +123,30 @@ def test_parse_client_hello_alpn() -> None:
         parse_client_hello_alpn(b"\x16\x03\x01\x00")
     with pytest.raises(ValueError):
         parse_client_hello_alpn(b"GET / HTTP/1.1\r\n")
+
+
+async def test_tls_slowloris_closed_by_handshake_timeout(
+        certs: tuple[str, str], caplog: pytest.LogCaptureFixture) -> None:
+    """A TLS server gives the TLS handshake the same budget, and logs the
+    failures at DEBUG only (anyio would log each at ERROR with a traceback)."""
+    caplog.set_level(logging.DEBUG)
+    limits = g.ServerLimits(handshake_timeout=1.0)
+    server_ctx = server_ssl_context(*certs)
+    async with gorums_server(lambda: g.Server(ssl_context=server_ctx, limits=limits)) as (
+            address, server):
+        socks = [await anyio.connect_tcp(*address) for _ in range(5)]
+        for sock in socks:
+            await sock.send(b"\x16")  # the first byte of a TLS record
+        async with anyio.create_task_group() as tg:
+            took: list[float] = []
+
+            async def wait(sock: anyio.abc.SocketStream) -> None:
+                took.append(await closed_by_server(sock, within=1.0 + 4.0))
+                await anyio.aclose_forcefully(sock)
+
+            for sock in socks:
+                tg.start_soon(wait, sock)
+        assert len(took) == 5 and max(took) < 1.0 + 4.0, took
+        assert await _echo(address, client_ssl_context(certs[0])) == "tls"
+        assert len(server.wire.connections) <= 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
