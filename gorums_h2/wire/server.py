@@ -142,6 +142,11 @@ class ServerConnection(Connection):
         self.refused = False
         self.closed_by_limit: Action | None = None
         self.lifecycle_signal = Signal()  # handshake done or a stream closed
+        # only the idle and age limits care when streams close (saves a
+        # wake-up of the lifecycle task per call on unary-heavy servers)
+        limits = server.limits
+        self._wake_on_stream_close = (limits.max_connection_idle is not None
+                                      or limits.max_connection_age is not None)
         core.on_streams_available = self._on_stream_closed
         core.on_remote_settings = self._on_remote_settings
 
@@ -165,7 +170,8 @@ class ServerConnection(Connection):
 
     def _on_stream_closed(self) -> None:
         self._streams_signal.set()
-        self.lifecycle_signal.set()
+        if self._wake_on_stream_close:
+            self.lifecycle_signal.set()
         self.server._streams_changed.set()
 
     def _on_request(self, stream: StreamCore, headers: Headers) -> None:
