@@ -32,7 +32,7 @@ from anyio.abc import SocketAttribute
 from anyio.streams.tls import TLSAttribute, TLSListener
 from h2.errors import ErrorCodes
 
-from gorums_h2.wire._hpack import install
+from gorums_h2.wire._hpack import MAX_SEND_HEADER_LIST_SIZE, header_list_size, install
 from gorums_h2.wire._io import (
     AsyncioProtocolIO,
     IOStrategy,
@@ -42,7 +42,7 @@ from gorums_h2.wire._io import (
 )
 from gorums_h2.wire._trio_io import TrioSocketIO, native_trio_socket
 from gorums_h2.wire.connection import Connection, Signal, Stream
-from gorums_h2.wire.errors import ConnectionClosed, EndOfStream
+from gorums_h2.wire.errors import ConnectionClosed, EndOfStream, HeaderListTooLarge
 from gorums_h2.wire.headers import (
     HeaderError,
     Headers,
@@ -95,11 +95,20 @@ class ServerStream(Stream):
         return self.local_closed or self._end is not None
 
     def send_initial_metadata(self, metadata: MetadataLike) -> None:
-        """Send response headers with ``metadata`` now (before any message)."""
+        """Send response headers with ``metadata`` now (before any message).
+
+        Raises :class:`HeaderListTooLarge` (nothing sent) above the client's
+        SETTINGS_MAX_HEADER_LIST_SIZE or 1 MiB.
+        """
         if self.response_headers is None:
             raise RuntimeError("response headers were already sent")
         md = metadata if isinstance(metadata, Metadata) else Metadata(metadata)
         headers = build_response_headers(self.head.subtype or None, md)
+        size, limit = header_list_size(headers), self._header_limit()
+        if size > limit:
+            raise HeaderListTooLarge(
+                f"response headers are {size} bytes (mostly metadata), above the client's "
+                f"limit of {limit} bytes", size, limit)
         self.response_headers = None
         self.conn.h2.send_headers(self.stream_id, headers)
         self.conn.on_output()
@@ -111,12 +120,31 @@ class ServerStream(Stream):
         details: Any = (),
         metadata: MetadataLike | None = None,
     ) -> None:
-        """Finish the response with a status (trailers). Later calls do nothing."""
+        """Finish the response with a status (trailers). Later calls do nothing.
+
+        Trailers the client would refuse (above its
+        SETTINGS_MAX_HEADER_LIST_SIZE or 1 MiB: a huge message or trailing
+        metadata) are replaced by INTERNAL saying so, as grpc-go does, so the
+        call still ends with a status instead of breaking the connection.
+        """
         if self.ended:
             return
         md = None if metadata is None else (
             metadata if isinstance(metadata, Metadata) else Metadata(metadata))
-        self.queue_end(build_trailers(code, message, details, md))
+        trailers = build_trailers(code, message, details, md)
+        size = header_list_size(trailers)
+        if self.response_headers is not None:
+            size += header_list_size(self.response_headers)
+        limit = self._header_limit()
+        if size > limit:
+            trailers = build_trailers(StatusCode.INTERNAL, (
+                f"the response's trailers ({size} bytes: status message, details and "
+                f"metadata) exceed the client's header list limit of {limit} bytes"))
+        self.queue_end(trailers)
+
+    def _header_limit(self) -> int:
+        peer = self.conn.h2.remote_settings.max_header_list_size
+        return MAX_SEND_HEADER_LIST_SIZE if peer is None else min(peer, MAX_SEND_HEADER_LIST_SIZE)
 
 
 class ServerConnection(Connection):

@@ -177,3 +177,46 @@ async def test_manager_metadata_above_the_servers_limit_fails_calls_clearly() ->
     # the node is reported not connected (UNAVAILABLE), saying why
     assert "RESOURCE_EXHAUSTED: request headers are" in info.value.message
     assert "SETTINGS_MAX_HEADER_LIST_SIZE of 65536 bytes" in info.value.message
+
+
+@pytest.mark.anyio
+async def test_server_response_headers_and_trailers_within_the_clients_limit() -> None:
+    """A handler's huge status message or metadata ends the call with a status
+    instead of breaking the client's connection (our client accepts 64 KiB)."""
+    from gorums_h2.wire import EndOfStream, StatusError
+
+    async def huge_message(stream: ServerStream) -> None:
+        raise StatusError(StatusCode.NOT_FOUND, "x" * 100_000)
+
+    async def huge_trailers(stream: ServerStream) -> None:
+        stream.end(StatusCode.OK, metadata={"x-big": "v" * 100_000})
+
+    async def huge_headers(stream: ServerStream) -> None:
+        stream.send_initial_metadata({"x-big": "v" * 100_000})
+
+    async def fine(stream: ServerStream) -> None:
+        pass
+
+    srv = WireServer({"/a.S/Message": huge_message, "/a.S/Trailers": huge_trailers,
+                      "/a.S/Headers": huge_headers, "/a.S/Fine": fine})
+    async with anyio.create_task_group() as tg:
+        _, port = await tg.start(srv.serve_tcp, "127.0.0.1", 0)
+        async with connect("127.0.0.1", port) as conn:
+            for path, code, text in [
+                    ("/a.S/Message", StatusCode.INTERNAL, "exceed the client's header list limit"),
+                    ("/a.S/Trailers", StatusCode.INTERNAL, "exceed the client's header list limit"),
+                    ("/a.S/Headers", StatusCode.RESOURCE_EXHAUSTED,
+                     "response headers are 100"),
+                    ("/a.S/Fine", StatusCode.OK, "")]:
+                stream = await conn.open_stream(path)
+                stream.end()
+                with anyio.fail_after(10):
+                    try:
+                        await stream.receive()
+                    except EndOfStream:
+                        got, message = StatusCode.OK, ""
+                    except StatusError as exc:
+                        got, message = exc.code, exc.message
+                assert (got, text in message) == (code, True), (path, got, message)
+            assert conn.error is None
+        srv.stop()
