@@ -297,6 +297,7 @@ class WireServer:
         self.log = logger or logging.getLogger("gorums_h2.wire.server")
         self._handlers: dict[str, StreamHandler] = dict(handlers or {})
         self._subtypes: dict[str, str] = {}
+        self._refusals_logged: dict[str, float] = {}
         self._on_connection = on_connection
         self.connections: set[ServerConnection] = set()
         self.shutting_down = anyio.Event()
@@ -438,9 +439,20 @@ class WireServer:
             return True
         # grpc-go refuses such clients too (since 1.67); they do not speak
         # HTTP/2 or are misconfigured, so say so in our log, briefly
-        self.log.info("closing TLS connection from %s: ALPN %s is not 'h2'", escape_peer_text(
-            str(peer)), "not negotiated" if protocol is None else escape_peer_text(repr(protocol)))
+        self._log_refusal("alpn", "closing TLS connection from %s: ALPN %s is not 'h2'",
+                          escape_peer_text(str(peer)), "not negotiated" if protocol is None
+                          else escape_peer_text(repr(protocol)))
         return False
+
+    def _log_refusal(self, kind: str, msg: str, *args: Any) -> None:
+        # INFO at most once per 10 s and kind, else DEBUG: a client that
+        # keeps getting refused must not be able to flood the log
+        now = anyio.current_time()
+        if now - self._refusals_logged.get(kind, -_REFUSAL_LOG_INTERVAL) >= _REFUSAL_LOG_INTERVAL:
+            self._refusals_logged[kind] = now
+            self.log.info(msg + " (more such: DEBUG for 10 s)", *args)
+        else:
+            self.log.debug(msg, *args)
 
     async def _serve_transport(self, transport: anyio.abc.ByteStream) -> None:
         if transport.extra(TLSAttribute.ssl_object, None) is not None and not self._alpn_ok(
@@ -457,8 +469,9 @@ class WireServer:
         limits = self.limits
         if limits.max_connections is not None and len(self.connections) >= limits.max_connections:
             conn.refused = True
-            self.log.info("refusing connection from %s: %d connections open (max_connections)",
-                          escape_peer_text(str(conn.peer)), len(self.connections))
+            self._log_refusal("max_connections",
+                              "refusing connection from %s: %d connections open (max_connections)",
+                              escape_peer_text(str(conn.peer)), len(self.connections))
         elif limits.tcp_keepalive is not None:
             sock = conn.extra(SocketAttribute.raw_socket)
             if sock is not None:
@@ -499,6 +512,9 @@ class WireServer:
         self.shutting_down.set()
         for scope in self._scopes:
             scope.cancel()
+
+
+_REFUSAL_LOG_INTERVAL = 10.0
 
 
 class _TLSListener(TLSListener):

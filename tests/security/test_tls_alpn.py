@@ -63,16 +63,18 @@ async def test_server_closes_tls_clients_without_alpn_h2(
         ctx = ssl.create_default_context(cafile=certs[0])
         if alpn is not None:
             ctx.set_alpn_protocols(alpn)
-        sock = await anyio.connect_tcp(*address, ssl_context=ctx, tls_standard_compatible=False,
-                                       tls_hostname="localhost")
-        took = await closed_by_server(sock, within=5)
-        await anyio.aclose_forcefully(sock)
-        assert took < 5
+        for _ in range(3):
+            sock = await anyio.connect_tcp(*address, ssl_context=ctx,
+                                           tls_standard_compatible=False,
+                                           tls_hostname="localhost")
+            took = await closed_by_server(sock, within=5)
+            await anyio.aclose_forcefully(sock)
+            assert took < 5
         assert not server.wire.connections
         # a client with ALPN h2 is served
         assert await _echo(address, client_ssl_context(certs[0])) == "tls"
-    assert any("ALPN" in r.getMessage() and "is not 'h2'" in r.getMessage()
-               for r in caplog.records)
+    refusals = [r for r in caplog.records if "is not 'h2'" in r.getMessage()]
+    assert [r.levelno for r in refusals] == [logging.INFO, logging.DEBUG, logging.DEBUG]
 
 
 async def test_mutual_tls(certs: tuple[str, str], client_certs: tuple[str, str]) -> None:
