@@ -57,7 +57,7 @@ async def _echo(address: tuple[str, int], ctx: ssl.SSLContext) -> str | g.Status
 @pytest.mark.parametrize("alpn", [None, ["http/1.1"]])
 async def test_server_closes_tls_clients_without_alpn_h2(
         certs: tuple[str, str], alpn: list[str] | None, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="gorums_h2.server")
+    caplog.set_level(logging.DEBUG, logger="gorums_h2.server")
     server_ctx = server_ssl_context(*certs)
     async with gorums_server(lambda: g.Server(ssl_context=server_ctx)) as (address, server):
         ctx = ssl.create_default_context(cafile=certs[0])
