@@ -223,3 +223,14 @@ async def test_tcp_keepalive_on_accepted_sockets() -> None:
     assert seen and seen[0][0] == 1
     if seen[0][1] is not None:
         assert seen[0][1] == 20_000  # keepalive_timeout, as grpc-go sets it
+
+
+async def test_keepalive_closes_a_stuck_handshake_when_handshake_timeout_is_off() -> None:
+    limits = ServerLimits(handshake_timeout=None, keepalive_time=0.3, keepalive_timeout=0.3)
+    async with gorums_server(lambda: g.Server(limits=limits)) as (address, server):
+        sock = await anyio.connect_tcp(*address)
+        await sock.send(b"PRI * HTTP/2.0\r\n")  # half a preface, then nothing
+        took = await closed_by_server(sock, within=0.6 + SLACK)
+        await anyio.aclose_forcefully(sock)
+        assert took >= 0.5
+        await connections_drop_to(server, 0)
