@@ -190,7 +190,7 @@ class ConnectionCore:
             raise self.error
         if self.goaway is not None:
             raise GoAwayError(
-                "peer is shutting down (GOAWAY); no new streams",
+                f"no new streams: {self.goaway.message}",  # says why (e.g. max_connections)
                 self.goaway.h2_code,
                 self.goaway.last_stream_id,
             )

@@ -19,6 +19,7 @@ from _conn_kit import PREFACE, Probe, RawClient, closed_by_server, eventually, g
 from h2.errors import ErrorCodes
 
 import gorums_h2 as g
+from gorums_h2.testing import ECHO_RPC, Echo
 from gorums_h2.wire import ServerConnection, ServerLimits, connect
 
 __all__ = ["anyio_backend"]
@@ -234,3 +235,21 @@ async def test_keepalive_closes_a_stuck_handshake_when_handshake_timeout_is_off(
         await anyio.aclose_forcefully(sock)
         assert took >= 0.5
         await connections_drop_to(server, 0)
+
+
+async def test_max_connections_a_refused_manager_learns_why() -> None:
+    limits = ServerLimits(max_connections=1)
+    probe = Probe()
+    async with gorums_server(lambda: g.Server(limits=limits)) as (address, _):
+        stop = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            await tg.start(probe.run, address, stop)  # holds the one connection
+            async with g.Manager(backoff=g.Backoff(base_delay=30)) as mgr:
+                node = mgr.new_configuration(
+                    g.with_node_list([f"{address[0]}:{address[1]}"])).nodes()[0]
+                with pytest.raises(g.StatusError) as info, anyio.fail_after(10):
+                    await g.rpc_call(node.context(), Echo(value="x"), ECHO_RPC, Echo)
+            stop.set()
+    assert info.value.code == g.StatusCode.UNAVAILABLE
+    assert "ENHANCE_YOUR_CALM: too many connections" in info.value.message
+    assert not probe.errors
