@@ -4,7 +4,10 @@ Layers, bottom up: :mod:`~.framing` (length-prefixed messages),
 :mod:`~.headers` and :mod:`~.metadata` (header blocks), :mod:`~.status`
 and :mod:`~.errors` (outcomes), :mod:`~.protocol` (sans-IO connection and
 stream state on h2), :mod:`~.connection` (the anyio driver), and the
-:mod:`~.client` and :mod:`~.server` entry points.
+:mod:`~.client` and :mod:`~.server` entry points (:mod:`~.server_stream`
+the server end of a call, :mod:`~.lifecycle` the server's connection limits,
+:mod:`~.tls` TLS contexts and the ALPN check, :mod:`~._hpack` linear-time
+header encoding).
 """
 
 from gorums_h2.wire.client import (

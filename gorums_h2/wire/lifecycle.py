@@ -30,6 +30,7 @@ open for hours: see :class:`ServerLimits`.
 from __future__ import annotations
 
 import enum
+import logging
 import os
 import random
 import socket
@@ -45,7 +46,10 @@ from gorums_h2.wire.status import StatusError
 if TYPE_CHECKING:
     from gorums_h2.wire.server import ServerConnection
 
-__all__ = ["Action", "ConnectionTimers", "ServerLimits", "set_tcp_keepalive", "supervise"]
+__all__ = ["Action", "ConnectionTimers", "ServerLimits", "log_rarely", "set_tcp_keepalive",
+           "supervise"]
+
+RARE_LOG_INTERVAL = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +252,19 @@ async def _close(conn: ServerConnection, action: Action, limits: ServerLimits) -
     conn.closed_by_limit = action
     core.fail(exc)  # the writer sends what is queued (a GOAWAY), then stops
     await conn.io.close()  # ends the reader too, so run() returns
+
+
+def log_rarely(log: logging.Logger, last: dict[str, float], kind: str, msg: str,
+               *args: Any) -> None:
+    """Log at INFO at most once per :data:`RARE_LOG_INTERVAL` seconds per
+    ``kind`` (``last`` remembers when), else at DEBUG: for events a peer can
+    repeat at will (refused connections), which must not flood the log."""
+    now = anyio.current_time()
+    if now - last.get(kind, -RARE_LOG_INTERVAL) >= RARE_LOG_INTERVAL:
+        last[kind] = now
+        log.info(msg + " (more such within 10 s: DEBUG)", *args)
+    else:
+        log.debug(msg, *args)
 
 
 def set_tcp_keepalive(sock: Any, idle: float, user_timeout: float | None) -> bool:

@@ -29,10 +29,10 @@ from typing import Any
 import anyio
 import anyio.abc
 from anyio.abc import SocketAttribute
-from anyio.streams.tls import TLSAttribute, TLSListener
+from anyio.streams.tls import TLSAttribute
 from h2.errors import ErrorCodes
 
-from gorums_h2.wire._hpack import MAX_SEND_HEADER_LIST_SIZE, header_list_size, install
+from gorums_h2.wire._hpack import install
 from gorums_h2.wire._io import (
     AsyncioProtocolIO,
     IOStrategy,
@@ -41,111 +41,32 @@ from gorums_h2.wire._io import (
     native_asyncio_enabled,
 )
 from gorums_h2.wire._trio_io import TrioSocketIO, native_trio_socket
-from gorums_h2.wire.connection import Connection, Signal, Stream
-from gorums_h2.wire.errors import ConnectionClosed, EndOfStream, HeaderListTooLarge
+from gorums_h2.wire.connection import Connection, Signal
+from gorums_h2.wire.errors import ConnectionClosed, EndOfStream
 from gorums_h2.wire.headers import (
     HeaderError,
     Headers,
-    RequestHead,
     build_response_headers,
     build_trailers,
     content_type,
     validate_request_headers,
 )
-from gorums_h2.wire.lifecycle import Action, ServerLimits, set_tcp_keepalive, supervise
-from gorums_h2.wire.metadata import Metadata, MetadataLike
+from gorums_h2.wire.lifecycle import (
+    Action,
+    ServerLimits,
+    log_rarely,
+    set_tcp_keepalive,
+    supervise,
+)
 from gorums_h2.wire.protocol import ConnectionCore, StreamCore
+from gorums_h2.wire.server_stream import ServerStream
 from gorums_h2.wire.settings import WireSettings
 from gorums_h2.wire.status import StatusCode, StatusError, encode_grpc_message, escape_peer_text
-from gorums_h2.wire.tls import check_alpn_h2, server_ssl_context
+from gorums_h2.wire.tls import QuietTLSListener, check_alpn_h2, server_ssl_context
 
 __all__ = ["ServerConnection", "ServerStream", "StreamHandler", "WireServer", "server_ssl_context"]
 
 StreamHandler = Callable[["ServerStream"], Awaitable[None]]
-
-_EMPTY_HEAD = RequestHead("", "", "", None, None, Metadata())
-
-
-class ServerStream(Stream):
-    """The server end of one gRPC call.
-
-    ``head`` is the validated request (path, metadata, timeout), ``peer`` the
-    client's address, ``shutdown_requested`` an event set when the server
-    starts a graceful shutdown (long-lived streams should finish and end).
-    """
-
-    __slots__ = ("cancel_scope", "head", "peer", "shutdown_requested")
-
-    def __init__(self, conn: ConnectionCore, stream_id: int) -> None:
-        super().__init__(conn, stream_id, client_side=False)
-        self.head = _EMPTY_HEAD
-        self.peer: Any = None
-        self.cancel_scope: anyio.CancelScope | None = None
-        self.shutdown_requested: anyio.Event | None = None
-
-    def _set_end(self, exc: BaseException) -> None:
-        super()._set_end(exc)
-        # reset by the client or connection lost: the handler's work is moot
-        if self.local_closed and self.cancel_scope is not None:
-            self.cancel_scope.cancel()
-
-    @property
-    def ended(self) -> bool:
-        """True once the response is complete (or can no longer be sent)."""
-        return self.local_closed or self._end is not None
-
-    def send_initial_metadata(self, metadata: MetadataLike) -> None:
-        """Send response headers with ``metadata`` now (before any message).
-
-        Raises :class:`HeaderListTooLarge` (nothing sent) above the client's
-        SETTINGS_MAX_HEADER_LIST_SIZE or 1 MiB.
-        """
-        if self.response_headers is None:
-            raise RuntimeError("response headers were already sent")
-        md = metadata if isinstance(metadata, Metadata) else Metadata(metadata)
-        headers = build_response_headers(self.head.subtype or None, md)
-        size, limit = header_list_size(headers), self._header_limit()
-        if size > limit:
-            raise HeaderListTooLarge(
-                f"response headers are {size} bytes (mostly metadata), above the client's "
-                f"limit of {limit} bytes", size, limit)
-        self.response_headers = None
-        self.conn.h2.send_headers(self.stream_id, headers)
-        self.conn.on_output()
-
-    def end(
-        self,
-        code: StatusCode | int = StatusCode.OK,
-        message: str = "",
-        details: Any = (),
-        metadata: MetadataLike | None = None,
-    ) -> None:
-        """Finish the response with a status (trailers). Later calls do nothing.
-
-        Trailers the client would refuse (above its
-        SETTINGS_MAX_HEADER_LIST_SIZE or 1 MiB: a huge message or trailing
-        metadata) are replaced by INTERNAL saying so, as grpc-go does, so the
-        call still ends with a status instead of breaking the connection.
-        """
-        if self.ended:
-            return
-        md = None if metadata is None else (
-            metadata if isinstance(metadata, Metadata) else Metadata(metadata))
-        trailers = build_trailers(code, message, details, md)
-        size = header_list_size(trailers)
-        if self.response_headers is not None:
-            size += header_list_size(self.response_headers)
-        limit = self._header_limit()
-        if size > limit:
-            trailers = build_trailers(StatusCode.INTERNAL, (
-                f"the response's trailers ({size} bytes: status message, details and "
-                f"metadata) exceed the client's header list limit of {limit} bytes"))
-        self.queue_end(trailers)
-
-    def _header_limit(self) -> int:
-        peer = self.conn.h2.remote_settings.max_header_list_size
-        return MAX_SEND_HEADER_LIST_SIZE if peer is None else min(peer, MAX_SEND_HEADER_LIST_SIZE)
-
 
 class ServerConnection(Connection):
     """A server-side connection: dispatches each new stream to its handler.
@@ -375,8 +296,8 @@ class WireServer:
         )
         bound = listener.extra(SocketAttribute.local_address)
         if ssl_context is not None:
-            listener = _TLSListener(listener, ssl_context, standard_compatible=False,
-                                    handshake_timeout=self.limits.handshake_timeout or 3600.0)
+            listener = QuietTLSListener(listener, ssl_context, standard_compatible=False,
+                                        handshake_timeout=self.limits.handshake_timeout or 3600.0)
             listener.log = self.log
         await self.serve(listener, task_status=_Started(task_status, (bound[0], bound[1])))
 
@@ -445,14 +366,8 @@ class WireServer:
         return False
 
     def _log_refusal(self, kind: str, msg: str, *args: Any) -> None:
-        # INFO at most once per 10 s and kind, else DEBUG: a client that
-        # keeps getting refused must not be able to flood the log
-        now = anyio.current_time()
-        if now - self._refusals_logged.get(kind, -_REFUSAL_LOG_INTERVAL) >= _REFUSAL_LOG_INTERVAL:
-            self._refusals_logged[kind] = now
-            self.log.info(msg + " (more such: DEBUG for 10 s)", *args)
-        else:
-            self.log.debug(msg, *args)
+        # a client that keeps getting refused must not flood the log
+        log_rarely(self.log, self._refusals_logged, kind, msg, *args)
 
     async def _serve_transport(self, transport: anyio.abc.ByteStream) -> None:
         if transport.extra(TLSAttribute.ssl_object, None) is not None and not self._alpn_ok(
@@ -512,27 +427,6 @@ class WireServer:
         self.shutting_down.set()
         for scope in self._scopes:
             scope.cancel()
-
-
-_REFUSAL_LOG_INTERVAL = 10.0
-
-
-class _TLSListener(TLSListener):
-    """anyio's TLS listener, logging failed handshakes briefly at DEBUG
-    (anyio logs each one at ERROR with a traceback: a cheap way to flood a
-    server's log)."""
-
-    log: logging.Logger = logging.getLogger("gorums_h2.wire.server")
-
-    async def handle_handshake_error(self, exc: BaseException,  # type: ignore[override]
-                                     stream: anyio.abc.AnyByteStream) -> None:
-        peer = stream.extra(SocketAttribute.remote_address, None)
-        await anyio.aclose_forcefully(stream)
-        if isinstance(exc, Exception) and not isinstance(exc, anyio.get_cancelled_exc_class()):
-            self.log.debug("TLS handshake with %s failed: %s", escape_peer_text(str(peer)),
-                           escape_peer_text(repr(exc)))
-            return
-        raise exc
 
 
 class _Started:

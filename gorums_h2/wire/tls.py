@@ -15,13 +15,39 @@ contexts that pass.
 
 from __future__ import annotations
 
+import logging
 import os
 import ssl
 import struct
 
-__all__ = ["check_alpn_h2", "server_ssl_context"]
+import anyio
+import anyio.abc
+from anyio.abc import SocketAttribute
+from anyio.streams.tls import TLSListener
+
+from gorums_h2.wire.status import escape_peer_text
+
+__all__ = ["QuietTLSListener", "check_alpn_h2", "server_ssl_context"]
 
 _ALPN_EXTENSION = 16
+
+
+class QuietTLSListener(TLSListener):
+    """anyio's TLS listener, logging failed handshakes (and handshake
+    timeouts) briefly at DEBUG on ``log``: anyio logs each one at ERROR with
+    a traceback, a cheap way to flood a server's log."""
+
+    log: logging.Logger = logging.getLogger("gorums_h2.wire.server")
+
+    async def handle_handshake_error(self, exc: BaseException,  # type: ignore[override]
+                                     stream: anyio.abc.AnyByteStream) -> None:
+        peer = stream.extra(SocketAttribute.remote_address, None)
+        await anyio.aclose_forcefully(stream)
+        if isinstance(exc, Exception) and not isinstance(exc, anyio.get_cancelled_exc_class()):
+            self.log.debug("TLS handshake with %s failed: %s", escape_peer_text(str(peer)),
+                           escape_peer_text(repr(exc)))
+            return
+        raise exc
 
 
 def server_ssl_context(
