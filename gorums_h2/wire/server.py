@@ -14,8 +14,9 @@ becomes the call's status:
 Refusals need no handler: an unknown path gets a trailers-only UNIMPLEMENTED,
 a content-type that is not gRPC gets HTTP 415, and a gRPC content-type whose
 subtype the path was not registered for (``application/grpc+json`` on a
-path registered with ``subtype="gorums"``) gets a trailers-only
-UNIMPLEMENTED naming the content-type the path takes.
+path registered with ``subtype="gorums"``) gets a trailers-only INTERNAL
+naming the content-types the path takes (grpc-go, lacking per-method
+subtypes, would decode the request with its proto codec and fail there).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import anyio
@@ -137,10 +138,10 @@ class ServerConnection(Connection):
         if handler is None:
             self._refuse(stream, StatusCode.UNIMPLEMENTED, _unknown_method(head.path))
             return
-        required = self.server._subtypes.get(head.path)
-        if required is not None and head.subtype != required:
-            self._refuse(stream, StatusCode.UNIMPLEMENTED, _wrong_subtype(
-                head.path, required, head.subtype))
+        accepted = self.server._subtypes.get(head.path)
+        if accepted is not None and head.subtype not in accepted:
+            self._refuse(stream, StatusCode.INTERNAL, _wrong_subtype(
+                head.path, accepted, head.subtype))
             return
         stream.shutdown_requested = self.server.shutting_down
         assert self._tg is not None
@@ -190,9 +191,10 @@ def _unknown_method(path: str) -> str:
     return f"unknown method {method} for service {service}"
 
 
-def _wrong_subtype(path: str, required: str, got: str) -> str:
+def _wrong_subtype(path: str, accepted: frozenset[str], got: str) -> str:
     shown = escape_peer_text(content_type(got).decode("ascii", "replace"), 100)
-    return f"{path} takes content-type {content_type(required).decode()}, not {shown}"
+    takes = " or ".join(content_type(s).decode() for s in sorted(accepted))
+    return f"{path} takes content-type {takes}, not {shown}"
 
 
 class WireServer:
@@ -217,7 +219,7 @@ class WireServer:
         self.limits = limits or ServerLimits()
         self.log = logger or logging.getLogger("gorums_h2.wire.server")
         self._handlers: dict[str, StreamHandler] = dict(handlers or {})
-        self._subtypes: dict[str, str] = {}
+        self._subtypes: dict[str, frozenset[str]] = {}
         self._refusals_logged: dict[str, float] = {}
         self._on_connection = on_connection
         self.connections: set[ServerConnection] = set()
@@ -227,14 +229,15 @@ class WireServer:
         self._accept_scopes: list[anyio.CancelScope] = []
         self._stopped = False
 
-    def register(self, path: str, handler: StreamHandler, *, subtype: str | None = None
-                 ) -> None:
+    def register(self, path: str, handler: StreamHandler, *,
+                 subtype: str | Iterable[str] | None = None) -> None:
         """Route streams on ``path`` (``/package.Service/Method``) to ``handler``.
 
-        ``subtype``: the only content-type the path accepts, as its gRPC
-        subtype (``"gorums"``: ``application/grpc+gorums``; ``""``: plain
-        ``application/grpc``); other gRPC content-types get UNIMPLEMENTED
-        before the handler runs. None: any ``application/grpc[+...]``.
+        ``subtype``: the content-type(s) the path accepts, as gRPC subtypes
+        (``"gorums"``: ``application/grpc+gorums``; ``""``: plain
+        ``application/grpc``; or several, e.g. ``{"", "proto"}``); other
+        gRPC content-types get INTERNAL before the handler runs. None: any
+        ``application/grpc[+...]``.
         """
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/': {path!r}")
@@ -242,7 +245,8 @@ class WireServer:
         if subtype is None:
             self._subtypes.pop(path, None)
         else:
-            self._subtypes[path] = subtype.lower()
+            subtypes = [subtype] if isinstance(subtype, str) else list(subtype)
+            self._subtypes[path] = frozenset(s.lower() for s in subtypes)
 
     async def serve(
         self,
