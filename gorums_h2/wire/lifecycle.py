@@ -6,8 +6,9 @@ one that vanished without a FIN (its host died, its network namespace was
 deleted), one that stays connected for ever. :class:`ServerLimits` says how
 long each may last; :class:`ConnectionTimers` is the sans-IO decision ("what
 is due, and when is the next check"), :func:`supervise` the small task that
-acts on it for one connection, and :func:`set_tcp_keepalive` sets the kernel's
-own dead-peer detection on an accepted socket.
+acts on it for one connection (the kernel's own dead-peer detection on
+accepted sockets is :func:`gorums_h2.wire._io.set_tcp_timeouts`, shared with
+the client).
 
 The model is grpc-go's server ``keepalive.ServerParameters``:
 
@@ -33,7 +34,6 @@ import enum
 import logging
 import os
 import random
-import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,8 +46,7 @@ from gorums_h2.wire.status import StatusError
 if TYPE_CHECKING:
     from gorums_h2.wire.server import ServerConnection
 
-__all__ = ["Action", "ConnectionTimers", "ServerLimits", "log_rarely", "set_tcp_keepalive",
-           "supervise"]
+__all__ = ["Action", "ConnectionTimers", "ServerLimits", "log_rarely", "supervise"]
 
 RARE_LOG_INTERVAL = 10.0
 
@@ -87,7 +86,7 @@ class ServerLimits:
       learns why at once instead of waiting in the listen backlog. None:
       no limit (the process's file-descriptor limit applies).
     * ``tcp_keepalive``: SO_KEEPALIVE on accepted sockets, with this many
-      seconds of idle time and probe interval (9 probes, Linux's default);
+      seconds of idle time and probe interval (3 probes, as on the client);
       where the platform has it, TCP_USER_TIMEOUT is set to
       ``keepalive_timeout`` (as grpc-go does) so unacknowledged writes to a
       vanished client fail too. None: leave the sockets as they are.
@@ -265,26 +264,3 @@ def log_rarely(log: logging.Logger, last: dict[str, float], kind: str, msg: str,
         log.info(msg + " (more such within 10 s: DEBUG)", *args)
     else:
         log.debug(msg, *args)
-
-
-def set_tcp_keepalive(sock: Any, idle: float, user_timeout: float | None) -> bool:
-    """SO_KEEPALIVE with ``idle`` seconds of idle time and probe interval, and
-    TCP_USER_TIMEOUT ``user_timeout`` seconds where the platform has them.
-
-    ``sock`` is a socket (or asyncio's TransportSocket). Returns False if
-    the socket refused (e.g. not TCP); never raises for that.
-    """
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        seconds = max(int(idle), 1)
-        for name, value in (("TCP_KEEPIDLE", seconds), ("TCP_KEEPINTVL", seconds),
-                            ("TCP_KEEPCNT", 9)):
-            option = getattr(socket, name, None)
-            if option is not None:
-                sock.setsockopt(socket.IPPROTO_TCP, option, value)
-        option = getattr(socket, "TCP_USER_TIMEOUT", None)
-        if option is not None and user_timeout is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, option, max(int(user_timeout * 1000), 1))
-    except (OSError, AttributeError, TypeError):
-        return False
-    return True

@@ -40,6 +40,7 @@ from gorums_h2.wire._io import (
     StreamIO,
     mark_asyncio_context,
     native_asyncio_enabled,
+    set_tcp_timeouts,
 )
 from gorums_h2.wire._trio_io import TrioSocketIO, native_trio_socket
 from gorums_h2.wire.connection import Connection, Signal
@@ -52,13 +53,7 @@ from gorums_h2.wire.headers import (
     content_type,
     validate_request_headers,
 )
-from gorums_h2.wire.lifecycle import (
-    Action,
-    ServerLimits,
-    log_rarely,
-    set_tcp_keepalive,
-    supervise,
-)
+from gorums_h2.wire.lifecycle import Action, ServerLimits, log_rarely, supervise
 from gorums_h2.wire.protocol import ConnectionCore, StreamCore
 from gorums_h2.wire.server_stream import ServerStream
 from gorums_h2.wire.settings import WireSettings
@@ -392,10 +387,9 @@ class WireServer:
                               "refusing connection from %s: %d connections open (max_connections)",
                               escape_peer_text(str(conn.peer)), len(self.connections))
         elif limits.tcp_keepalive is not None:
-            sock = conn.extra(SocketAttribute.raw_socket)
-            if sock is not None:
-                set_tcp_keepalive(sock, limits.tcp_keepalive, limits.keepalive_timeout
-                                  if limits.keepalive_time is not None else None)
+            set_tcp_timeouts(conn.extra(SocketAttribute.raw_socket), limits.tcp_keepalive,
+                             limits.keepalive_timeout if limits.keepalive_time is not None
+                             else None)
         if self._on_connection is not None:
             self._on_connection(conn)
         self.connections.add(conn)
