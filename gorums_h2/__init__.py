@@ -54,7 +54,7 @@ from gorums_h2.server import (
     unary_handler,
 )
 from gorums_h2.system import System, local_systems
-from gorums_h2.wire import Metadata, StatusCode, StatusError, WireSettings
+from gorums_h2.wire import Metadata, ServerLimits, StatusCode, StatusError, WireSettings
 
 CONTENT_SUBTYPE = "gorums"
 """The gRPC content subtype of v0.11's NodeStream (``application/grpc+gorums``);
@@ -93,6 +93,7 @@ __all__ = [
     "SendQueueFull",
     "Server",
     "ServerCtx",
+    "ServerLimits",
     "StatusCode",
     "StatusError",
     "System",

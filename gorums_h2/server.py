@@ -51,10 +51,12 @@ from gorums_h2.codec import (
 )
 from gorums_h2.message import Message
 from gorums_h2.wire.errors import EndOfStream, MessageTooLarge
+from gorums_h2.wire.lifecycle import ServerLimits
 from gorums_h2.wire.metadata import Metadata
 from gorums_h2.wire.server import ServerStream, WireServer
 from gorums_h2.wire.settings import WireSettings
 from gorums_h2.wire.status import StatusCode, StatusError
+from gorums_h2.wire.tls import check_alpn_h2
 
 __all__ = [
     "Handler",
@@ -212,7 +214,8 @@ class Server:
       only the HTTP/2 window bounds it);
     * ``connect_callback`` — called with a :class:`NodeStreamInfo` whenever a
       client opens its NodeStream (WithConnectCallback; may be async);
-    * ``ssl_context`` — TLS for :meth:`serve_tcp`;
+    * ``ssl_context`` — TLS for :meth:`serve_tcp` (must select ALPN ``h2``:
+      ValueError otherwise; not changed);
     * ``max_receive_message_size`` / ``max_send_message_size`` and
       ``wire_settings`` — the gRPC server options (WithGRPCServerOptions);
     * ``wires`` — the NodeStream wires served (default both: ``("ordering",
@@ -220,7 +223,12 @@ class Server:
       UNIMPLEMENTED "unknown service …" naming the wires this server speaks.
       Each wire's path accepts only its content types (``ordering``:
       ``application/grpc+gorums``; ``stream``: ``application/grpc`` and, as
-      master, ``+proto``/``+gorums``); others are refused with INTERNAL.
+      master, ``+proto``/``+gorums``); others are refused with INTERNAL;
+    * ``limits`` — a :class:`~gorums_h2.wire.ServerLimits`: handshake
+      timeout, keepalive PINGs to silent clients, max connection idle time
+      and age, max connections (grpc-go's ``KeepaliveParams`` and
+      ``ConnectionTimeout``; defaults close a vanished client's connection
+      within 50 s).
     """
 
     def __init__(
@@ -234,6 +242,7 @@ class Server:
         max_send_message_size: int | None = None,
         wire_settings: WireSettings | None = None,
         logger: logging.Logger | None = None,
+        limits: ServerLimits | None = None,
         wires: WireLike | Iterable[WireLike] = ("ordering", "stream"),
     ) -> None:
         settings = wire_settings or WireSettings()
@@ -248,6 +257,8 @@ class Server:
             )
         if receive_buffer_size < 0:
             raise ValueError("receive_buffer_size must not be negative")
+        if ssl_context is not None:
+            check_alpn_h2(ssl_context, server_side=True)
         self.log = logger or logging.getLogger("gorums_h2.server")
         self.interceptors = tuple(interceptors)
         self.receive_buffer_size = receive_buffer_size
@@ -255,9 +266,11 @@ class Server:
         self.ssl_context = ssl_context
         self._handlers: dict[str, _Registered] = {}
         self.wires = get_wires(wires)
-        self.wire = WireServer(settings=settings, logger=self.log)
+        self.wire = WireServer(settings=settings, logger=self.log, limits=limits)
         for proto in self.wires:
-            self.wire.register(proto.path, partial(self._node_stream, proto))
+            # each path takes only its wire's content types (INTERNAL before any handler)
+            self.wire.register(proto.path, partial(self._node_stream, proto),
+                               subtype=proto.accepted_subtypes)
         for proto in WIRES.values():
             if proto not in self.wires:
                 self.wire.register(proto.path, partial(self._refuse_wire, proto))
@@ -315,9 +328,6 @@ class Server:
                           f"wire; a client must use it (Manager(wire=...))")
 
     async def _node_stream(self, wire: WireProtocol, stream: ServerStream) -> None:
-        refusal = wire.content_type_error(stream.head.subtype)
-        if refusal is not None:
-            raise refusal
         stream.inbound_limit = self.receive_buffer_size
         state = _StreamState(self, stream, wire)
         if self.connect_callback is not None:

@@ -32,7 +32,7 @@ from gorums_h2.codec.envelope import (
     encode_status_field,
 )
 from gorums_h2.wire.metadata import Metadata
-from gorums_h2.wire.status import StatusCode, StatusError
+from gorums_h2.wire.status import StatusError
 
 __all__ = ["Envelope", "EnvelopeError", "WireProtocol"]
 
@@ -199,17 +199,6 @@ class WireProtocol:
         IDs of server-initiated calls on it are replies, not requests."""
         header = self.back_channel_header
         return header is not None and stream_metadata.get(header) is not None
-
-    def content_type_error(self, subtype: str) -> StatusError | None:
-        """The refusal for a NodeStream opened with ``application/grpc[+subtype]``,
-        or None if this wire accepts it."""
-        if subtype in self.accepted_subtypes:
-            return None
-        got = "application/grpc" + (f"+{subtype}" if subtype else "")
-        want = "application/grpc" + (f"+{self.subtype}" if self.subtype else "")
-        return StatusError(StatusCode.INTERNAL,
-                           f"content-type {got} is not the {self.name} wire's: "
-                           f"{self.path} ({self.go_version}) needs {want}")
 
     def mismatch_hint(self, other: WireProtocol) -> str:
         """The sentence telling a user that the peer speaks ``other`` instead."""
