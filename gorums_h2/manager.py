@@ -20,7 +20,7 @@ import anyio
 import anyio.abc
 
 from gorums_h2.backoff import Backoff
-from gorums_h2.channel import ChannelOptions, NodeChannel
+from gorums_h2.channel import BackChannel, ChannelOptions, NodeChannel
 from gorums_h2.codec import WireLike, WireProtocol, get_wire
 from gorums_h2.configuration import Configuration
 from gorums_h2.node import Node
@@ -55,7 +55,18 @@ class Manager:
     * ``wire`` — the NodeStream wire of the servers: ``"ordering"`` (Go
       Gorums v0.11, the default) or ``"stream"`` (Go Gorums master); it also
       selects how ``with_node_list`` numbers nodes (docs/interop.md).
-      ValueError for another name.
+      ValueError for another name;
+    * ``server`` — back-channel handlers (Go master's ``WithServer``): a
+      :class:`~gorums_h2.server.Server` whose registered handlers (generated
+      ``register_*_server`` functions work as usual) serve the requests the
+      servers send back over this manager's streams. Every stream then
+      carries ``gorums-node-id: <server.my_id>`` (0 unless the server was
+      given ``my_id``), which makes the node treat this client as a peer or
+      an anonymous back-channel client. Each server-initiated request runs
+      in its own task, concurrently with the others and without the
+      per-stream ordering of ordinary requests (as master); it is cancelled
+      when its stream ends. Only on the ``stream`` wire (ValueError on
+      ``ordering``: v0.11 has no back-channel).
     """
 
     def __init__(
@@ -70,12 +81,17 @@ class Manager:
         per_node_metadata: Callable[[int], MetadataLike | None] | None = None,
         send_buffer_size: int = 0,
         wire: WireLike = "ordering",
+        server: BackChannel | None = None,
     ) -> None:
         if send_buffer_size < 0:
             raise ValueError("send_buffer_size must not be negative")
         if ssl_context is not None:
             check_alpn_h2(ssl_context, server_side=False)
         self.wire: WireProtocol = get_wire(wire)
+        if server is not None and self.wire.back_channel_header is None:
+            raise ValueError(f"the {self.wire.name!r} wire has no back-channel: "
+                             "Manager(server=...) needs wire='stream'")
+        self.server = server
         md = Metadata(metadata) if metadata is not None else Metadata()
         md.validate_for_send()
         self.logger = logger or logging.getLogger("gorums_h2.manager")
@@ -89,6 +105,8 @@ class Manager:
             send_buffer_size=send_buffer_size,
             logger=self.logger,
             wire=self.wire,
+            back_channel=server,
+            node_id_header=None if server is None else str(getattr(server, "my_id", 0)),
         )
         self._nodes: dict[int, Node] = {}
         self._by_address: dict[tuple[str, int], Node] = {}
