@@ -3,7 +3,9 @@
 An async context manager: ``async with Manager(...) as mgr:`` starts a task
 group in which every node's channel connects and reconnects; leaving the
 block (or :meth:`Manager.close`) closes every connection, fails what is
-pending with ConnectionClosed, and waits for the channel tasks to end.
+pending with ConnectionClosed, and waits for the channel tasks to end. An
+exception raised in the block leaves it as raised (not wrapped in an
+ExceptionGroup), so ``except IncompleteError:`` around the block works.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from gorums_h2._groups import TaskGroup
 from gorums_h2.backoff import Backoff
 from gorums_h2.channel import ChannelOptions, NodeChannel
 from gorums_h2.configuration import Configuration
@@ -75,7 +78,7 @@ class Manager:
         self._by_address: dict[tuple[str, int], Node] = {}
         self._seq = itertools.count(1)
         self._tg: anyio.abc.TaskGroup | None = None
-        self._tg_cm: anyio.abc.TaskGroup | None = None
+        self._tg_cm: TaskGroup | None = None
         self._closed = False
 
     # ---- lifecycle ----
@@ -83,7 +86,7 @@ class Manager:
     async def __aenter__(self) -> Manager:
         if self._tg_cm is not None:
             raise RuntimeError("a Manager can be entered only once")
-        self._tg_cm = anyio.create_task_group()
+        self._tg_cm = TaskGroup()  # exceptions leave the block unwrapped
         self._tg = await self._tg_cm.__aenter__()
         return self
 

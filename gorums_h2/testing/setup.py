@@ -18,6 +18,7 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from gorums_h2._groups import TaskGroup
 from gorums_h2.configuration import Configuration
 from gorums_h2.errors import IncompleteError, QuorumCallError
 from gorums_h2.manager import Manager
@@ -93,7 +94,7 @@ async def test_servers(
     baseline = task_count()
     servers = TestServers()
     make = srv_fn or echo_server_fn
-    async with anyio.create_task_group() as tg:
+    async with TaskGroup() as tg:  # exceptions leave the block unwrapped
         for i in range(n):
             server = make(i)
             done = anyio.Event()
