@@ -93,10 +93,12 @@ async def rpc_call(ctx: NodeContext, req: ProtoMessage, method: str,
                    response_type: type[Resp]) -> Resp:
     """An ordered RPC to one node: send ``req`` and return the reply.
 
-    Raises the node's StatusError, DEADLINE_EXCEEDED after ``ctx.timeout``.
+    Raises the node's StatusError, DEADLINE_EXCEEDED after ``ctx.timeout``,
+    ConnectionClosed if the manager is closed.
     """
     info = method_info(method, response_type)  # type: ignore[arg-type]
     node = ctx.node
+    node.manager.check_open()
     channel = node._channel
     await _ready(channel)
     seq = node.manager.next_seq()
@@ -141,6 +143,8 @@ async def unicast(ctx: NodeContext, req: ProtoMessage, method: str, *,
     """
     info = method_info(method)
     node = ctx.node
+    if not ignore_errors:
+        node.manager.check_open()
     channel = node._channel
     seq = node.manager.next_seq()
     envelope = encode(encode_metadata(seq, info.method_field, b"", ctx.entries_bytes),
@@ -175,6 +179,8 @@ async def multicast(ctx: ConfigContext, req: Req, method: str, *, ignore_errors:
     manager = config.manager
     if manager is None:
         return
+    if not ignore_errors:
+        manager.check_open()
     client_ctx: ClientCtx[Req, Any] = ClientCtx(req, config, method)
     empty: ResponseSeq[Any] = ResponseSeq(_no_replies)
     for interceptor in interceptors:

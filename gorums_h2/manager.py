@@ -27,6 +27,7 @@ from gorums_h2.channel import ChannelOptions, NodeChannel
 from gorums_h2.configuration import Configuration
 from gorums_h2.node import Node
 from gorums_h2.nodelist import NodeListOption
+from gorums_h2.wire.errors import ConnectionClosed
 from gorums_h2.wire.metadata import Metadata, MetadataLike
 from gorums_h2.wire.settings import WireSettings
 
@@ -115,6 +116,13 @@ class Manager:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def check_open(self) -> None:
+        """Raise :class:`~gorums_h2.wire.errors.ConnectionClosed` if the manager
+        is closed: a call made after that fails at once, saying so."""
+        if self._closed:
+            raise ConnectionClosed("the manager is closed: calls need an open Manager "
+                                   "(inside `async with Manager() as mgr`)")
 
     def next_seq(self) -> int:
         """The next message sequence number (shared by all nodes, as in Go)."""
