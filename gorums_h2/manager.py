@@ -191,7 +191,9 @@ async def new_config(nodes: NodeListOption, **manager_options: Any) -> AsyncIter
     """A new :class:`Manager` and a configuration of ``nodes`` (Go's ``NewConfig``).
 
     ``async with new_config(with_node_list(addrs)) as cfg:`` — the manager is
-    ``cfg.manager`` and is closed when the block ends.
+    ``cfg.manager`` and is closed when the block ends. Host names are looked
+    up off the event loop (:meth:`NodeListOption.resolved`).
     """
+    nodes = await nodes.resolved()
     async with Manager(**manager_options) as manager:
         yield manager.new_configuration(nodes)

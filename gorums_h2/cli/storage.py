@@ -135,7 +135,7 @@ async def _client(addrs: Sequence[str], args: argparse.Namespace) -> int:
     )
 
     try:
-        nodes = gorums_h2.with_node_list(addrs)
+        nodes = await gorums_h2.with_node_list(addrs).resolved()  # DNS off the event loop
         async with gorums_h2.Manager(metadata=stream_metadata(args.client_name)) as mgr:
             cfg = mgr.new_configuration(nodes)
             first = mgr.node(gorums_h2.node_id_for(addrs[0]))
