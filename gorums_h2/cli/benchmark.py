@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if args.server:
         return _serve(args.server, args.server_buffer, args.backend)
     try:
+        _check_addresses(args)
         benches = select(args.benchmarks)
         options = Options(
             config_size=args.config_size, quorum_size=args.quorum_size, payload=args.payload,
@@ -115,6 +116,23 @@ def run(args: argparse.Namespace) -> int:
               f"{', remote servers' if options.remote else ''}")
         print(format_table(results))
     return 0
+
+
+def _check_addresses(args: argparse.Namespace) -> None:
+    """Usage errors in --remotes / --config-size, before anything starts (ValueError)."""
+    from gorums_h2.nodelist import parse_address
+
+    if args.remotes:
+        remotes = [a.strip() for a in args.remotes.split(",") if a.strip()]
+        if not remotes:
+            raise ValueError("--remotes names no address")
+        for address in remotes:
+            try:
+                parse_address(address)
+            except ValueError as exc:
+                raise ValueError(f"--remotes: {exc}") from None
+    elif args.config_size < 1:
+        raise ValueError("--config-size must be at least 1 without --remotes")
 
 
 def _describe(exc: BaseException) -> str:

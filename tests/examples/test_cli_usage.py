@@ -138,3 +138,14 @@ def test_the_table_says_when_latency_is_queueing() -> None:
     assert table.splitlines()[-1] == (
         "AsyncQuorumCall: latency includes queueing: up to 1000 calls in flight")
     assert not any(line.startswith("QuorumCall:") for line in table.splitlines())
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--remotes", "foo"], "gorums-h2 benchmark: --remotes: invalid node address 'foo'"),
+    (["--config-size", "0"], "gorums-h2 benchmark: --config-size must be at least 1"),
+])
+def test_benchmark_usage_errors_are_one_line(args: list[str], message: str) -> None:
+    done = run("benchmark", *args)
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(message)
