@@ -120,9 +120,11 @@ class BackChannel(Protocol):
     """What serves server-initiated requests on a client's stream (a Server)."""
 
     def back_channel_dispatcher(self, stream: ClientStream, wire: WireProtocol,
-                                tg: anyio.abc.TaskGroup) -> Callable[[Envelope], None]:
+                                start: Callable[..., object]) -> Callable[[Envelope], None]:
         """A function handling one server-initiated request on ``stream``; each
-        runs in its own task of ``tg`` and replies on ``stream``."""
+        runs in its own task (``start``: a task group's ``start_soon``) and
+        replies on ``stream``."""
+
 
 
 class NodeChannel:
@@ -407,7 +409,7 @@ class NodeChannel:
                     return False
                 if opts.back_channel is not None:
                     self._serve_request = opts.back_channel.back_channel_dispatcher(
-                        stream, wire, tg)
+                        stream, wire, tg.start_soon)
                 stream.on_message = self._on_message
                 self.conn = conn
                 self.stream = stream

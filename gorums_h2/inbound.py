@@ -40,6 +40,7 @@ from gorums_h2.wire.errors import ConnectionClosed
 from gorums_h2.wire.metadata import Metadata
 
 if TYPE_CHECKING:
+    from gorums_h2.server import Server
     from gorums_h2.wire.server_stream import ServerStream
 
 __all__ = ["CLIENT_ID_START", "InboundChannel", "InboundManager", "InboundNodes"]
@@ -144,11 +145,13 @@ def _host_port(peer: Any) -> tuple[str, int]:
 class InboundNodes:
     """The callable inbound streams of one server (module doc)."""
 
-    def __init__(self, wire: WireProtocol, my_id: int, peers: Iterable[int],
+    def __init__(self, server: Server, wire: WireProtocol, my_id: int, peers: Iterable[int],
                  logger: logging.Logger, task_groups: list[anyio.abc.TaskGroup]) -> None:
+        self.server = server
         self.manager = InboundManager(wire, logger, task_groups)
         self.my_id = my_id
         self.peer_ids = frozenset(peers)
+        self.local: Node | None = None  # this replica's node for itself, made on first use
         self.peers: dict[int, Node] = {}
         self.clients: dict[int, Node] = {}
         self._next_client = itertools.count(CLIENT_ID_START)
@@ -186,9 +189,26 @@ class InboundNodes:
                 del table[node.id]
         _channel(node).left(why)
 
+    def set_config(self, my_id: int, peers: Iterable[int]) -> None:
+        """This replica's ID and its peers' (for streams opened from now on)."""
+        self.my_id = my_id
+        self.peer_ids = frozenset(peers) - {my_id}
+        self.local = None
+
     def config(self) -> Configuration:
-        """The connected known peers (master's ``ServerCtx.Config()``)."""
-        return Configuration(self.peers.values())
+        """The connected known peers, and this replica itself (dispatched in
+        process) when it has an ID (master's ``ServerCtx.Config()``)."""
+        nodes = list(self.peers.values())
+        if self.my_id > 0:
+            if self.local is None:
+                from gorums_h2.local import LocalChannel
+
+                channel = LocalChannel(self.server, self.manager.options, "in-process", 0,
+                                       self.manager.spawn)
+                self.local = Node(self.my_id, "in-process", 0, self.manager, channel)
+                channel.node = self.local
+            nodes.append(self.local)
+        return Configuration(nodes)
 
     def client_config(self) -> Configuration:
         """The connected anonymous back-channel clients (``ServerCtx.ClientConfig()``)."""

@@ -196,7 +196,17 @@ class Manager:
         if at_address is not None:
             raise ValueError(
                 f"{at_address.address} already has node ID {at_address.id}, not {node_id}")
-        channel = NodeChannel(host, port, self._options)
+        server = self.server
+        channel: NodeChannel
+        if server is not None and node_id and getattr(server, "my_id", 0) == node_id:
+            # this replica's own node: its server, in process (no connection)
+            from gorums_h2.local import LocalChannel
+
+            assert self._tg is not None
+            channel = LocalChannel(server, self._options, host, port,  # type: ignore[arg-type]
+                                   self._tg.start_soon)
+        else:
+            channel = NodeChannel(host, port, self._options)
         node = Node(node_id, host, port, self, channel)
         channel.node = node
         self._nodes[node_id] = node

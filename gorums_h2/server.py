@@ -311,7 +311,8 @@ class Server:
         self.wires = get_wires(wires)
         self.my_id = my_id
         self.wire = WireServer(settings=settings, logger=self.log, limits=limits)
-        self._inbound = InboundNodes(STREAM, my_id, peers, self.log, self.wire.task_groups)
+        self._inbound = InboundNodes(self, STREAM, my_id, peers, self.log,
+                                     self.wire.task_groups)
         for proto in self.wires:
             # each path takes only its wire's content types (INTERNAL before any handler)
             self.wire.register(proto.path, partial(self._node_stream, proto),
@@ -319,6 +320,13 @@ class Server:
         for proto in WIRES.values():
             if proto not in self.wires:
                 self.wire.register(proto.path, partial(self._refuse_wire, proto))
+
+    def set_config(self, my_id: int, peers: Iterable[int]) -> None:
+        """Set this replica's ID and its peers' IDs (``Server(my_id=, peers=)``
+        after construction, e.g. once every replica's port is known); applies
+        to NodeStreams opened from now on."""
+        self.my_id = my_id
+        self._inbound.set_config(my_id, peers)
 
     # ---- registration ----
 
@@ -574,10 +582,11 @@ class Server:
     # ---- as a client's back-channel (Manager(server=...)) ----
 
     def back_channel_dispatcher(self, stream: Stream, wire: WireProtocol,
-                                tg: anyio.abc.TaskGroup) -> Callable[[Envelope], None]:
-        """Serve server-initiated requests arriving on a client's ``stream``:
-        the returned function starts each request's handler in its own task
-        of ``tg`` (concurrently, no ordering, as master); the reply goes back
+                                start: Callable[..., object]) -> Callable[[Envelope], None]:
+        """Serve server-initiated requests arriving on a client's ``stream``
+        (or in-process requests, :mod:`gorums_h2.local`): the returned function
+        starts each request's handler in its own task with ``start`` (a task
+        group's ``start_soon``; concurrently, no ordering, as master); the reply goes back
         on ``stream`` with the request's ID and method; an unknown method is
         answered in-band with the wire's UNIMPLEMENTED (code 12)."""
         state = _StreamState(self, stream, wire, Metadata())
@@ -591,7 +600,7 @@ class Server:
                 return
             handler, request, one_way = prepared
             ctx = ServerCtx(state, request, baton=False)
-            tg.start_soon(self._run, ctx, handler, request, one_way)
+            start(self._run, ctx, handler, request, one_way)
 
         return dispatch
 

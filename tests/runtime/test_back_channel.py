@@ -96,8 +96,9 @@ async def test_streams_are_classified_by_their_node_id_header() -> None:
             async with g.new_config(g.with_node_list([address]), wire="stream",
                                     **options) as cfg:
                 await sg.read_rpc(cfg.nodes()[0].context(timeout=WAIT), ReadRequest())
-    assert seen == [([2], []), ([], [CLIENT_ID_START]), ([], [CLIENT_ID_START + 1]),
-                    ([], []), ([], []), ([], [])]
+    # config() also holds this replica itself (ID 1, in process)
+    assert seen == [([1, 2], []), ([1], [CLIENT_ID_START]), ([1], [CLIENT_ID_START + 1]),
+                    ([1], []), ([1], []), ([1], [])]
     assert not server._inbound.peers and not server._inbound.clients  # all left
 
 
