@@ -400,6 +400,26 @@ class Server:
                 NodeStreamInfo(state.metadata.copy(), stream.peer, wire.name))
             if inspect.isawaitable(result):
                 await result
+        readers: list[MemoryObjectReceiveStream[bytes | Envelope]] = []
+        try:
+            await self._run_stream(state, node, readers)
+        finally:
+            for received in readers:
+                # only now: requests buffered before the stream's end were handled
+                received.close()
+        if state.receive_error is not None:
+            # e.g. a request above max_receive_message_size: end the stream with
+            # that status (as grpc-go), not OK; a no-op if the client reset it
+            raise state.receive_error
+        if state.shutting_down:
+            stream.end(StatusCode.UNAVAILABLE, "server is shutting down")
+
+    async def _run_stream(self, state: _StreamState, node: Node | None,
+                          readers: list[MemoryObjectReceiveStream[bytes | Envelope]]) -> None:
+        """The stream's tasks: the ordered receive loop (and, on a callable
+        stream, the reply reader feeding it), until the stream is finished."""
+        stream = state.stream
+        assert isinstance(stream, ServerStream)
         async with anyio.create_task_group() as tg:
             state.tg = tg
             if node is not None:
@@ -408,19 +428,14 @@ class Server:
                 state.channel = channel
                 send, received = anyio.create_memory_object_stream[bytes | Envelope](
                     max_buffer_size=self.receive_buffer_size or 256)
+                readers.append(received)
                 state.receive = partial(_from_reader, state, received)
-                tg.start_soon(self._read_replies, state, send, received)
+                tg.start_soon(self._read_replies, state, send)
             tg.start_soon(self._receive_loop, state)
             if stream.shutdown_requested is not None:
                 tg.start_soon(self._watch_shutdown, state, stream.shutdown_requested)
             await state.finished.wait()
             tg.cancel_scope.cancel()
-        if state.receive_error is not None:
-            # e.g. a request above max_receive_message_size: end the stream with
-            # that status (as grpc-go), not OK; a no-op if the client reset it
-            raise state.receive_error
-        if state.shutting_down:
-            stream.end(StatusCode.UNAVAILABLE, "server is shutting down")
 
     async def _watch_shutdown(self, state: _StreamState, event: anyio.Event) -> None:
         await event.wait()
@@ -428,18 +443,11 @@ class Server:
         state.check_finished()
 
     async def _read_replies(self, state: _StreamState,
-                            send: MemoryObjectSendStream[bytes | Envelope],
-                            received: MemoryObjectReceiveStream[bytes | Envelope]) -> None:
+                            send: MemoryObjectSendStream[bytes | Envelope]) -> None:
         """On a callable stream: route replies to server-initiated calls at once,
         pass everything else on to the ordered receive loop (in order)."""
-        channel = state.channel
+        stream, wire, channel = state.stream, state.wire, state.channel
         assert channel is not None
-        with received:  # closed when the stream's task group ends
-            await self._read_loop(state, channel, send)
-
-    async def _read_loop(self, state: _StreamState, channel: InboundChannel,
-                         send: MemoryObjectSendStream[bytes | Envelope]) -> None:
-        stream, wire = state.stream, state.wire
         async with send:
             while True:
                 try:

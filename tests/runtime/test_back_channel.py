@@ -129,7 +129,6 @@ async def test_every_call_type_from_a_handler_on_client_config() -> None:
     server.register_handler("proto.Storage.ReadRPC", g.unary_handler(fan_out))
     mine = g.Server()
     sg.register_storage_server(mine, Client())
-    mine.service = Client  # type: ignore[attr-defined]
     async with serving(server) as address, g.new_config(
             g.with_node_list([address]), wire="stream", server=mine) as cfg:
         reply = await sg.read_rpc(cfg.nodes()[0].context(timeout=WAIT), ReadRequest(key="k"))
