@@ -41,6 +41,7 @@ from gorums_h2.codec import (
     encode_status_field,
     lookup_method,
 )
+from gorums_h2.health import HealthService
 from gorums_h2.message import Message
 from gorums_h2.pb import ordering_pb2
 from gorums_h2.wire.errors import EndOfStream, MessageTooLarge
@@ -207,7 +208,10 @@ class Server:
       client opens its NodeStream (WithConnectCallback; may be async);
     * ``ssl_context`` — TLS for :meth:`serve_tcp`;
     * ``max_receive_message_size`` / ``max_send_message_size`` and
-      ``wire_settings`` — the gRPC server options (WithGRPCServerOptions).
+      ``wire_settings`` — the gRPC server options (WithGRPCServerOptions);
+    * ``health`` — serve gRPC health checking (``grpc.health.v1.Health``) on
+      the same port (default True); ``server.health`` sets the statuses
+      (:class:`~gorums_h2.health.HealthService`).
     """
 
     def __init__(
@@ -221,6 +225,7 @@ class Server:
         max_send_message_size: int | None = None,
         wire_settings: WireSettings | None = None,
         logger: logging.Logger | None = None,
+        health: bool = True,
     ) -> None:
         settings = wire_settings or WireSettings()
         if max_receive_message_size is not None or max_send_message_size is not None:
@@ -242,6 +247,10 @@ class Server:
         self._handlers: dict[str, _Registered] = {}
         self.wire = WireServer({NODE_STREAM_PATH: self._node_stream}, settings=settings,
                                logger=self.log)
+        # kept even when not served, so statuses can always be set
+        self.health = HealthService()
+        if health:
+            self.health.register(self.wire)
 
     # ---- registration ----
 
@@ -255,6 +264,7 @@ class Server:
         except UnknownMethodError:
             info = None  # looked up again when the first request arrives
         self._handlers[method] = _Registered(chained, info)
+        self.health._add_service(method.rpartition(".")[0])
 
     # ---- serving ----
 
@@ -278,11 +288,14 @@ class Server:
         """Stop accepting, let in-flight requests finish (at most ``grace``
         seconds), end every client stream with UNAVAILABLE "server is
         shutting down" after a GOAWAY, then stop. Clients see
-        :class:`~gorums_h2.errors.NodeShutdownError`."""
+        :class:`~gorums_h2.errors.NodeShutdownError`. Health checks say
+        NOT_SERVING from the start (health watchers get it, then UNAVAILABLE)."""
+        self.health._server_stopping()
         await self.wire.graceful_shutdown(grace)
 
     def stop(self) -> None:
         """Stop at once: close connections, cancel handlers."""
+        self.health._server_stopping()
         self.wire.stop()
 
     # ---- the NodeStream ----
