@@ -8,6 +8,7 @@ pending with ConnectionClosed, and waits for the channel tasks to end.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import ssl
@@ -41,7 +42,10 @@ class Manager:
     * ``metadata`` — sent as headers of every node's stream (WithMetadata);
     * ``per_node_metadata`` — ``f(node_id)`` adds headers per node (WithPerNodeMetadata);
     * ``send_buffer_size`` — messages that may wait unwritten per node before
-      a call waits (0: bounded only by ``wire_settings.send_buffer_bytes``).
+      a call waits (0: bounded only by ``wire_settings.send_buffer_bytes``);
+    * ``compression`` — ``"gzip"`` compresses every request (gRPC's
+      ``grpc-encoding``; sets ``wire_settings.compression``); compressed
+      replies are decoded either way (Go's ``grpc.UseCompressor``).
     """
 
     def __init__(
@@ -55,16 +59,20 @@ class Manager:
         metadata: MetadataLike | None = None,
         per_node_metadata: Callable[[int], MetadataLike | None] | None = None,
         send_buffer_size: int = 0,
+        compression: str | None = None,
     ) -> None:
         if send_buffer_size < 0:
             raise ValueError("send_buffer_size must not be negative")
+        wire_settings = wire_settings or WireSettings()
+        if compression is not None:
+            wire_settings = dataclasses.replace(wire_settings, compression=compression)
         md = Metadata(metadata) if metadata is not None else Metadata()
         md.validate_for_send()
         self.logger = logger or logging.getLogger("gorums_h2.manager")
         self._options = ChannelOptions(
             ssl_context=ssl_context,
             server_hostname=server_hostname,
-            wire_settings=wire_settings or WireSettings(),
+            wire_settings=wire_settings,
             backoff=backoff or Backoff(),
             metadata=md,
             per_node_metadata=per_node_metadata,

@@ -17,6 +17,7 @@ readable; else it is dropped and logged). One-way methods never reply.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import ssl
@@ -211,7 +212,10 @@ class Server:
       ``wire_settings`` — the gRPC server options (WithGRPCServerOptions);
     * ``health`` — serve gRPC health checking (``grpc.health.v1.Health``) on
       the same port (default True); ``server.health`` sets the statuses
-      (:class:`~gorums_h2.health.HealthService`).
+      (:class:`~gorums_h2.health.HealthService`);
+    * ``compression`` — ``"gzip"`` compresses the replies to clients that
+      accept it (``grpc-accept-encoding``; sets ``wire_settings.compression``).
+      Compressed requests are decoded either way.
     """
 
     def __init__(
@@ -226,12 +230,13 @@ class Server:
         wire_settings: WireSettings | None = None,
         logger: logging.Logger | None = None,
         health: bool = True,
+        compression: str | None = None,
     ) -> None:
         settings = wire_settings or WireSettings()
+        if compression is not None:
+            settings = dataclasses.replace(settings, compression=compression)
         if max_receive_message_size is not None or max_send_message_size is not None:
-            from dataclasses import replace
-
-            settings = replace(
+            settings = dataclasses.replace(
                 settings,
                 max_receive_message_size=max_receive_message_size
                 or settings.max_receive_message_size,

@@ -115,9 +115,11 @@ class ClientConnection(Connection):
         ``grpc-timeout`` header for the server to enforce. Waits while the
         peer's MAX_CONCURRENT_STREAMS is reached. Raises the connection's
         sticky error, :class:`GoAwayError` after a GOAWAY, ValueError for
-        reserved metadata keys.
+        reserved metadata keys. With ``settings.compression`` the stream's
+        messages are compressed (``grpc-encoding``).
         """
         md = metadata if isinstance(metadata, Metadata) or metadata is None else Metadata(metadata)
+        compression = self.core.settings.compression
         headers = build_request_headers(
             path,
             self.authority,
@@ -126,6 +128,7 @@ class ClientConnection(Connection):
             timeout=grpc_timeout,
             metadata=md,
             user_agent=self.user_agent,
+            encoding=compression,
         )
         while True:
             try:
@@ -134,6 +137,7 @@ class ClientConnection(Connection):
                 await self._streams_signal.wait()
                 continue
             assert isinstance(stream, ClientStream)
+            stream.send_encoding = compression
             return stream
 
 

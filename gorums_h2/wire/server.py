@@ -38,6 +38,7 @@ from gorums_h2.wire._io import (
 from gorums_h2.wire._trio_io import TrioSocketIO, native_trio_socket
 from gorums_h2.wire.connection import Connection, Stream
 from gorums_h2.wire.errors import EndOfStream
+from gorums_h2.wire.framing import ENCODINGS
 from gorums_h2.wire.headers import (
     HeaderError,
     Headers,
@@ -92,7 +93,7 @@ class ServerStream(Stream):
         if self.response_headers is None:
             raise RuntimeError("response headers were already sent")
         md = metadata if isinstance(metadata, Metadata) else Metadata(metadata)
-        headers = build_response_headers(self.head.subtype or None, md)
+        headers = build_response_headers(self.head.subtype or None, md, self.send_encoding)
         self.response_headers = None
         self.conn.h2.send_headers(self.stream_id, headers)
         self.conn.on_output()
@@ -143,7 +144,18 @@ class ServerConnection(Connection):
             return
         stream.head = head
         stream.peer = self.peer
-        stream.response_headers = build_response_headers(head.subtype or None)
+        if head.encoding is not None and head.encoding != "identity":
+            if head.encoding not in ENCODINGS:
+                self._refuse(stream, StatusCode.UNIMPLEMENTED,
+                             f'grpc: Decompressor is not installed for grpc-encoding '
+                             f'"{head.encoding}"')
+                return
+            stream._decoder.encoding = head.encoding
+        compression = self.server.settings.compression
+        if compression is not None and compression in head.accept_encoding:
+            stream.send_encoding = compression  # the client can read it: compress replies
+        stream.response_headers = build_response_headers(head.subtype or None,
+                                                         encoding=stream.send_encoding)
         handler = self.server._handlers.get(head.path)
         if handler is None:
             self._refuse(stream, StatusCode.UNIMPLEMENTED, _unknown_method(head.path))
