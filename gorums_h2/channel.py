@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
+from gorums_h2 import _telemetry
 from gorums_h2.backoff import Backoff
 from gorums_h2.codec import split
 from gorums_h2.errors import NodeShutdownError
@@ -274,6 +275,9 @@ class NodeChannel:
                 established = True
                 self._end_first_attempt(None)
                 self.state_changed.set()
+                hooks = _telemetry.hooks
+                if hooks is not None:
+                    hooks.connected(self)
                 await stream.wait_closed()
                 self._lost(self._stream_error(stream, conn))
             finally:
