@@ -1,7 +1,7 @@
 """``Manager(compression=...)`` and ``Server(compression=...)``: quorum calls
 with gzip-compressed requests and replies, and every mix with an
 uncompressed side (the wire-level interop with grpcio is in
-tests/interop/test_compression.py)."""
+tests/interop/test_grpcio_compression.py)."""
 
 from __future__ import annotations
 
