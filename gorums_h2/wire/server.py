@@ -313,8 +313,15 @@ class WireServer:
         loop = asyncio.get_running_loop()
         early: list[ServerConnection] = []  # accepted before the task group is up
         tg_ref: list[anyio.abc.TaskGroup] = []
+        done: list[bool] = []  # set once the task group is gone
 
         def on_made(io: AsyncioProtocolIO) -> None:
+            if done:
+                # uvloop runs connection_made of a connection accepted just
+                # before server.close() later: nobody serves it any more
+                assert io.transport is not None
+                io.transport.abort()
+                return
             conn = ServerConnection(io, self)
             if tg_ref:
                 tg_ref[0].start_soon(self._serve_connection, conn)
@@ -344,6 +351,7 @@ class WireServer:
                     await anyio.sleep_forever()
                 server.close()  # graceful shutdown: refuse new clients now
         finally:
+            done.append(True)
             server.close()
 
     async def _serve_transport(self, transport: anyio.abc.ByteStream) -> None:
