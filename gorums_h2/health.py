@@ -70,6 +70,7 @@ CHECK_PATH = f"/{SERVICE}/Check"
 WATCH_PATH = f"/{SERVICE}/Watch"
 LIST_PATH = f"/{SERVICE}/List"
 MAX_LIST_SERVICES = 100  # the limit the proto documents for List
+PROTOBUF_SUBTYPES = frozenset({"", "proto"})  # application/grpc, application/grpc+proto
 
 T = TypeVar("T")
 
@@ -269,10 +270,10 @@ class HealthService:
     # ---- handlers ----
 
     def register(self, wire: WireServer) -> None:
-        """Serve Check, Watch and List on ``wire``."""
-        wire.register(CHECK_PATH, self._check)
-        wire.register(WATCH_PATH, self._watch)
-        wire.register(LIST_PATH, self._list)
+        """Serve Check, Watch and List on ``wire`` (protobuf content types only)."""
+        for path, handler in ((CHECK_PATH, self._check), (WATCH_PATH, self._watch),
+                              (LIST_PATH, self._list)):
+            wire.register(path, handler, subtype=PROTOBUF_SUBTYPES)
 
     async def _check(self, stream: ServerStream) -> None:
         service = await _request(stream, decode_check_request)
