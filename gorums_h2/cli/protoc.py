@@ -9,7 +9,7 @@ through, plus:
 * ``-I .`` if the arguments give no include path (protoc's default, which
   adding ours would otherwise switch off);
 * ``--plugin=protoc-gen-gorums_py=...``: the ``protoc-gen-gorums_py`` script
-  of this installation, or a launcher running ``python -m protoc_plugin``
+  of this installation, or a launcher running ``python -m gorums_h2.protoc_plugin``
   with this interpreter;
 * typed message stubs: with ``--python_out=DIR`` and neither ``--pyi_out``
   nor ``--mypy_out``, ``--mypy_out=quiet:DIR`` (mypy-protobuf's
@@ -106,7 +106,7 @@ def _write_launcher(directory: Path) -> Path:
     """A POSIX launcher running the plugin with this interpreter."""
     path = directory / PLUGIN
     path.write_text(
-        f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m protoc_plugin \"$@\"\n")
+        f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m gorums_h2.protoc_plugin \"$@\"\n")
     path.chmod(0o755)
     return path
 
