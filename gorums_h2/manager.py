@@ -10,6 +10,7 @@ ExceptionGroup), so ``except IncompleteError:`` around the block works.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import ssl
@@ -71,6 +72,9 @@ class Manager:
       per-stream ordering of ordinary requests (as master); it is cancelled
       when its stream ends. Only on the ``stream`` wire (ValueError on
       ``ordering``: v0.11 has no back-channel).
+    * ``compression`` — ``"gzip"`` compresses every request (gRPC's
+      ``grpc-encoding``; sets ``wire_settings.compression``); compressed
+      replies are decoded either way (Go's ``grpc.UseCompressor``).
     """
 
     def __init__(
@@ -86,6 +90,7 @@ class Manager:
         send_buffer_size: int = 0,
         wire: WireLike = "ordering",
         server: BackChannel | None = None,
+        compression: str | None = None,
     ) -> None:
         if send_buffer_size < 0:
             raise ValueError("send_buffer_size must not be negative")
@@ -96,13 +101,16 @@ class Manager:
             raise ValueError(f"the {self.wire.name!r} wire has no back-channel: "
                              "Manager(server=...) needs wire='stream'")
         self.server = server
+        wire_settings = wire_settings or WireSettings()
+        if compression is not None:
+            wire_settings = dataclasses.replace(wire_settings, compression=compression)
         md = Metadata(metadata) if metadata is not None else Metadata()
         md.validate_for_send()
         self.logger = logger or logging.getLogger("gorums_h2.manager")
         self._options = ChannelOptions(
             ssl_context=ssl_context,
             server_hostname=server_hostname,
-            wire_settings=wire_settings or WireSettings(),
+            wire_settings=wire_settings,
             backoff=backoff or Backoff(),
             metadata=md,
             per_node_metadata=per_node_metadata,

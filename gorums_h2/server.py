@@ -25,6 +25,7 @@ methods never reply.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import ssl
@@ -53,6 +54,7 @@ from gorums_h2.codec import (
     lookup_method,
 )
 from gorums_h2.configuration import Configuration
+from gorums_h2.health import HealthService
 from gorums_h2.inbound import InboundChannel, InboundNodes
 from gorums_h2.message import Message
 from gorums_h2.node import Node
@@ -262,7 +264,13 @@ class Server:
       NodeStream whose ``gorums-node-id`` is one of ``peers`` joins
       :meth:`ServerCtx.config`; a client using this server as its
       back-channel (``Manager(server=...)``) sends ``my_id``
-      (:mod:`gorums_h2.inbound`).
+      (:mod:`gorums_h2.inbound`);
+    * ``health`` — serve gRPC health checking (``grpc.health.v1.Health``) on
+      the same port (default True); ``server.health`` sets the statuses
+      (:class:`~gorums_h2.health.HealthService`);
+    * ``compression`` — ``"gzip"`` compresses the replies to clients that
+      accept it (``grpc-accept-encoding``; sets ``wire_settings.compression``).
+      Compressed requests are decoded either way.
 
     Server-initiated calls: on a callable stream, bit 63 of a message ID
     marks a reply to a call this server made; it is routed while the
@@ -287,12 +295,14 @@ class Server:
         wires: WireLike | Iterable[WireLike] = ("ordering", "stream"),
         my_id: int = 0,
         peers: Iterable[int] = (),
+        health: bool = True,
+        compression: str | None = None,
     ) -> None:
         settings = wire_settings or WireSettings()
+        if compression is not None:
+            settings = dataclasses.replace(settings, compression=compression)
         if max_receive_message_size is not None or max_send_message_size is not None:
-            from dataclasses import replace
-
-            settings = replace(
+            settings = dataclasses.replace(
                 settings,
                 max_receive_message_size=max_receive_message_size
                 or settings.max_receive_message_size,
@@ -320,6 +330,10 @@ class Server:
         for proto in WIRES.values():
             if proto not in self.wires:
                 self.wire.register(proto.path, partial(self._refuse_wire, proto))
+        # kept even when not served, so statuses can always be set
+        self.health = HealthService()
+        if health:
+            self.health.register(self.wire)
 
     def set_config(self, my_id: int, peers: Iterable[int]) -> None:
         """Set this replica's ID and its peers' IDs (``Server(my_id=, peers=)``
@@ -340,6 +354,7 @@ class Server:
         except UnknownMethodError:
             info = None  # looked up again when the first request arrives
         self._handlers[method] = _Registered(chained, info)
+        self.health._add_service(method.rpartition(".")[0])
 
     # ---- serving ----
 
@@ -364,11 +379,14 @@ class Server:
         """Stop accepting, let in-flight requests finish (at most ``grace``
         seconds), end every client stream with UNAVAILABLE "server is
         shutting down" after a GOAWAY, then stop. Clients see
-        :class:`~gorums_h2.errors.NodeShutdownError`."""
+        :class:`~gorums_h2.errors.NodeShutdownError`. Health checks say
+        NOT_SERVING from the start (health watchers get it, then UNAVAILABLE)."""
+        self.health._server_stopping()
         await self.wire.graceful_shutdown(grace)
 
     def stop(self) -> None:
         """Stop at once: close connections, cancel handlers."""
+        self.health._server_stopping()
         self.wire.stop()
 
     # ---- the NodeStream ----
