@@ -112,6 +112,8 @@ class StreamIO(IOStrategy):
         self.transport = transport
         self._signal = Signal()
         self._writer_done = anyio.Event()
+        self._writing = False  # a write is waiting for the transport
+        self._drained = Signal()  # set after each completed write
 
     def wake_writer(self) -> None:
         self._signal.set()
@@ -139,12 +141,26 @@ class StreamIO(IOStrategy):
         except Exception:
             pass
 
+    async def _wait_until_readable(self) -> None:
+        """Stop reading while a write waits for the transport and the core has
+        too much queued for the peer (it does not read our replies); a
+        backlog that only waits for flow control does not stop reading."""
+        core = self.core
+        while self._writing and core.error is None and core.reading_paused():
+            await self._drained.wait()
+
+    def _write_done(self) -> None:
+        self._writing = False
+        self._drained.set()
+
     async def _read_loop(self) -> None:
         core = self.core
         transport = self.transport
         size = core.settings.read_size
         receive_data = core.receive_data
         while core.error is None:
+            if self._writing:
+                await self._wait_until_readable()
             try:
                 data = await transport.receive(size)
             except anyio.ClosedResourceError:
@@ -166,6 +182,7 @@ class StreamIO(IOStrategy):
                 core.flush()
                 data = core.data_to_send()
                 if data:
+                    self._writing = True
                     try:
                         await transport.send(data)
                     except anyio.ClosedResourceError:
@@ -173,6 +190,8 @@ class StreamIO(IOStrategy):
                     except _TRANSPORT_ERRORS as exc:
                         core.fail(ConnectionBroken(f"write failed: {exc!r}"))
                         return
+                    finally:
+                        self._write_done()
                     core.confirm_written()
                     continue
                 if core.error is not None:
@@ -196,6 +215,8 @@ class _Protocol(asyncio.Protocol):
         io.last_read = io._loop.time()
         if io._started:
             io.core.receive_data(data)
+            if io._paused:
+                io._check_reading()
         else:  # before the connection is set up (uvloop may read that early)
             io._early.append(data)
 
@@ -223,6 +244,7 @@ class _Protocol(asyncio.Protocol):
     def resume_writing(self) -> None:
         self.io._paused = False
         self.io.wake_writer()
+        self.io._check_reading()
 
 
 class AsyncioProtocolIO(IOStrategy):
@@ -235,7 +257,8 @@ class AsyncioProtocolIO(IOStrategy):
         self._scheduled = False
         self._flushing = False
         self._again = False
-        self._paused = False
+        self._paused = False  # the transport's buffer is full: we do not write
+        self._reading_paused = False  # and so stopped reading (see _check_reading)
         self._lost_event = asyncio.Event()
         self._on_made: Any = None
         self._started = False
@@ -295,6 +318,24 @@ class AsyncioProtocolIO(IOStrategy):
     def _end_burst(self) -> None:
         self._scheduled = False
         self._flush()
+        if self._reading_paused:
+            self._check_reading()
+
+    def _check_reading(self) -> None:
+        """Stop reading while the transport takes no writes and the core has
+        too much queued for the peer (it does not read); resume once it
+        drains. Never while writes flow: then a backlog only waits for the
+        peer's flow-control window, which reading brings."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        pause = self._paused and self.core.error is None and self.core.reading_paused()
+        if pause != self._reading_paused:
+            self._reading_paused = pause
+            if pause:
+                transport.pause_reading()
+            else:
+                transport.resume_reading()
 
     def _flush(self) -> None:
         if self._flushing:  # re-entered (e.g. from an acknowledgement): loop below

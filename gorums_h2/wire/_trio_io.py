@@ -73,6 +73,8 @@ class TrioSocketIO(StreamIO):
         size = core.settings.read_size
         receive_data = core.receive_data
         while core.error is None:
+            if self._writing:
+                await self._wait_until_readable()
             try:
                 data = recv(size)
             except BlockingIOError:
@@ -114,6 +116,7 @@ class TrioSocketIO(StreamIO):
                         try:
                             sent = send(view)
                         except BlockingIOError:
+                            self._writing = True  # the reader may stop (see StreamIO)
                             try:
                                 await wait_writable(sock)
                             except (trio.ClosedResourceError, OSError):
@@ -123,10 +126,13 @@ class TrioSocketIO(StreamIO):
                             core.fail(ConnectionBroken(f"write failed: {exc!r}"))
                             return
                         view = view[sent:]
+                    if self._writing:
+                        self._write_done()
                     core.confirm_written()
                     continue
                 if core.error is not None:
                     return
                 await self._signal.wait()
         finally:
+            self._write_done()
             self._writer_done.set()

@@ -19,10 +19,20 @@ Invariants:
 * Messages of one stream go out in the order they were queued, each whole.
 * A connection failure is sticky: :attr:`ConnectionCore.error` is set once,
   and every stream that had not ended gets that same exception.
+* A peer never has more than ``max_concurrent_streams`` streams open here,
+  from the first byte on (before it ACKed our SETTINGS too): excess streams
+  get RST_STREAM REFUSED_STREAM and never reach ``on_request``.
+* Abuse budgets (:mod:`.limits`): streams reset by the peer before they
+  completed and streams we refused, and frames that carry nothing, are
+  counted per time window; past a budget the core sends GOAWAY
+  ENHANCE_YOUR_CALM and fails. :meth:`ConnectionCore.reading_paused` tells
+  the driver to stop reading while the transport does not take our writes
+  and too many control replies or bytes are queued.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,13 +44,14 @@ import h2.frame_buffer
 import h2.settings
 from h2.errors import ErrorCodes
 
-from gorums_h2.wire._h2 import FastData, H2Connection
+from gorums_h2.wire._h2 import FastData, GuardedH2Connection
 from gorums_h2.wire.errors import (
     ConnectionBroken,
     GoAwayError,
     StreamReset,
 )
 from gorums_h2.wire.headers import Headers
+from gorums_h2.wire.limits import RateBudget
 from gorums_h2.wire.settings import WireSettings
 from gorums_h2.wire.status import StatusError
 from gorums_h2.wire.stream_core import StreamCore
@@ -65,11 +76,19 @@ class ConnectionCore:
         client_side: bool,
         settings: WireSettings | None = None,
         stream_factory: Callable[[ConnectionCore, int], StreamCore] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client_side = client_side
-        self.settings = settings or WireSettings()
+        self.settings = s = settings or WireSettings()
         config = h2.config.H2Configuration(client_side=client_side, header_encoding=None)
-        self.h2 = H2Connection(config=config)
+        self.h2 = GuardedH2Connection(
+            config, header_block_limit=4 * s.max_header_list_size + 16384)
+        self._clock = clock
+        self._resets = RateBudget(s.max_stream_resets, s.abuse_window)
+        self._empty_frames = RateBudget(s.max_empty_frames, s.abuse_window)
+        # control replies (PING/SETTINGS ACKs) queued in h2 / handed to the transport
+        self._control_queued = 0
+        self._control_unwritten = 0
         self.streams: dict[int, StreamCore] = {}
         self._dirty: dict[StreamCore, None] = {}
         self._unconfirmed: dict[StreamCore, None] = {}  # moved into h2, not yet written
@@ -85,7 +104,7 @@ class ConnectionCore:
             lambda conn, sid: StreamCore(conn, sid, client_side=client_side)
         )
         self._handlers: dict[type, Callable[[Any], None]] = {
-            h2.events.DataReceived: self._on_data,
+            h2.events.DataReceived: self._on_slow_data,
             FastData: self._on_data,
             h2.events.RequestReceived: self._on_request,
             h2.events.ResponseReceived: self._on_response,
@@ -96,6 +115,9 @@ class ConnectionCore:
             h2.events.RemoteSettingsChanged: self._on_settings_changed,
             h2.events.ConnectionTerminated: self._on_goaway,
             h2.events.PingAckReceived: self._on_ping_ack,
+            h2.events.PingReceived: self._on_control_reply,
+            h2.events.PriorityUpdated: self._on_empty_frame,
+            h2.events.UnknownFrameReceived: self._on_empty_frame,
         }
 
     # ---- setup ----
@@ -119,14 +141,13 @@ class ConnectionCore:
         h2c.max_inbound_frame_size = s.max_frame_size
         h2c.initiate_connection()
         if s.max_concurrent_streams is not None:
-            # The SETTINGS just queued carry our stream limit, but the peer may
-            # open more streams until it has read them (RFC 9113, 6.5.3), and
-            # h2 treats those as a connection error: enforce the limit only
-            # from the peer's ACK on (h2 applies pending values then).
+            # The SETTINGS just queued carry our stream limit. h2 would enforce
+            # it only from the peer's ACK on, and then as a connection error;
+            # _on_request refuses excess streams (RST_STREAM REFUSED_STREAM)
+            # from the start instead, so h2 never learns the limit.
             del local[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS]
-            pending = h2.settings.Settings(client=self.client_side, initial_values=local)
-            pending[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] = s.max_concurrent_streams
-            h2c.local_settings = pending
+            h2c.local_settings = h2.settings.Settings(client=self.client_side,
+                                                      initial_values=local)
         extra = s.connection_window - 65535
         if extra > 0:
             h2c.increment_flow_control_window(extra)
@@ -138,6 +159,8 @@ class ConnectionCore:
         """Process received bytes. A protocol violation by the peer fails the
         connection (h2 has queued the GOAWAY, still available from
         :meth:`data_to_send`)."""
+        if self.error is not None:
+            return
         try:
             events = self.h2.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
@@ -149,7 +172,7 @@ class ConnectionCore:
             handler = handlers.get(type(event))
             if handler is not None:
                 handler(event)
-        if self.h2._data_to_send:
+        if self.h2.output_size:
             self.on_output()
 
     def flush(self) -> None:
@@ -163,11 +186,15 @@ class ConnectionCore:
                 dirty.pop(stream, None)
 
     def data_to_send(self) -> bytes:
+        if self._control_queued:
+            self._control_unwritten += self._control_queued
+            self._control_queued = 0
         return self.h2.data_to_send()
 
     def confirm_written(self) -> None:
         """The bytes from the last :meth:`data_to_send` reached the transport
         (including those of streams that ended in the meantime)."""
+        self._control_unwritten = 0
         unconfirmed = self._unconfirmed
         if unconfirmed:
             self._unconfirmed = {}
@@ -214,7 +241,7 @@ class ConnectionCore:
         if size:
             h2c = self.h2
             h2c.acknowledge_received_data(size, stream_id)
-            if h2c._data_to_send:
+            if h2c.output_size:
                 self.on_output()
 
     def reset_stream(self, stream: StreamCore, code: int = ErrorCodes.CANCEL) -> None:
@@ -292,6 +319,7 @@ class ConnectionCore:
             and stream.remote_closed
             and self.streams.pop(stream.stream_id, None) is not None
         ):
+            self.h2.release_stream(stream.stream_id)
             if stream._unacked:
                 # queued messages no longer hold the connection window
                 self.acknowledge(stream.stream_id, stream._unacked)
@@ -309,10 +337,16 @@ class ConnectionCore:
 
     def _on_request(self, event: h2.events.RequestReceived) -> None:
         sid: int = event.stream_id
-        headers: Headers = list(event.headers or [])
-        if self.goaway_sent:
-            self.h2.reset_stream(sid, ErrorCodes.REFUSED_STREAM)
+        if self.error is not None:
             return
+        limit = self.settings.max_concurrent_streams
+        if self.goaway_sent or (limit is not None and len(self.streams) >= limit):
+            self.h2.reset_stream(sid, ErrorCodes.REFUSED_STREAM)
+            self.h2.release_stream(sid)
+            if self._resets.spend(self._clock()):
+                self.calm_down("too many streams refused or reset")
+            return
+        headers: Headers = list(event.headers or [])
         stream = self._stream_factory(self, sid)
         self.streams[sid] = stream
         self.on_request(stream, headers)
@@ -355,12 +389,16 @@ class ConnectionCore:
         if stream is not None:
             self._dirty.pop(stream, None)
             stream._on_reset(int(event.error_code or 0))
+            # a peer that resets what it just opened makes us work for nothing
+            if not self.client_side and self._resets.spend(self._clock()):
+                self.calm_down("too many streams reset")
 
     def _on_window_updated(self, event: h2.events.WindowUpdated) -> None:
         if self._dirty:
             self.on_output()
 
     def _on_settings_changed(self, event: h2.events.RemoteSettingsChanged) -> None:
+        self._control_queued += 1  # h2 queued the SETTINGS ACK
         if self._dirty:
             self.on_output()
         if h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS in event.changed_settings:
@@ -390,6 +428,45 @@ class ConnectionCore:
 
     def _on_ping_ack(self, event: h2.events.PingAckReceived) -> None:
         self.on_ping_ack(bytes(event.ping_data or b""))
+
+    # ---- defences against abusive peers ----
+
+    def _on_slow_data(self, event: h2.events.DataReceived) -> None:
+        # only h2's path sees empty DATA frames (the fast path takes none)
+        if not event.flow_controlled_length and event.stream_ended is None:
+            self._on_empty_frame(event)
+        self._on_data(event)
+
+    def _on_empty_frame(self, event: Any) -> None:
+        if self._empty_frames.spend(self._clock()):
+            self.calm_down("too many frames without payload")
+
+    def _on_control_reply(self, event: Any) -> None:
+        self._control_queued += 1  # h2 queued the ACK
+
+    def calm_down(self, reason: str) -> None:
+        """Close the connection because the peer abuses it: GOAWAY
+        ENHANCE_YOUR_CALM with ``reason``, then fail every stream."""
+        if self.error is not None:
+            return
+        self.goaway_sent = True
+        self.h2.close_connection(error_code=ErrorCodes.ENHANCE_YOUR_CALM,
+                                 additional_data=reason.encode())
+        self.fail(ConnectionBroken(f"closed: peer sent {reason} (ENHANCE_YOUR_CALM)"))
+        self.on_output()
+
+    def reading_paused(self) -> bool:
+        """True when the driver should stop reading because the peer does not
+        take our replies: call it only while the transport is not accepting
+        writes (bytes that wait for the peer's flow-control window must not
+        stop reading, or its WINDOW_UPDATE would never get in)."""
+        s = self.settings
+        if self._control_queued + self._control_unwritten > s.max_control_backlog:
+            return True
+        backlog = self.h2.output_size
+        for stream in self.streams.values():
+            backlog += stream.queued - stream.moved
+        return backlog > s.max_output_backlog
 
 
 def _reject_requests(stream: StreamCore, headers: Headers) -> None:

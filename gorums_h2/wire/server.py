@@ -169,7 +169,7 @@ class ServerConnection(Connection):
                 if head.timeout is not None:
                     scope.deadline = anyio.current_time() + head.timeout
                 if stream.local_closed:
-                    scope.cancel()
+                    return  # reset (or the connection died) before it started
                 await handler(stream)
             if scope.cancelled_caught and not stream.local_closed:
                 if head.timeout is not None and anyio.current_time() >= scope.deadline:

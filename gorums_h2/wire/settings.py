@@ -24,7 +24,10 @@ class WireSettings:
     * ``max_send_message_size``: larger outgoing messages are refused locally
       with RESOURCE_EXHAUSTED before anything is sent (None: no limit).
     * ``max_frame_size``: the largest DATA frame we accept (SETTINGS).
-    * ``max_concurrent_streams``: what a server advertises (None: no limit).
+    * ``max_concurrent_streams``: the streams a peer may have open at once
+      (advertised in SETTINGS, and enforced from the connection's start:
+      excess streams get RST_STREAM REFUSED_STREAM; None: no limit). 100,
+      RFC 9113's recommended minimum; grpc-go advertises no limit.
     * ``send_buffer_bytes``: queued-but-unwritten bytes per stream above which
       :meth:`Stream.send` waits (back-pressure).
     * ``keepalive_interval`` / ``keepalive_timeout``: when set, a PING is sent
@@ -32,6 +35,26 @@ class WireSettings:
       connection with :class:`~gorums_h2.wire.errors.ConnectionBroken`.
     * ``connect_timeout``: seconds for TCP connect plus TLS handshake.
     * ``read_size``: bytes asked of the socket per read.
+
+    Defences against abusive peers (docs/security.md); exceeding a budget
+    sends GOAWAY ENHANCE_YOUR_CALM and closes the connection:
+
+    * ``max_stream_resets``: streams reset by the peer before they completed,
+      plus streams we refused, per ``abuse_window`` seconds (rapid reset,
+      CVE-2023-44487).
+    * ``max_empty_frames``: frames that carry nothing (DATA without payload
+      or END_STREAM, PRIORITY, unknown types) per ``abuse_window`` seconds
+      (CVE-2019-9518).
+    * ``max_control_backlog``: PING and SETTINGS acknowledgements queued
+      while the transport does not take our writes; above it we stop reading
+      until they are written (grpc-go's 50; CVE-2019-9512/9515).
+    * ``max_output_backlog``: bytes queued for the peer while the transport
+      does not take our writes; above it we stop reading (no new requests)
+      until they drain. Bytes waiting only for the peer's flow-control window
+      do not pause reading (the WINDOW_UPDATE must still get in).
+    * The header block of one HEADERS+CONTINUATION sequence may not exceed
+      4 x ``max_header_list_size`` + 16 KiB encoded bytes while it
+      accumulates (HPACK can at worst expand that much).
     """
 
     max_receive_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
@@ -39,13 +62,18 @@ class WireSettings:
     stream_window: int = 16 * MiB
     connection_window: int = 64 * MiB
     max_frame_size: int = 1 * MiB
-    max_concurrent_streams: int | None = None
+    max_concurrent_streams: int | None = 100
     max_header_list_size: int = 64 * 1024
     send_buffer_bytes: int = 4 * MiB
     keepalive_interval: float | None = None
     keepalive_timeout: float = 20.0
     connect_timeout: float = 20.0
     read_size: int = 256 * 1024
+    max_stream_resets: int = 1000
+    max_empty_frames: int = 1000
+    abuse_window: float = 10.0
+    max_control_backlog: int = 50
+    max_output_backlog: int = 1 * MiB
 
     def __post_init__(self) -> None:
         if not 16384 <= self.max_frame_size <= 16777215:
@@ -54,5 +82,9 @@ class WireSettings:
             raise ValueError("stream_window must be within 65535..2**31-1")
         if not 65535 <= self.connection_window <= 2**31 - 1:
             raise ValueError("connection_window must be within 65535..2**31-1")
+        if self.max_concurrent_streams is not None and self.max_concurrent_streams < 1:
+            raise ValueError("max_concurrent_streams must be at least 1 (or None)")
+        if self.abuse_window <= 0:
+            raise ValueError("abuse_window must be positive")
         if self.max_receive_message_size <= 0:
             raise ValueError("max_receive_message_size must be positive")

@@ -1,0 +1,228 @@
+"""Kit of the HTTP/2 attack tests: a server process, a probe client, raw frames.
+
+* :func:`server_process` starts a default gorums ``Server`` (echo service) in
+  a subprocess on the current anyio backend and yields its port and pid;
+  :func:`rss_kib` reads its resident set size from /proc.
+* :class:`Probe` is a well-behaved client on its own connection: it sends
+  echo requests on a NodeStream one after another and records the longest
+  gap between replies and every error while an attack runs.
+* The attacker writes hand-made frames (:func:`frame`, :func:`preface`,
+  :func:`request_headers`) on a plain socket, so it never pays h2's costs and
+  can break every rule; :class:`FrameReader` parses what the server answers.
+
+Bounds come from the issue's "done when" (probe gap, RSS per attacking
+connection); CPU on the CI machine is shared, so :data:`GAP` is the issue's
+0.5 s target and the tests report the measured figures.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import anyio.abc
+from hpack import Encoder
+from hpack.struct import NeverIndexedHeaderTuple
+
+from gorums_h2.codec import encode, encode_entries, encode_metadata, encode_method_field
+from gorums_h2.testing.services import ECHO_RPC
+from gorums_h2.testing.testing_pb2 import Echo
+from gorums_h2.wire.client import connect
+
+NODE_STREAM = "/ordering.Gorums/NodeStream"
+GAP = 0.5  # the longest silence the probe may see during an attack (seconds)
+RSS_PER_ATTACKER_KIB = 8 * 1024  # the issue's bound per attacking connection
+
+# frame types and codes
+DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = (
+    0x0, 0x1, 0x3, 0x4, 0x6, 0x7, 0x8, 0x9)
+END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
+NO_ERROR, PROTOCOL_ERROR, CANCEL, REFUSED_STREAM = 0x0, 0x1, 0x8, 0x7
+ENHANCE_YOUR_CALM = 0xB
+SETTINGS_INITIAL_WINDOW_SIZE = 0x4
+
+_SERVER = Path(__file__).with_name("_h2_server_main.py")
+
+
+def frame(ftype: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
+    n = len(payload)
+    return struct.pack(">BHBBL", n >> 16, n & 0xFFFF, ftype, flags, stream_id) + payload
+
+
+def preface(settings: dict[int, int] | None = None) -> bytes:
+    body = b"".join(struct.pack(">HL", k, v) for k, v in (settings or {}).items())
+    return b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(SETTINGS, 0, 0, body)
+
+
+def request_headers(path: str = NODE_STREAM) -> bytes:
+    """A stateless HPACK block (never-indexed literals) for a gorums request:
+    the same bytes open any number of streams."""
+    headers = [(b":method", b"POST"), (b":scheme", b"http"), (b":path", path.encode()),
+               (b":authority", b"127.0.0.1"), (b"content-type", b"application/grpc+gorums"),
+               (b"te", b"trailers")]
+    return Encoder().encode([NeverIndexedHeaderTuple(k, v) for k, v in headers],
+                            huffman=False)
+
+
+def echo_body(seq: int, value: str = "x") -> bytes:
+    """One gorums request envelope (EchoRPC)."""
+    md = encode_metadata(seq, encode_method_field(ECHO_RPC), b"", encode_entries(()))
+    return encode(md, Echo(value=value).SerializeToString())
+
+
+def echo_request(seq: int, value: str = "x") -> bytes:
+    """:func:`echo_body` length-prefixed as a gRPC message (a DATA payload)."""
+    body = echo_body(seq, value)
+    return b"\x00" + len(body).to_bytes(4, "big") + body
+
+
+class FrameReader:
+    """Reads and parses the server's frames; remembers GOAWAY and RST_STREAM codes."""
+
+    def __init__(self, sock: anyio.abc.SocketStream) -> None:
+        self.sock = sock
+        self.buf = bytearray()
+        self.goaway: int | None = None
+        self.resets: dict[int, int] = {}  # error code -> count
+        self.frames: dict[int, int] = {}  # frame type -> count
+        self.closed = False
+
+    async def read_until_closed(self, within: float) -> None:
+        """Read (and parse) until the server closes the connection."""
+        with anyio.move_on_after(within):
+            while not self.closed:
+                await self._read_once()
+
+    async def read_until_goaway(self, within: float) -> None:
+        with anyio.move_on_after(within):
+            while self.goaway is None and not self.closed:
+                await self._read_once()
+
+    async def _read_once(self) -> None:
+        try:
+            data = await self.sock.receive(1 << 20)
+        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError,
+                OSError):
+            self.closed = True
+            return
+        self.buf += data
+        self._parse()
+
+    def _parse(self) -> None:
+        buf = self.buf
+        pos = 0
+        while len(buf) - pos >= 9:
+            length = int.from_bytes(buf[pos:pos + 3], "big")
+            if len(buf) - pos < 9 + length:
+                break
+            ftype = buf[pos + 3]
+            payload = bytes(buf[pos + 9:pos + 9 + length])
+            self.frames[ftype] = self.frames.get(ftype, 0) + 1
+            if ftype == GOAWAY and self.goaway is None:
+                self.goaway = int.from_bytes(payload[4:8], "big")
+            elif ftype == RST_STREAM:
+                code = int.from_bytes(payload[:4], "big")
+                self.resets[code] = self.resets.get(code, 0) + 1
+            pos += 9 + length
+        del buf[:pos]
+
+
+def rss_kib(pid: int) -> int:
+    """VmRSS of process ``pid`` in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+@asynccontextmanager
+async def server_process(backend: str, lifetime: float = 60.0
+                         ) -> AsyncIterator[tuple[int, int]]:
+    """A default Server in a subprocess on ``backend``; yields ``(port, pid)``."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, str(_SERVER), backend, str(lifetime)],
+                            stdout=subprocess.PIPE, env=env)
+    try:
+        assert proc.stdout is not None
+        line = await anyio.to_thread.run_sync(proc.stdout.readline)
+        port = int(line)
+        yield port, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            await anyio.to_thread.run_sync(proc.wait, 10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+class Probe:
+    """A well-behaved client: echo requests back to back on one NodeStream."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.max_gap = 0.0
+        self.replies = 0
+        self.errors: list[BaseException] = []
+        self._stop = False
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+                  ) -> None:
+        try:
+            async with connect("127.0.0.1", self.port) as conn:
+                stream = await conn.open_stream(NODE_STREAM, subtype="gorums")
+                seq = 0
+                started = False
+                last = anyio.current_time()
+                while not self._stop:
+                    seq += 1
+                    stream.send_nowait(echo_body(seq))
+                    with anyio.fail_after(10):
+                        await stream.receive()
+                    now = anyio.current_time()
+                    if started:
+                        self.max_gap = max(self.max_gap, now - last)
+                    last = now
+                    self.replies += 1
+                    if not started:
+                        started = True
+                        task_status.started()
+                    await anyio.sleep(0.01)
+        except Exception as exc:  # recorded: the test asserts there is none
+            self.errors.append(exc)
+
+    def stop(self) -> None:
+        self._stop = True
+
+
+@asynccontextmanager
+async def probing(port: int) -> AsyncIterator[Probe]:
+    """Run a :class:`Probe` against ``port`` for the duration of the block."""
+    probe = Probe(port)
+    async with anyio.create_task_group() as tg:
+        await tg.start(probe.run)
+        try:
+            yield probe
+        finally:
+            probe.stop()
+
+
+@asynccontextmanager
+async def attacker(port: int, settings: dict[int, int] | None = None
+                   ) -> AsyncIterator[tuple[anyio.abc.SocketStream, FrameReader]]:
+    """A raw TCP connection that has sent the client preface (+ SETTINGS)."""
+    sock = await anyio.connect_tcp("127.0.0.1", port)
+    try:
+        await sock.send(preface(settings))
+        yield sock, FrameReader(sock)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await sock.aclose()
