@@ -27,6 +27,7 @@ them, and :func:`missing_h2_internals` tells which an installed h2 lacks.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import h2.config
@@ -38,7 +39,16 @@ from h2.connection import ConnectionState
 from h2.errors import ErrorCodes
 from h2.exceptions import DenialOfServiceError, StreamClosedError, StreamIDTooLowError
 from h2.stream import StreamState
-from hyperframe.frame import Frame, GoAwayFrame, RstStreamFrame
+from hyperframe.frame import (
+    DataFrame,
+    ExtensionFrame,
+    Frame,
+    GoAwayFrame,
+    PingFrame,
+    PriorityFrame,
+    RstStreamFrame,
+    SettingsFrame,
+)
 
 __all__ = [
     "FAST_DATA",
@@ -239,6 +249,9 @@ class GuardedFrameBuffer(EagerFrameBuffer):
         return result
 
 
+_EMPTY_FRAMES = frozenset({PingFrame, SettingsFrame, PriorityFrame, ExtensionFrame})
+
+
 class GuardedH2Connection(H2Connection):
     """:class:`H2Connection` with O(1) stream counting and no h2-side stream limit.
 
@@ -253,17 +266,50 @@ class GuardedH2Connection(H2Connection):
       refuses excess streams with RST_STREAM REFUSED_STREAM instead.
     * ``header_block_limit`` bounds a header block being assembled from
       CONTINUATION frames (:class:`GuardedFrameBuffer`).
+    * ``on_empty_frame`` (when set) is called for each received frame that
+      carries nothing (PING, SETTINGS, PRIORITY, unknown types, DATA with
+      neither payload nor END_STREAM) as h2 parses it, so a budget it
+      enforces by raising :class:`DenialOfServiceError` stops the parsing of
+      a flood at once.
+    * ``max_new_streams_per_read``: a peer opening more streams than that
+      within one :meth:`receive_data` call gets :class:`DenialOfServiceError`
+      (GOAWAY ENHANCE_YOUR_CALM) before h2 parses the rest of the bytes:
+      nginx's rapid-reset rule (twice the stream limit per read). It bounds
+      the work one read can cause; None: no limit.
     """
 
-    def __init__(self, config: h2.config.H2Configuration, *, header_block_limit: int) -> None:
+    def __init__(self, config: h2.config.H2Configuration, *, header_block_limit: int,
+                 max_new_streams_per_read: int | None = None) -> None:
         super().__init__(config)
         self.incoming_buffer = GuardedFrameBuffer(not config.client_side, header_block_limit)
         self._live: tuple[dict[int, None], dict[int, None]] = ({}, {})
         self._scan_at = 64
+        self._inbound_parity = int(not config.client_side)
+        self.max_new_streams_per_read = max_new_streams_per_read
+        self._new_streams = 0
+        self.on_empty_frame: Callable[[], None] | None = None
+
+    def _receive_frame(self, frame: Frame) -> list[Any]:
+        hook = self.on_empty_frame
+        if hook is not None:
+            cls = frame.__class__
+            if cls in _EMPTY_FRAMES or (cls is DataFrame and not frame.data  # type: ignore[attr-defined]
+                                        and "END_STREAM" not in frame.flags):
+                hook()
+        return super()._receive_frame(frame)
+
+    def receive_data(self, data: Any) -> list[Any]:
+        self._new_streams = 0
+        return super().receive_data(data)
 
     def _begin_new_stream(self, stream_id: int, allowed_ids: Any) -> h2.stream.H2Stream:
         stream = super()._begin_new_stream(stream_id, allowed_ids)
         self._live[stream_id & 1][stream_id] = None
+        limit = self.max_new_streams_per_read
+        if limit is not None and stream_id & 1 == self._inbound_parity:
+            self._new_streams += 1
+            if self._new_streams > limit:
+                raise DenialOfServiceError(f"more than {limit} new streams in one read")
         return stream
 
     def release_stream(self, stream_id: int) -> None:

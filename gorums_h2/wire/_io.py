@@ -141,12 +141,17 @@ class StreamIO(IOStrategy):
         except Exception:
             pass
 
+    def start(self) -> None:
+        self.core.on_inbound_drained = self._drained.set
+
     async def _wait_until_readable(self) -> None:
-        """Stop reading while a write waits for the transport and the core has
-        too much queued for the peer (it does not read our replies); a
+        """Stop reading while received messages wait to be read beyond the
+        core's budget, or while a write waits for the transport and the core
+        has too much queued for the peer (it does not read our replies); a
         backlog that only waits for flow control does not stop reading."""
         core = self.core
-        while self._writing and core.error is None and core.reading_paused():
+        while core.error is None and (
+                core.inbound_full or (self._writing and core.reading_paused())):
             await self._drained.wait()
 
     def _write_done(self) -> None:
@@ -159,7 +164,7 @@ class StreamIO(IOStrategy):
         size = core.settings.read_size
         receive_data = core.receive_data
         while core.error is None:
-            if self._writing:
+            if self._writing or core.inbound_full:
                 await self._wait_until_readable()
             try:
                 data = await transport.receive(size)
@@ -214,8 +219,9 @@ class _Protocol(asyncio.Protocol):
         io = self.io
         io.last_read = io._loop.time()
         if io._started:
-            io.core.receive_data(data)
-            if io._paused:
+            core = io.core
+            core.receive_data(data)
+            if io._paused or core.inbound_full:
                 io._check_reading()
         else:  # before the connection is set up (uvloop may read that early)
             io._early.append(data)
@@ -288,6 +294,7 @@ class AsyncioProtocolIO(IOStrategy):
         self._lost_event.set()
 
     def start(self) -> None:
+        self.core.on_inbound_drained = self._check_reading
         self._started = True
         early, self._early = self._early, []
         for item in early:
@@ -322,14 +329,18 @@ class AsyncioProtocolIO(IOStrategy):
             self._check_reading()
 
     def _check_reading(self) -> None:
-        """Stop reading while the transport takes no writes and the core has
-        too much queued for the peer (it does not read); resume once it
-        drains. Never while writes flow: then a backlog only waits for the
-        peer's flow-control window, which reading brings."""
+        """Stop reading while received messages wait to be read beyond the
+        core's budget, or while the transport takes no writes and the core
+        has too much queued for the peer (it does not read); resume once that
+        drains. An output backlog alone never stops reading while writes
+        flow: then it only waits for the peer's flow-control window, which
+        reading brings."""
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        pause = self._paused and self.core.error is None and self.core.reading_paused()
+        core = self.core
+        pause = core.error is None and (
+            core.inbound_full or (self._paused and core.reading_paused()))
         if pause != self._reading_paused:
             self._reading_paused = pause
             if pause:

@@ -73,7 +73,7 @@ class TrioSocketIO(StreamIO):
         size = core.settings.read_size
         receive_data = core.receive_data
         while core.error is None:
-            if self._writing:
+            if self._writing or core.inbound_full:
                 await self._wait_until_readable()
             try:
                 data = recv(size)

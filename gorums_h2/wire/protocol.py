@@ -81,14 +81,19 @@ class ConnectionCore:
         self.client_side = client_side
         self.settings = s = settings or WireSettings()
         config = h2.config.H2Configuration(client_side=client_side, header_encoding=None)
+        limit = s.max_concurrent_streams
         self.h2 = GuardedH2Connection(
-            config, header_block_limit=4 * s.max_header_list_size + 16384)
+            config, header_block_limit=4 * s.max_header_list_size + 16384,
+            max_new_streams_per_read=None if limit is None or client_side else max(2 * limit, 200))
         self._clock = clock
         self._resets = RateBudget(s.max_stream_resets, s.abuse_window)
         self._empty_frames = RateBudget(s.max_empty_frames, s.abuse_window)
         # control replies (PING/SETTINGS ACKs) queued in h2 / handed to the transport
         self._control_queued = 0
         self._control_unwritten = 0
+        # bytes of received messages queued in streams, not yet read
+        self.inbound_bytes = 0
+        self.on_inbound_drained: Callable[[], None] = _noop
         self.streams: dict[int, StreamCore] = {}
         self._dirty: dict[StreamCore, None] = {}
         self._unconfirmed: dict[StreamCore, None] = {}  # moved into h2, not yet written
@@ -104,7 +109,7 @@ class ConnectionCore:
             lambda conn, sid: StreamCore(conn, sid, client_side=client_side)
         )
         self._handlers: dict[type, Callable[[Any], None]] = {
-            h2.events.DataReceived: self._on_slow_data,
+            h2.events.DataReceived: self._on_data,
             FastData: self._on_data,
             h2.events.RequestReceived: self._on_request,
             h2.events.ResponseReceived: self._on_response,
@@ -116,9 +121,8 @@ class ConnectionCore:
             h2.events.ConnectionTerminated: self._on_goaway,
             h2.events.PingAckReceived: self._on_ping_ack,
             h2.events.PingReceived: self._on_control_reply,
-            h2.events.PriorityUpdated: self._on_empty_frame,
-            h2.events.UnknownFrameReceived: self._on_empty_frame,
         }
+        self.h2.on_empty_frame = self._on_empty_frame
 
     # ---- setup ----
 
@@ -184,6 +188,8 @@ class ConnectionCore:
         for stream in list(dirty):
             if stream._flush(h2c):
                 dirty.pop(stream, None)
+        if dirty and self.inbound_bytes > self.settings.max_inbound_backlog:
+            self.on_inbound_drained()  # output waits for a window: read on
 
     def data_to_send(self) -> bytes:
         if self._control_queued:
@@ -304,6 +310,7 @@ class ConnectionCore:
             return
         self.error = exc
         self._dirty.clear()
+        self.inbound_bytes = 0
         for stream in list(self.streams.values()):
             stream._out.clear()
             stream._end = None
@@ -320,6 +327,9 @@ class ConnectionCore:
             and self.streams.pop(stream.stream_id, None) is not None
         ):
             self.h2.release_stream(stream.stream_id)
+            if stream._inbound_bytes:  # never read now: stop counting them
+                size, stream._inbound_bytes = stream._inbound_bytes, 0
+                self._inbound_consumed(size)
             if stream._unacked:
                 # queued messages no longer hold the connection window
                 self.acknowledge(stream.stream_id, stream._unacked)
@@ -431,15 +441,11 @@ class ConnectionCore:
 
     # ---- defences against abusive peers ----
 
-    def _on_slow_data(self, event: h2.events.DataReceived) -> None:
-        # only h2's path sees empty DATA frames (the fast path takes none)
-        if not event.flow_controlled_length and event.stream_ended is None:
-            self._on_empty_frame(event)
-        self._on_data(event)
-
-    def _on_empty_frame(self, event: Any) -> None:
+    def _on_empty_frame(self) -> None:
+        # called by h2 while it parses (see GuardedH2Connection): raising
+        # stops the flood there, and h2 answers GOAWAY ENHANCE_YOUR_CALM
         if self._empty_frames.spend(self._clock()):
-            self.calm_down("too many frames without payload")
+            raise h2.exceptions.DenialOfServiceError("too many frames without payload")
 
     def _on_control_reply(self, event: Any) -> None:
         self._control_queued += 1  # h2 queued the ACK
@@ -454,6 +460,24 @@ class ConnectionCore:
                                  additional_data=reason.encode())
         self.fail(ConnectionBroken(f"closed: peer sent {reason} (ENHANCE_YOUR_CALM)"))
         self.on_output()
+
+    @property
+    def inbound_full(self) -> bool:
+        """True while more than ``max_inbound_backlog`` bytes of received
+        messages wait to be read and none of our output waits for the peer's
+        flow-control window: the driver stops reading the socket until
+        :attr:`on_inbound_drained` is called (the windows we grant may be far
+        larger than what we want to hold in memory per connection). Output
+        that waits for a window keeps reading on, for the WINDOW_UPDATE: a
+        handler that sends before it reads on must not deadlock."""
+        return self.inbound_bytes > self.settings.max_inbound_backlog and not self._dirty
+
+    def _inbound_consumed(self, size: int) -> None:
+        limit = self.settings.max_inbound_backlog
+        before = self.inbound_bytes
+        self.inbound_bytes = after = before - size
+        if before > limit >= after:
+            self.on_inbound_drained()
 
     def reading_paused(self) -> bool:
         """True when the driver should stop reading because the peer does not

@@ -42,9 +42,10 @@ class WireSettings:
     * ``max_stream_resets``: streams reset by the peer before they completed,
       plus streams we refused, per ``abuse_window`` seconds (rapid reset,
       CVE-2023-44487).
-    * ``max_empty_frames``: frames that carry nothing (DATA without payload
-      or END_STREAM, PRIORITY, unknown types) per ``abuse_window`` seconds
-      (CVE-2019-9518).
+    * ``max_empty_frames``: frames that carry nothing (PING, SETTINGS,
+      PRIORITY, unknown types, DATA with neither payload nor END_STREAM) per
+      ``abuse_window`` seconds (CVE-2019-9512/9515/9518; grpc-go refuses a
+      client's PINGs more often than every 5 minutes without data).
     * ``max_control_backlog``: PING and SETTINGS acknowledgements queued
       while the transport does not take our writes; above it we stop reading
       until they are written (grpc-go's 50; CVE-2019-9512/9515).
@@ -52,6 +53,9 @@ class WireSettings:
       does not take our writes; above it we stop reading (no new requests)
       until they drain. Bytes waiting only for the peer's flow-control window
       do not pause reading (the WINDOW_UPDATE must still get in).
+    * ``max_inbound_backlog``: bytes of received messages queued in a
+      connection's streams and not yet read; above it we stop reading until
+      the handlers catch up (the flow-control windows allow far more).
     * The header block of one HEADERS+CONTINUATION sequence may not exceed
       4 x ``max_header_list_size`` + 16 KiB encoded bytes while it
       accumulates (HPACK can at worst expand that much).
@@ -74,6 +78,7 @@ class WireSettings:
     abuse_window: float = 10.0
     max_control_backlog: int = 50
     max_output_backlog: int = 1 * MiB
+    max_inbound_backlog: int = 2 * MiB
 
     def __post_init__(self) -> None:
         if not 16384 <= self.max_frame_size <= 16777215:

@@ -37,6 +37,7 @@ class StreamCore:
         "_decoder",
         "_end",
         "_inbound",
+        "_inbound_bytes",
         "_out",
         "_unacked",
         "client_side",
@@ -62,6 +63,7 @@ class StreamCore:
         self.client_side = client_side
         self._decoder = MessageDecoder(conn.settings.max_receive_message_size)
         self._inbound: deque[bytes] = deque()
+        self._inbound_bytes = 0  # of _inbound, while counted in conn.inbound_bytes
         self._unacked = 0
         # queued messages up to which received data is acknowledged at once;
         # beyond it, credit is returned only as the reader catches up
@@ -102,6 +104,9 @@ class StreamCore:
         inbound = self._inbound
         if inbound:
             msg = inbound.popleft()
+            if self._inbound_bytes:
+                self._inbound_bytes -= len(msg)
+                self.conn._inbound_consumed(len(msg))
             if self._unacked and len(inbound) <= self.inbound_limit:
                 self.conn.acknowledge(self.stream_id, self._unacked)
                 self._unacked = 0
@@ -138,6 +143,11 @@ class StreamCore:
         inbound = self._inbound
         if messages:
             inbound.extend(messages)
+            size = 0
+            for msg in messages:
+                size += len(msg)
+            self._inbound_bytes += size
+            self.conn.inbound_bytes += size
             self._wake_receivers()
         if len(inbound) > self.inbound_limit:
             self._unacked += flow_len

@@ -226,3 +226,78 @@ async def attacker(port: int, settings: dict[int, int] | None = None
     finally:
         with anyio.CancelScope(shield=True):
             await sock.aclose()
+
+
+class Outcome:
+    """What an attack achieved: the probe's service, the server's memory, the answer."""
+
+    def __init__(self) -> None:
+        self.max_gap = 0.0
+        self.probe_replies = 0
+        self.probe_errors: list[BaseException] = []
+        self.rss_growth_kib = 0
+        self.goaway: int | None = None
+        self.resets: dict[int, int] = {}
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return (f"Outcome(gap={self.max_gap:.2f}s, replies={self.probe_replies}, "
+                f"errors={self.probe_errors!r}, rss=+{self.rss_growth_kib / 1024:.1f}MiB, "
+                f"goaway={self.goaway}, resets={self.resets}, closed={self.closed})")
+
+    def assert_probe_served(self) -> None:
+        assert not self.probe_errors, self
+        assert self.probe_replies > 0, self
+        assert self.max_gap < GAP, self
+
+    def assert_memory_bounded(self, connections: int = 1) -> None:
+        assert self.rss_growth_kib < RSS_PER_ATTACKER_KIB * connections, self
+
+
+async def run_attack(backend: str, payload: bytes, *, settings: dict[int, int] | None = None,
+                     read: bool = True, duration: float = 2.0,
+                     chunks: list[bytes] | None = None) -> Outcome:
+    """Start a server process and a probe, send ``payload`` on a raw connection
+    (reading the server's answers unless ``read`` is False), watch for
+    ``duration`` seconds (less once the server closed the connection), and
+    report. Build ``payload`` before calling: building it here would stall
+    the probe, which runs in this process. ``chunks`` instead sends each
+    chunk as a write of its own, 20 ms apart (separate reads for the server)."""
+    out = Outcome()
+    async with server_process(backend) as (port, pid):
+        await anyio.sleep(0.2)
+        base = rss_kib(pid)
+        peak = base
+        async with probing(port) as probe, attacker(port, settings) as (sock, reader):
+
+            async def send() -> None:
+                try:
+                    if chunks is not None:
+                        for chunk in chunks:
+                            await sock.send(chunk)
+                            await anyio.sleep(0.02)
+                        return
+                    for i in range(0, len(payload), 1 << 18):
+                        await sock.send(payload[i:i + (1 << 18)])
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                    pass  # the server closed the connection: expected
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(send)
+                if read:
+                    tg.start_soon(reader.read_until_closed, duration + 5)
+                with anyio.move_on_after(duration):
+                    while not reader.closed:
+                        await anyio.sleep(0.05)
+                        peak = max(peak, rss_kib(pid))
+                await anyio.sleep(0.2)  # the probe keeps going after the attack
+                peak = max(peak, rss_kib(pid))
+                tg.cancel_scope.cancel()
+            out.max_gap = probe.max_gap
+            out.probe_replies = probe.replies
+            out.probe_errors = list(probe.errors)
+        out.rss_growth_kib = peak - base
+        out.goaway = reader.goaway
+        out.resets = dict(reader.resets)
+        out.closed = reader.closed
+    return out
