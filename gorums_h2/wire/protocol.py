@@ -94,6 +94,7 @@ class ConnectionCore:
         # bytes of received messages queued in streams, not yet read
         self.inbound_bytes = 0
         self.on_inbound_drained: Callable[[], None] = _noop
+        self._window_blocked = False  # the last flush left output waiting for a window
         self.streams: dict[int, StreamCore] = {}
         self._dirty: dict[StreamCore, None] = {}
         self._unconfirmed: dict[StreamCore, None] = {}  # moved into h2, not yet written
@@ -183,12 +184,14 @@ class ConnectionCore:
         """Move queued stream data into h2 as far as flow control allows."""
         dirty = self._dirty
         if not dirty:
+            self._window_blocked = False
             return
         h2c = self.h2
         for stream in list(dirty):
             if stream._flush(h2c):
                 dirty.pop(stream, None)
-        if dirty and self.inbound_bytes > self.settings.max_inbound_backlog:
+        self._window_blocked = blocked = bool(dirty)
+        if blocked and self.inbound_bytes > self.settings.max_inbound_backlog:
             self.on_inbound_drained()  # output waits for a window: read on
 
     def data_to_send(self) -> bytes:
@@ -470,7 +473,8 @@ class ConnectionCore:
         larger than what we want to hold in memory per connection). Output
         that waits for a window keeps reading on, for the WINDOW_UPDATE: a
         handler that sends before it reads on must not deadlock."""
-        return self.inbound_bytes > self.settings.max_inbound_backlog and not self._dirty
+        return (self.inbound_bytes > self.settings.max_inbound_backlog
+                and not self._window_blocked)
 
     def _inbound_consumed(self, size: int) -> None:
         limit = self.settings.max_inbound_backlog

@@ -78,7 +78,7 @@ class WireSettings:
     abuse_window: float = 10.0
     max_control_backlog: int = 50
     max_output_backlog: int = 1 * MiB
-    max_inbound_backlog: int = 2 * MiB
+    max_inbound_backlog: int = 1 * MiB
 
     def __post_init__(self) -> None:
         if not 16384 <= self.max_frame_size <= 16777215:

@@ -245,6 +245,10 @@ class Outcome:
                 f"errors={self.probe_errors!r}, rss=+{self.rss_growth_kib / 1024:.1f}MiB, "
                 f"goaway={self.goaway}, resets={self.resets}, closed={self.closed})")
 
+    def report(self, name: str) -> None:
+        """Print the figures (shown with ``pytest -s``; the docs quote them)."""
+        print(f"\n{name}: {self!r}")
+
     def assert_probe_served(self) -> None:
         assert not self.probe_errors, self
         assert self.probe_replies > 0, self
@@ -300,4 +304,5 @@ async def run_attack(backend: str, payload: bytes, *, settings: dict[int, int] |
         out.goaway = reader.goaway
         out.resets = dict(reader.resets)
         out.closed = reader.closed
+    out.report(backend)
     return out
