@@ -141,13 +141,17 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+def _spawn_server(backend: str, lifetime: float) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.Popen([sys.executable, str(_SERVER), backend, str(lifetime)],
+                            stdout=subprocess.PIPE, env=env)
+
+
 @asynccontextmanager
 async def server_process(backend: str, lifetime: float = 60.0
                          ) -> AsyncIterator[tuple[int, int]]:
     """A default Server in a subprocess on ``backend``; yields ``(port, pid)``."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, str(_SERVER), backend, str(lifetime)],
-                            stdout=subprocess.PIPE, env=env)
+    proc = _spawn_server(backend, lifetime)
     try:
         assert proc.stdout is not None
         line = await anyio.to_thread.run_sync(proc.stdout.readline)

@@ -19,7 +19,7 @@ from gorums_h2.testing.services import echo_server_fn
 async def main(lifetime: float) -> None:
     server = echo_server_fn(0)
     async with anyio.create_task_group() as tg:
-        host, port = await tg.start(server.serve_tcp, "127.0.0.1", 0)
+        _, port = await tg.start(server.serve_tcp, "127.0.0.1", 0)
         print(port, flush=True)
         await anyio.sleep(lifetime)
         server.stop()
