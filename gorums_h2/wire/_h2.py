@@ -272,7 +272,8 @@ class GuardedH2Connection(H2Connection):
       enforces by raising :class:`DenialOfServiceError` stops the parsing of
       a flood at once.
     * ``max_new_streams_per_read``: a peer opening more streams than that
-      within one :meth:`receive_data` call gets :class:`DenialOfServiceError`
+      within one read (the owner sets ``new_streams = 0`` before each
+      :meth:`receive_data`) gets :class:`DenialOfServiceError`
       (GOAWAY ENHANCE_YOUR_CALM) before h2 parses the rest of the bytes:
       nginx's rapid-reset rule (twice the stream limit per read). It bounds
       the work one read can cause; None: no limit.
@@ -286,7 +287,7 @@ class GuardedH2Connection(H2Connection):
         self._scan_at = 64
         self._inbound_parity = int(not config.client_side)
         self.max_new_streams_per_read = max_new_streams_per_read
-        self._new_streams = 0
+        self.new_streams = 0
         self.on_empty_frame: Callable[[], None] | None = None
 
     def _receive_frame(self, frame: Frame) -> list[Any]:
@@ -298,17 +299,13 @@ class GuardedH2Connection(H2Connection):
                 hook()
         return super()._receive_frame(frame)
 
-    def receive_data(self, data: Any) -> list[Any]:
-        self._new_streams = 0
-        return super().receive_data(data)
-
     def _begin_new_stream(self, stream_id: int, allowed_ids: Any) -> h2.stream.H2Stream:
         stream = super()._begin_new_stream(stream_id, allowed_ids)
         self._live[stream_id & 1][stream_id] = None
         limit = self.max_new_streams_per_read
         if limit is not None and stream_id & 1 == self._inbound_parity:
-            self._new_streams += 1
-            if self._new_streams > limit:
+            self.new_streams += 1
+            if self.new_streams > limit:
                 raise DenialOfServiceError(f"more than {limit} new streams in one read")
         return stream
 
@@ -335,6 +332,13 @@ class GuardedH2Connection(H2Connection):
     def output_size(self) -> int:
         """Bytes h2 has queued for the peer (not yet taken by ``data_to_send``)."""
         return len(self._data_to_send)
+
+    def acknowledge(self, size: int, stream_id: int) -> bool:
+        """h2's ``acknowledge_received_data``; True if h2 has output queued
+        now (e.g. the WINDOW_UPDATE it decided to send). One call on the
+        per-message path."""
+        self.acknowledge_received_data(size, stream_id)
+        return bool(self._data_to_send)
 
 
 # What the classes above rely on in h2 beyond its public API. h2 does not

@@ -94,6 +94,8 @@ class ConnectionCore:
         # bytes of received messages queued in streams, not yet read
         self.inbound_bytes = 0
         self.on_inbound_drained: Callable[[], None] = _noop
+        self._inbound_limit = s.max_inbound_backlog
+        self._inbound_waiting = False  # the driver saw inbound_full: wake it below the limit
         self._window_blocked = False  # the last flush left output waiting for a window
         self.streams: dict[int, StreamCore] = {}
         self._dirty: dict[StreamCore, None] = {}
@@ -166,8 +168,10 @@ class ConnectionCore:
         :meth:`data_to_send`)."""
         if self.error is not None:
             return
+        h2c = self.h2
+        h2c.new_streams = 0  # the per-read rule counts from here
         try:
-            events = self.h2.receive_data(data)
+            events = h2c.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
             self.fail(ConnectionBroken(f"HTTP/2 protocol error from peer: {exc}"))
             self.on_output()
@@ -177,7 +181,7 @@ class ConnectionCore:
             handler = handlers.get(type(event))
             if handler is not None:
                 handler(event)
-        if self.h2.output_size:
+        if h2c.output_size:
             self.on_output()
 
     def flush(self) -> None:
@@ -191,7 +195,8 @@ class ConnectionCore:
             if stream._flush(h2c):
                 dirty.pop(stream, None)
         self._window_blocked = blocked = bool(dirty)
-        if blocked and self.inbound_bytes > self.settings.max_inbound_backlog:
+        if blocked and self._inbound_waiting:
+            self._inbound_waiting = False
             self.on_inbound_drained()  # output waits for a window: read on
 
     def data_to_send(self) -> bytes:
@@ -248,9 +253,7 @@ class ConnectionCore:
         """Return ``size`` bytes of credit; wakes the writer when h2 made a
         WINDOW_UPDATE of it (h2 batches them: about every half window)."""
         if size:
-            h2c = self.h2
-            h2c.acknowledge_received_data(size, stream_id)
-            if h2c.output_size:
+            if self.h2.acknowledge(size, stream_id):
                 self.on_output()
 
     def reset_stream(self, stream: StreamCore, code: int = ErrorCodes.CANCEL) -> None:
@@ -473,14 +476,15 @@ class ConnectionCore:
         larger than what we want to hold in memory per connection). Output
         that waits for a window keeps reading on, for the WINDOW_UPDATE: a
         handler that sends before it reads on must not deadlock."""
-        return (self.inbound_bytes > self.settings.max_inbound_backlog
-                and not self._window_blocked)
+        full = self.inbound_bytes > self._inbound_limit and not self._window_blocked
+        if full:
+            self._inbound_waiting = True
+        return full
 
     def _inbound_consumed(self, size: int) -> None:
-        limit = self.settings.max_inbound_backlog
-        before = self.inbound_bytes
-        self.inbound_bytes = after = before - size
-        if before > limit >= after:
+        self.inbound_bytes -= size
+        if self._inbound_waiting and self.inbound_bytes <= self._inbound_limit:
+            self._inbound_waiting = False
             self.on_inbound_drained()
 
     def reading_paused(self) -> bool:

@@ -104,9 +104,14 @@ class StreamCore:
         inbound = self._inbound
         if inbound:
             msg = inbound.popleft()
-            if self._inbound_bytes:
-                self._inbound_bytes -= len(msg)
-                self.conn._inbound_consumed(len(msg))
+            if self._inbound_bytes:  # (inlined: this is the per-message path)
+                size = len(msg)
+                self._inbound_bytes -= size
+                conn = self.conn
+                conn.inbound_bytes -= size
+                if conn._inbound_waiting and conn.inbound_bytes <= conn._inbound_limit:
+                    conn._inbound_waiting = False
+                    conn.on_inbound_drained()
             if self._unacked and len(inbound) <= self.inbound_limit:
                 self.conn.acknowledge(self.stream_id, self._unacked)
                 self._unacked = 0
@@ -143,9 +148,7 @@ class StreamCore:
         inbound = self._inbound
         if messages:
             inbound.extend(messages)
-            size = 0
-            for msg in messages:
-                size += len(msg)
+            size = len(messages[0]) if len(messages) == 1 else sum(map(len, messages))
             self._inbound_bytes += size
             self.conn.inbound_bytes += size
             self._wake_receivers()
