@@ -252,9 +252,8 @@ class ConnectionCore:
     def acknowledge(self, stream_id: int, size: int) -> None:
         """Return ``size`` bytes of credit; wakes the writer when h2 made a
         WINDOW_UPDATE of it (h2 batches them: about every half window)."""
-        if size:
-            if self.h2.acknowledge(size, stream_id):
-                self.on_output()
+        if size and self.h2.acknowledge(size, stream_id):
+            self.on_output()
 
     def reset_stream(self, stream: StreamCore, code: int = ErrorCodes.CANCEL) -> None:
         """Reset ``stream`` locally (RST_STREAM ``code``) and forget it."""
