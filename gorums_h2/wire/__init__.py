@@ -22,6 +22,7 @@ from gorums_h2.wire.errors import (
     GoAwayError,
     MessageTooLarge,
     ProtocolViolation,
+    StreamClosed,
     StreamReset,
     WireError,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "StatusCode",
     "StatusError",
     "Stream",
+    "StreamClosed",
     "StreamHandler",
     "StreamReset",
     "WireError",

@@ -48,13 +48,14 @@ from gorums_h2.wire._h2 import FastData, GuardedH2Connection
 from gorums_h2.wire.errors import (
     ConnectionBroken,
     GoAwayError,
-    StreamReset,
+    StreamClosed,
 )
 from gorums_h2.wire.headers import Headers
 from gorums_h2.wire.limits import RateBudget
 from gorums_h2.wire.settings import WireSettings
 from gorums_h2.wire.status import StatusError
 from gorums_h2.wire.stream_core import StreamCore
+from gorums_h2.wire.stream_state import StreamEvent, StreamState
 
 __all__ = ["ConnectionCore", "StreamCore"]
 
@@ -256,20 +257,10 @@ class ConnectionCore:
             self.on_output()
 
     def reset_stream(self, stream: StreamCore, code: int = ErrorCodes.CANCEL) -> None:
-        """Reset ``stream`` locally (RST_STREAM ``code``) and forget it."""
-        if not (stream.local_closed and stream.remote_closed) and self.error is None:
-            try:
-                self.h2.reset_stream(stream.stream_id, code)
-            except h2.exceptions.StreamClosedError:
-                pass
-            self.on_output()
-        stream.local_closed = stream.remote_closed = True
-        stream._out.clear()
-        stream._end = None
-        self._dirty.pop(stream, None)
-        stream._set_end(StreamReset(ErrorCodes.CANCEL, "stream cancelled locally"))
-        stream._wake_senders()
-        self._maybe_forget(stream)
+        """Reset ``stream`` locally (RST_STREAM ``code``) and forget it; its
+        waiters get :class:`StreamClosed` (not StreamReset: that is the peer's)."""
+        self._send_reset(stream, code)
+        self._close_stream(stream, StreamClosed(None, "stream cancelled locally"))
 
     def abort_stream(self, stream: StreamCore, exc: StatusError) -> None:
         """End ``stream`` with ``exc`` because of what the peer sent.
@@ -279,17 +270,32 @@ class ConnectionCore:
         """
         stream._set_end(exc)
         if self.client_side:
-            code = ErrorCodes.CANCEL
-            if not (stream.local_closed and stream.remote_closed) and self.error is None:
-                try:
-                    self.h2.reset_stream(stream.stream_id, code)
-                except h2.exceptions.StreamClosedError:
-                    pass
-                self.on_output()
-            stream.local_closed = stream.remote_closed = True
-            stream._out.clear()
-            self._dirty.pop(stream, None)
-            stream._wake_senders()
+            self._send_reset(stream, ErrorCodes.CANCEL)
+            self._close_stream(stream, None)
+
+    def _send_reset(self, stream: StreamCore, code: int) -> None:
+        """Queue RST_STREAM ``code`` unless the stream or connection is done."""
+        if stream.state is not StreamState.CLOSED and self.error is None:
+            try:
+                self.h2.reset_stream(stream.stream_id, code)
+            except h2.exceptions.StreamClosedError:
+                pass
+            self.on_output()
+
+    def _close_stream(self, stream: StreamCore, outcome: BaseException | None, *,
+                      forget: bool = True) -> None:
+        """The one way a stream closes early (a reset either way, a GOAWAY
+        refusal, a connection failure): state CLOSED, unsent output dropped,
+        ``outcome`` recorded (unless one already was, or it is None), senders
+        woken, and the stream forgotten (unless ``forget`` is False)."""
+        stream._transition(StreamEvent.RESET)
+        stream._out.clear()
+        stream._end = None
+        self._dirty.pop(stream, None)
+        if outcome is not None:
+            stream._set_end(outcome)
+        stream._wake_senders()
+        if forget:
             self._maybe_forget(stream)
 
     def send_goaway(self, code: int = ErrorCodes.NO_ERROR, data: bytes = b"") -> None:
@@ -317,11 +323,7 @@ class ConnectionCore:
         self._dirty.clear()
         self.inbound_bytes = 0
         for stream in list(self.streams.values()):
-            stream._out.clear()
-            stream._end = None
-            stream.local_closed = stream.remote_closed = True
-            stream._set_end(exc)
-            stream._wake_senders()
+            self._close_stream(stream, exc, forget=False)
         self.streams.clear()
         self.on_failed()
 
@@ -387,22 +389,12 @@ class ConnectionCore:
 
     def reset_stream_quietly(self, stream: StreamCore, code: int) -> None:
         """RST_STREAM without changing the stream's recorded outcome."""
-        try:
-            self.h2.reset_stream(stream.stream_id, code)
-        except h2.exceptions.StreamClosedError:
-            pass
-        stream.local_closed = True
-        stream._out.clear()
-        stream._end = None
-        self._dirty.pop(stream, None)
-        stream._wake_senders()
-        self._maybe_forget(stream)
-        self.on_output()
+        self._send_reset(stream, code)
+        self._close_stream(stream, None)
 
     def _on_stream_reset(self, event: h2.events.StreamReset) -> None:
         stream = self.streams.get(event.stream_id)
         if stream is not None:
-            self._dirty.pop(stream, None)
             stream._on_reset(int(event.error_code or 0))
             # a peer that resets what it just opened makes us work for nothing
             if not self.client_side and self._resets.spend(self._clock()):
@@ -433,12 +425,8 @@ class ConnectionCore:
             self.goaway = goaway
         for sid, stream in list(self.streams.items()):
             if self.client_side and sid > last:
-                stream.local_closed = stream.remote_closed = True
-                self._dirty.pop(stream, None)
-                stream._set_end(GoAwayError(
+                self._close_stream(stream, GoAwayError(
                     f"stream not processed: {goaway.message}", code, last))
-                stream._wake_senders()
-                self._maybe_forget(stream)
         self.on_streams_available()
 
     def _on_ping_ack(self, event: h2.events.PingAckReceived) -> None:

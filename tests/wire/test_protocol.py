@@ -18,6 +18,7 @@ from gorums_h2.wire.errors import (
     GoAwayError,
     MessageTooLarge,
     ProtocolViolation,
+    StreamClosed,
     StreamReset,
 )
 from gorums_h2.wire.headers import build_response_headers, build_trailers
@@ -439,8 +440,11 @@ def test_client_cancel_reaches_the_server_as_cancelled() -> None:
     with pytest.raises(StreamReset) as info:
         ss.pop_message()
     assert info.value.code == StatusCode.CANCELLED
-    with pytest.raises(StreamReset):
+    # our own side sees a local close, not a reset by the peer
+    with pytest.raises(StreamClosed) as closed:
         cs.pop_message()
+    assert not isinstance(closed.value, StreamReset)
+    assert closed.value.code == StatusCode.CANCELLED
 
 
 def test_graceful_goaway_lets_processed_streams_finish() -> None:
