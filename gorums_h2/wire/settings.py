@@ -77,7 +77,7 @@ class WireSettings:
     max_empty_frames: int = 1000
     abuse_window: float = 10.0
     max_control_backlog: int = 50
-    max_output_backlog: int = 1 * MiB
+    max_output_backlog: int = 512 * 1024
     max_inbound_backlog: int = 1 * MiB
 
     def __post_init__(self) -> None:

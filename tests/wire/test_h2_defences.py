@@ -182,10 +182,10 @@ def test_unwritten_control_replies_pause_reading() -> None:
 def test_unsent_replies_pause_reading() -> None:
     pair = CorePair()
     _, ss = pair.open()
-    ss.queue_message(b"x" * (MiB // 2))
+    ss.queue_message(b"x" * (MiB // 4))
     assert not pair.server.reading_paused()
-    ss.queue_message(b"x" * (MiB // 2))
-    assert pair.server.reading_paused()  # > 1 MiB queued for the peer
+    ss.queue_message(b"x" * (MiB // 4))
+    assert pair.server.reading_paused()  # > 512 KiB queued for the peer
     pair.pump()
     assert not pair.server.reading_paused()
 
