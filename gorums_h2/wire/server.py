@@ -8,7 +8,8 @@ becomes the call's status:
 * raises :class:`StatusError` -> that code, message and details;
 * raises anything else -> UNKNOWN with the exception text, logged;
 * the client resets the stream or the connection dies -> the handler is
-  cancelled (its ``cancel_scope``), nothing is sent;
+  cancelled (its ``cancel_scope``), nothing is sent; a stream reset before
+  its handler started (e.g. in the same read as its HEADERS) never runs it;
 * the request's ``grpc-timeout`` passes -> cancelled, DEADLINE_EXCEEDED.
 
 Refusals need no handler: an unknown path gets a trailers-only UNIMPLEMENTED,
