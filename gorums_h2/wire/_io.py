@@ -39,6 +39,10 @@ _TRANSPORT_ERRORS = (anyio.BrokenResourceError, anyio.EndOfStream, OSError, ssl.
 # Tests switch this off to run the generic path on asyncio too.
 NATIVE_ASYNCIO = True
 
+# Seconds a connection we failed (after our GOAWAY) is half-closed and its
+# input discarded before the close, so the peer reads the GOAWAY.
+LINGER = 1.0
+
 
 def native_asyncio_enabled() -> bool:
     """True when the running loop is asyncio and the native path is enabled."""
@@ -113,6 +117,7 @@ class StreamIO(IOStrategy):
         self._signal = Signal()
         self._writer_done = anyio.Event()
         self._writing = False  # a write is waiting for the transport
+        self._linger = False  # the core failed (not the transport): see run()
         self._drained = Signal()  # set after each completed write
 
     def wake_writer(self) -> None:
@@ -131,6 +136,25 @@ class StreamIO(IOStrategy):
         self._signal.set()
         with anyio.move_on_after(1.0):
             await self._writer_done.wait()
+        if self._linger:
+            await self._half_close_and_drain()
+
+    async def _half_close_and_drain(self) -> None:
+        """We failed the connection (our GOAWAY is written): half-close and
+        read and discard for up to :data:`LINGER` seconds before the close.
+        Closing a socket with unread input sends a TCP reset, which can make
+        the peer lose the GOAWAY that tells it why."""
+        transport = self.transport
+        try:
+            await transport.send_eof()
+        except Exception:
+            return
+        with anyio.move_on_after(LINGER):
+            while True:
+                try:
+                    await transport.receive(65536)
+                except Exception:
+                    return
 
     async def close(self) -> None:
         self._signal.set()
@@ -178,6 +202,7 @@ class StreamIO(IOStrategy):
                 return
             self.last_read = anyio.current_time()
             receive_data(data)
+        self._linger = True
 
     async def _write_loop(self) -> None:
         core = self.core
@@ -265,6 +290,7 @@ class AsyncioProtocolIO(IOStrategy):
         self._again = False
         self._paused = False  # the transport's buffer is full: we do not write
         self._reading_paused = False  # and so stopped reading (see _check_reading)
+        self._lingering = False  # half-closed after a failure, closing soon
         self._lost_event = asyncio.Event()
         self._on_made: Any = None
         self._started = False
@@ -363,7 +389,7 @@ class AsyncioProtocolIO(IOStrategy):
 
     def _flush_once(self) -> None:
         transport = self.transport
-        if transport is None:
+        if transport is None or self._lingering:
             return
         core = self.core
         if self._paused and core.error is None:
@@ -375,10 +401,21 @@ class AsyncioProtocolIO(IOStrategy):
                 return
             transport.write(data)
             core.confirm_written()
-        if core.error is not None and not transport.is_closing():
+        if core.error is not None and not transport.is_closing() and not self._lingering:
             # the connection failed (e.g. the peer broke HTTP/2): the GOAWAY
-            # written above goes out, then the socket closes and run() returns
-            transport.close()
+            # written above goes out, then the socket closes and run() returns;
+            # half-closed first for LINGER seconds, input discarded (the core
+            # ignores it), where the transport can: closing with unread input
+            # sends a TCP reset, which can make the peer lose the GOAWAY
+            if transport.can_write_eof():
+                self._lingering = True
+                transport.write_eof()
+                if self._reading_paused:
+                    self._reading_paused = False
+                    transport.resume_reading()
+                self._loop.call_later(LINGER, transport.close)
+            else:
+                transport.close()
 
     # --- lifecycle ---
 
