@@ -117,7 +117,6 @@ class StreamIO(IOStrategy):
         self._signal = Signal()
         self._writer_done = anyio.Event()
         self._writing = False  # a write is waiting for the transport
-        self._linger = False  # the core failed (not the transport): see run()
         self._drained = Signal()  # set after each completed write
 
     def wake_writer(self) -> None:
@@ -136,7 +135,7 @@ class StreamIO(IOStrategy):
         self._signal.set()
         with anyio.move_on_after(1.0):
             await self._writer_done.wait()
-        if self._linger:
+        if self.core.rejected_peer:
             await self._half_close_and_drain()
 
     async def _half_close_and_drain(self) -> None:
@@ -202,7 +201,6 @@ class StreamIO(IOStrategy):
                 return
             self.last_read = anyio.current_time()
             receive_data(data)
-        self._linger = True
 
     async def _write_loop(self) -> None:
         core = self.core
@@ -401,15 +399,19 @@ class AsyncioProtocolIO(IOStrategy):
                 return
             transport.write(data)
             core.confirm_written()
-        if core.error is not None and not transport.is_closing() and not self._lingering:
+        if core.error is not None and not transport.is_closing():
             # the connection failed (e.g. the peer broke HTTP/2): the GOAWAY
             # written above goes out, then the socket closes and run() returns;
             # half-closed first for LINGER seconds, input discarded (the core
             # ignores it), where the transport can: closing with unread input
             # sends a TCP reset, which can make the peer lose the GOAWAY
-            if transport.can_write_eof():
+            if core.rejected_peer and transport.can_write_eof():
                 self._lingering = True
-                transport.write_eof()
+                try:
+                    transport.write_eof()
+                except OSError:
+                    transport.close()
+                    return
                 if self._reading_paused:
                     self._reading_paused = False
                     transport.resume_reading()

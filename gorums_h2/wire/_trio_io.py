@@ -92,14 +92,12 @@ class TrioSocketIO(StreamIO):
             self.last_read = trio.current_time()
             receive_data(data)
             if core.error is not None:  # e.g. the peer broke HTTP/2
-                self._linger = True
                 return
             # one scheduling point per read, fair to the other tasks
             try:
                 await wait_readable(sock)
             except (trio.ClosedResourceError, OSError):
                 return
-        self._linger = True  # the core failed, not the transport: see StreamIO.run
 
     async def _write_loop(self) -> None:
         import trio

@@ -104,6 +104,9 @@ class ConnectionCore:
         self.error: StatusError | None = None
         self.goaway: GoAwayError | None = None  # received from the peer
         self.goaway_sent = False
+        # failed because of what the peer sent (our GOAWAY says why): the
+        # driver half-closes and lingers so that the GOAWAY reaches it
+        self.rejected_peer = False
         self.on_output: Callable[[], None] = _noop
         self.on_request: Callable[[StreamCore, Headers], None] = _reject_requests
         self.on_ping_ack: Callable[[bytes], None] = _ignore
@@ -174,6 +177,7 @@ class ConnectionCore:
         try:
             events = h2c.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
+            self.rejected_peer = True
             self.fail(ConnectionBroken(f"HTTP/2 protocol error from peer: {exc}"))
             self.on_output()
             return
@@ -448,7 +452,7 @@ class ConnectionCore:
         ENHANCE_YOUR_CALM with ``reason``, then fail every stream."""
         if self.error is not None:
             return
-        self.goaway_sent = True
+        self.goaway_sent = self.rejected_peer = True
         self.h2.close_connection(error_code=ErrorCodes.ENHANCE_YOUR_CALM,
                                  additional_data=reason.encode())
         self.fail(ConnectionBroken(f"closed: peer sent {reason} (ENHANCE_YOUR_CALM)"))
