@@ -95,7 +95,10 @@ class ConnectionCore:
         # bytes of received messages queued in streams, not yet read
         self.inbound_bytes = 0
         self.on_inbound_drained: Callable[[], None] = _noop
-        self._inbound_limit = s.max_inbound_backlog
+        # read pausing is a server defence: a client never stops reading
+        # (two peers that both stop reading while their writes block would
+        # wait for each other forever)
+        self._inbound_limit = 1 << 62 if client_side else s.max_inbound_backlog
         self._inbound_waiting = False  # the driver saw inbound_full: wake it below the limit
         self._window_blocked = False  # the last flush left output waiting for a window
         self.streams: dict[int, StreamCore] = {}
@@ -466,7 +469,8 @@ class ConnectionCore:
         :attr:`on_inbound_drained` is called (the windows we grant may be far
         larger than what we want to hold in memory per connection). Output
         that waits for a window keeps reading on, for the WINDOW_UPDATE: a
-        handler that sends before it reads on must not deadlock."""
+        handler that sends before it reads on must not deadlock. Always
+        False on the client side."""
         full = self.inbound_bytes > self._inbound_limit and not self._window_blocked
         if full:
             self._inbound_waiting = True
@@ -482,7 +486,10 @@ class ConnectionCore:
         """True when the driver should stop reading because the peer does not
         take our replies: call it only while the transport is not accepting
         writes (bytes that wait for the peer's flow-control window must not
-        stop reading, or its WINDOW_UPDATE would never get in)."""
+        stop reading, or its WINDOW_UPDATE would never get in). Always
+        False on the client side."""
+        if self.client_side:
+            return False
         s = self.settings
         if self._control_queued + self._control_unwritten > s.max_control_backlog:
             return True

@@ -37,7 +37,8 @@ class WireSettings:
     * ``read_size``: bytes asked of the socket per read.
 
     Defences against abusive peers (docs/security.md); exceeding a budget
-    sends GOAWAY ENHANCE_YOUR_CALM and closes the connection:
+    sends GOAWAY ENHANCE_YOUR_CALM and closes the connection. The three
+    backlogs pause reading on the server side only (a client always reads):
 
     * ``max_stream_resets``: streams reset by the peer before they completed,
       plus streams we refused, per ``abuse_window`` seconds (rapid reset,

@@ -251,3 +251,17 @@ def test_a_header_block_is_bounded_while_continuation_frames_arrive() -> None:
     assert goaway_code(sent(core)) == ErrorCodes.ENHANCE_YOUR_CALM
     assert core.error is not None and started == []
     assert not core.h2.incoming_buffer._headers_buffer or core.error is not None
+
+
+def test_a_client_never_pauses_reading() -> None:
+    # two peers that both stop reading while their writes block would wait
+    # for each other forever: the backlogs are a server defence
+    pair = CorePair()
+    cs, ss = pair.open()
+    cs.queue_message(b"c" * MiB)
+    for _ in range(3):
+        ss.queue_message(b"s" * (MiB // 2))
+    pair.pump()
+    assert pair.client.inbound_bytes > MiB and not pair.client.inbound_full
+    cs.queue_message(b"c" * MiB)
+    assert not pair.client.reading_paused()
