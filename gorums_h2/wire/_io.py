@@ -32,6 +32,7 @@ __all__ = [
     "StreamIO",
     "mark_asyncio_context",
     "native_asyncio_enabled",
+    "set_tcp_timeouts",
 ]
 
 _TRANSPORT_ERRORS = (anyio.BrokenResourceError, anyio.EndOfStream, OSError, ssl.SSLError)
@@ -70,6 +71,34 @@ def mark_asyncio_context() -> None:
     sniffio.current_async_library_cvar.set("asyncio")
 
 
+def set_tcp_timeouts(sock: Any, keepalive: float | None, user_timeout: float | None) -> None:
+    """Enable TCP keepalive (idle time and probe interval ``keepalive``
+    seconds, 3 probes) and ``TCP_USER_TIMEOUT`` (``user_timeout`` seconds)
+    on a TCP socket, as far as the platform offers them (silently skipped
+    where it does not: keepalive timing needs Linux/macOS/Windows options,
+    ``TCP_USER_TIMEOUT`` Linux)."""
+    if sock is None or getattr(sock, "family", None) not in (socket.AF_INET, socket.AF_INET6):
+        return
+    options: list[tuple[int, int, int]] = []
+    if keepalive is not None:
+        seconds = max(1, round(keepalive))
+        options.append((socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1))
+        idle = getattr(socket, "TCP_KEEPIDLE", None) or getattr(socket, "TCP_KEEPALIVE", None)
+        for name, value in ((idle, seconds),
+                            (getattr(socket, "TCP_KEEPINTVL", None), seconds),
+                            (getattr(socket, "TCP_KEEPCNT", None), 3)):
+            if name is not None:
+                options.append((socket.IPPROTO_TCP, name, value))
+    user = getattr(socket, "TCP_USER_TIMEOUT", None)
+    if user_timeout is not None and user is not None:
+        options.append((socket.IPPROTO_TCP, user, max(1, round(user_timeout * 1000))))
+    for level, name, value in options:
+        try:
+            sock.setsockopt(level, name, value)
+        except (OSError, AttributeError):
+            pass
+
+
 def _eof_message(core: ConnectionCore) -> str:
     if core.goaway is not None:
         return f"connection closed by peer after GOAWAY ({core.goaway.message})"
@@ -98,6 +127,12 @@ class IOStrategy:
 
     def wake_writer(self) -> None:
         raise NotImplementedError
+
+    @property
+    def write_backlog(self) -> int:
+        """Bytes marked written but still buffered in user space (not yet in
+        the kernel): asyncio's transport buffer; 0 where writes await the socket."""
+        return 0
 
     @property
     def peer(self) -> Any:
@@ -418,6 +453,11 @@ class AsyncioProtocolIO(IOStrategy):
                 self._loop.call_later(LINGER, transport.close)
             else:
                 transport.close()
+
+    @property
+    def write_backlog(self) -> int:
+        transport = self.transport
+        return transport.get_write_buffer_size() if transport is not None else 0
 
     # --- lifecycle ---
 

@@ -265,7 +265,13 @@ class Connection:
                 return
 
     async def ping(self) -> float:
-        """Send a PING and return the round-trip time in seconds."""
+        """Send a PING and return the round-trip time in seconds.
+
+        Raises the connection's error, or the peer's :class:`GoAwayError`
+        once it sent GOAWAY (HTTP/2 allows no new PING then).
+        """
+        if self.core.error is None and self.core.goaway is not None:
+            raise self.core.goaway
         opaque = os.urandom(8)
         start = anyio.current_time()
         self._pings[opaque] = None
