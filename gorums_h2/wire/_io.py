@@ -21,6 +21,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 from anyio.abc import SocketAttribute
 
 from gorums_h2.wire.errors import ConnectionBroken
@@ -115,7 +116,8 @@ class IOStrategy:
         self.core = core
 
     def start(self) -> None:
-        """The connection is set up (core attached and initiated): go."""
+        """The connection runs (core attached and initiated, its task group
+        up): from now on received bytes go to the core."""
 
     async def run(self, tg: anyio.abc.TaskGroup) -> None:
         """Serve until the connection is dead or closed."""
@@ -127,6 +129,11 @@ class IOStrategy:
 
     def wake_writer(self) -> None:
         raise NotImplementedError
+
+    def wake_writer_soon(self) -> None:
+        """Like :meth:`wake_writer` for output that may wait a little (PING
+        ACKs): it should leave with the next write if one follows at once."""
+        self.wake_writer()
 
     @property
     def write_backlog(self) -> int:
@@ -240,9 +247,16 @@ class StreamIO(IOStrategy):
     async def _write_loop(self) -> None:
         core = self.core
         transport = self.transport
+        can_wait = True
         try:
             while True:
                 core.flush()
+                if can_wait and core.output_can_wait:
+                    # only PING ACKs: the task the same read woke may queue a
+                    # message in this batch; give it one turn to join the write
+                    can_wait = False
+                    await anyio.lowlevel.checkpoint()
+                    continue
                 data = core.data_to_send()
                 if data:
                     self._writing = True
@@ -260,6 +274,7 @@ class StreamIO(IOStrategy):
                 if core.error is not None:
                     return
                 await self._signal.wait()
+                can_wait = True
         finally:
             self._writer_done.set()
 
@@ -281,8 +296,12 @@ class _Protocol(asyncio.Protocol):
             core.receive_data(data)
             if io._paused or core.inbound_full:
                 io._check_reading()
-        else:  # before the connection is set up (uvloop may read that early)
+        else:
+            # before the connection runs (uvloop reads before connection_made;
+            # a server connection waits for its task): keep it for start(),
+            # and read no more until then, so the buffer stays one read
             io._early.append(data)
+            io._pause_early()
 
     def eof_received(self) -> bool | None:
         io = self.io
@@ -319,6 +338,7 @@ class AsyncioProtocolIO(IOStrategy):
         self.transport: asyncio.Transport | None = None
         self.protocol = _Protocol(self)
         self._scheduled = False
+        self._soon_scheduled = False
         self._flushing = False
         self._again = False
         self._paused = False  # the transport's buffer is full: we do not write
@@ -329,6 +349,7 @@ class AsyncioProtocolIO(IOStrategy):
         self._started = False
         self._early: list[bytes | BaseException | None] = []  # before start()
         self._lost_early = False
+        self._early_paused = False
 
     # --- transport callbacks ---
 
@@ -340,6 +361,8 @@ class AsyncioProtocolIO(IOStrategy):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:
                 pass
+        if self._early and not self._started:
+            self._pause_early()  # uvloop: bytes came before connection_made
         if self._on_made is not None:
             self._on_made(self)
 
@@ -352,10 +375,26 @@ class AsyncioProtocolIO(IOStrategy):
                 core.fail(ConnectionBroken(f"connection lost: {exc!r}"))
         self._lost_event.set()
 
+    def _pause_early(self) -> None:
+        transport = self.transport
+        if transport is not None and not self._early_paused and not transport.is_closing():
+            self._early_paused = True
+            transport.pause_reading()
+
     def start(self) -> None:
+        """Replay what arrived before the connection ran, then read on.
+
+        Called by :meth:`Connection.run` once the connection can take
+        requests (its task group exists): no byte reaches the core before.
+        """
         self.core.on_inbound_drained = self._check_reading
         self._started = True
         early, self._early = self._early, []
+        if self._early_paused:
+            self._early_paused = False
+            transport = self.transport
+            if transport is not None and not transport.is_closing():
+                transport.resume_reading()
         for item in early:
             if isinstance(item, bytes):
                 self._protocol_data(item)
@@ -380,6 +419,24 @@ class AsyncioProtocolIO(IOStrategy):
         if not self._scheduled:
             self._scheduled = True
             self._loop.call_soon(self._end_burst)
+
+    def wake_writer_soon(self) -> None:
+        # Two loop iterations later, unless a write comes first: the data
+        # that brought the PINGs woke a task that is about to queue a message
+        # (a call's next request, a handler's reply); its write carries the
+        # ACKs. One iteration is not enough: that task runs in the next one
+        # and its write is scheduled after this callback would run.
+        if not self._scheduled and not self._soon_scheduled:
+            self._soon_scheduled = True
+            self._loop.call_soon(self._soon_hop)
+
+    def _soon_hop(self) -> None:
+        self._loop.call_soon(self._soon_end)
+
+    def _soon_end(self) -> None:
+        self._soon_scheduled = False
+        if not self._scheduled:
+            self._flush()
 
     def _end_burst(self) -> None:
         self._scheduled = False

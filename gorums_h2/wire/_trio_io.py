@@ -106,9 +106,15 @@ class TrioSocketIO(StreamIO):
         core = self.core
         sock = self.sock
         send = sock.send
+        checkpoint = trio.lowlevel.checkpoint
+        can_wait = True
         try:
             while True:
                 core.flush()
+                if can_wait and core.output_can_wait:
+                    can_wait = False  # only PING ACKs: see StreamIO._write_loop
+                    await checkpoint()
+                    continue
                 data = core.data_to_send()
                 if data:
                     view = memoryview(data)
@@ -133,6 +139,7 @@ class TrioSocketIO(StreamIO):
                 if core.error is not None:
                     return
                 await self._signal.wait()
+                can_wait = True
         finally:
             self._write_done()
             self._writer_done.set()

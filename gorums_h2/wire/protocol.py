@@ -111,6 +111,8 @@ class ConnectionCore:
         # driver half-closes and lingers so that the GOAWAY reaches it
         self.rejected_peer = False
         self.on_output: Callable[[], None] = _noop
+        # output that is only PING ACKs: may wait for the next write (see receive_data)
+        self.on_control_output: Callable[[], None] = self._control_output
         self.on_request: Callable[[StreamCore, Headers], None] = _reject_requests
         self.on_ping_ack: Callable[[bytes], None] = _ignore
         self.on_streams_available: Callable[[], None] = _noop
@@ -181,6 +183,9 @@ class ConnectionCore:
             events = h2c.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
             self.rejected_peer = True
+            if isinstance(exc, h2.exceptions.DenialOfServiceError):
+                # our budgets may raise outside h2's parser (the fast path)
+                h2c.terminate(exc.error_code)
             self.fail(ConnectionBroken(f"HTTP/2 protocol error from peer: {exc}"))
             self.on_output()
             return
@@ -190,7 +195,16 @@ class ConnectionCore:
             if handler is not None:
                 handler(event)
         if h2c.output_size:
-            self.on_output()
+            if h2c.only_ping_acks_queued:
+                # grpc-go's per-message BDP PING: its ACK can leave with the
+                # reply or request this data is about to cause, not in a
+                # write of its own (the driver still bounds the wait)
+                self.on_control_output()
+            else:
+                self.on_output()
+
+    def _control_output(self) -> None:
+        self.on_output()
 
     def flush(self) -> None:
         """Move queued stream data into h2 as far as flow control allows."""
@@ -212,6 +226,13 @@ class ConnectionCore:
             self._control_unwritten += self._control_queued
             self._control_queued = 0
         return self.h2.data_to_send()
+
+    @property
+    def output_can_wait(self) -> bool:
+        """True when all queued output is PING ACKs (after :meth:`flush`):
+        a writer may let them wait a moment for the next message."""
+        h2c = self.h2
+        return bool(h2c._data_to_send) and h2c.only_ping_acks_queued
 
     def confirm_written(self) -> None:
         """The bytes from the last :meth:`data_to_send` reached the transport

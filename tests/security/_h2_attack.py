@@ -24,6 +24,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -144,6 +145,14 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+def backend_id(anyio_backend: Any) -> str:
+    """asyncio, trio or uvloop, from the ``anyio_backend`` fixture's value."""
+    if isinstance(anyio_backend, tuple):
+        name, options = anyio_backend
+        return "uvloop" if options.get("use_uvloop") else str(name)
+    return str(anyio_backend)
+
+
 def _spawn_server(backend: str, lifetime: float) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.Popen([sys.executable, str(_SERVER), backend, str(lifetime)],
@@ -151,10 +160,11 @@ def _spawn_server(backend: str, lifetime: float) -> subprocess.Popen[bytes]:
 
 
 @asynccontextmanager
-async def server_process(backend: str, lifetime: float = 60.0
+async def server_process(backend: Any, lifetime: float = 60.0
                          ) -> AsyncIterator[tuple[int, int]]:
-    """A default Server in a subprocess on ``backend``; yields ``(port, pid)``."""
-    proc = _spawn_server(backend, lifetime)
+    """A default Server in a subprocess on ``backend`` (an ``anyio_backend``
+    value); yields ``(port, pid)``."""
+    proc = _spawn_server(backend_id(backend), lifetime)
     try:
         assert proc.stdout is not None
         line = await anyio.to_thread.run_sync(proc.stdout.readline)
@@ -265,7 +275,7 @@ class Outcome:
         assert self.rss_growth_kib < RSS_PER_ATTACKER_KIB * connections, self
 
 
-async def run_attack(backend: str, payload: bytes, *, settings: dict[int, int] | None = None,
+async def run_attack(backend: Any, payload: bytes, *, settings: dict[int, int] | None = None,
                      read: bool = True, duration: float = 2.0,
                      chunks: list[bytes] | None = None) -> Outcome:
     """Start a server process and a probe, send ``payload`` on a raw connection
@@ -311,5 +321,5 @@ async def run_attack(backend: str, payload: bytes, *, settings: dict[int, int] |
         out.goaway = reader.goaway
         out.resets = dict(reader.resets)
         out.closed = reader.closed
-    out.report(backend)
+    out.report(backend_id(backend))
     return out

@@ -1,10 +1,11 @@
 """A default gorums ``Server`` in its own process, for the HTTP/2 attack tests.
 
-``python _h2_server_main.py BACKEND LIFETIME`` serves the echo test service on
-a free 127.0.0.1 port, prints the port on one line, and exits after LIFETIME
-seconds at the latest (the tests terminate it earlier). A separate process
-lets the tests read the server's RSS from /proc and keeps the attacker's and
-the probe's CPU apart from the server's.
+``python _h2_server_main.py BACKEND LIFETIME`` (asyncio, trio or uvloop)
+serves the echo test service on a free 127.0.0.1 port, prints the port on
+one line, and exits after LIFETIME seconds at the latest (the tests
+terminate it earlier). A separate process lets the tests read the server's
+RSS from /proc and keeps the attacker's and the probe's CPU apart from the
+server's.
 """
 
 from __future__ import annotations
@@ -28,4 +29,7 @@ async def main(lifetime: float) -> None:
 if __name__ == "__main__":
     backend = sys.argv[1]
     lifetime = float(sys.argv[2])
-    anyio.run(main, lifetime, backend=backend)
+    if backend == "uvloop":
+        anyio.run(main, lifetime, backend="asyncio", backend_options={"use_uvloop": True})
+    else:
+        anyio.run(main, lifetime, backend=backend)
