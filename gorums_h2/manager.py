@@ -26,6 +26,7 @@ from gorums_h2.node import Node
 from gorums_h2.nodelist import NodeListOption
 from gorums_h2.wire.metadata import Metadata, MetadataLike
 from gorums_h2.wire.settings import WireSettings
+from gorums_h2.wire.tls import check_alpn_h2
 
 __all__ = ["Manager", "new_config"]
 
@@ -34,7 +35,8 @@ class Manager:
     """The connection pool of a client (keyword options mirror Go's ManagerOptions).
 
     * ``ssl_context`` / ``server_hostname`` / ``wire_settings`` — Go's dial
-      options: TLS (ALPN h2 is set for you), timeouts, dead-peer detection
+      options: TLS (the context must offer ALPN ``h2``, ValueError
+      otherwise; it is not changed), timeouts, dead-peer detection
       (on by default), TCP keepalive, windows, message size limits
       (:class:`~gorums_h2.wire.WireSettings`; see docs/client.md, "Faults and
       timeouts");
@@ -65,6 +67,8 @@ class Manager:
     ) -> None:
         if send_buffer_size < 0:
             raise ValueError("send_buffer_size must not be negative")
+        if ssl_context is not None:
+            check_alpn_h2(ssl_context, server_side=False)
         md = Metadata(metadata) if metadata is not None else Metadata()
         md.validate_for_send()
         self.logger = logger or logging.getLogger("gorums_h2.manager")

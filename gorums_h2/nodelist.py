@@ -22,6 +22,7 @@ __all__ = [
     "NodeListOption",
     "node_id_for",
     "parse_address",
+    "parse_listen_address",
     "resolve_address",
     "with_node_ids",
     "with_node_list",
@@ -48,6 +49,26 @@ def parse_address(address: str) -> tuple[str, int]:
     if not 0 < port < 65536:
         raise ValueError(f"invalid port in node address {address!r}")
     return host, port
+
+
+def parse_listen_address(address: str) -> tuple[str, int]:
+    """Split a listen address: ``host:port``, ``[v6]:port`` or ``:port``.
+
+    ``:port`` (no host) listens on **127.0.0.1 only**, in every gorums_h2
+    CLI and in ``System``: all interfaces must be asked for explicitly, with
+    ``0.0.0.0:port`` or ``[::]:port`` (Go's ``:port`` means all interfaces;
+    a server reachable from the network should be a deliberate choice).
+    Port 0 picks a free port. ValueError if malformed.
+    """
+    host, sep, port_text = address.strip().rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 <= int(port_text) < 65536:
+        raise ValueError(
+            f"invalid listen address {address!r}: expected HOST:PORT or :PORT (port 0: any)")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"invalid listen address {address!r}: write IPv6 hosts as [host]:port")
+    return host or "127.0.0.1", int(port_text)
 
 
 def resolve_address(address: str) -> tuple[str, int]:

@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 import anyio.abc
 
-from gorums_h2.nodelist import parse_address
+from gorums_h2.nodelist import parse_listen_address
 from gorums_h2.server import Server
 
 __all__ = ["System", "local_systems"]
@@ -30,7 +30,7 @@ class System:
     """
 
     def __init__(self, address: str = "127.0.0.1:0", **server_options: Any) -> None:
-        self._host, self._port = _parse_listen_address(address)
+        self._host, self._port = parse_listen_address(address)
         self.server = Server(**server_options)
         self._closers: list[Closer] = []
         self._tg: anyio.abc.TaskGroup | None = None
@@ -108,13 +108,6 @@ async def _close(closer: Closer) -> None:
     result = close()
     if inspect.isawaitable(result):
         await result
-
-
-def _parse_listen_address(address: str) -> tuple[str, int]:
-    if address.endswith(":0"):
-        host = address[:-2].strip("[]") or "127.0.0.1"
-        return host, 0
-    return parse_address(address)
 
 
 @asynccontextmanager

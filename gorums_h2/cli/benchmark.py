@@ -60,7 +60,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--remotes", default="", metavar="ADDR,...",
                    help="comma-separated host:port of running benchmark servers")
     p.add_argument("--server", default="", metavar="ADDR",
-                   help="only run a benchmark server on ADDR (host:port) until interrupted")
+                   help="only run a benchmark server on ADDR until interrupted (HOST:PORT; "
+                   ":PORT is 127.0.0.1:PORT, 0.0.0.0:PORT all interfaces)")
     p.add_argument("--backend", default="asyncio", choices=("asyncio", "trio", "uvloop"),
                    help="event loop of the client (and local servers); default asyncio")
     p.add_argument("--server-backend", default=None, choices=("asyncio", "trio", "uvloop"),
@@ -211,15 +212,11 @@ def format_table(results: Sequence[Any]) -> str:
 
 def _serve(address: str, server_buffer: int, backend: str) -> int:
     from gorums_h2.benchmark.server import run_backend, serve
-    from gorums_h2.nodelist import parse_address
+    from gorums_h2.nodelist import parse_listen_address
 
     try:
-        if address.startswith(":"):
-            address = "0.0.0.0" + address
-        if address.endswith(":0"):  # a free port (printed in the LISTENING line)
-            host, port = parse_address(address[:-1] + "1")[0], 0
-        else:
-            host, port = parse_address(address)
+        # port 0: a free port (printed in the LISTENING line)
+        host, port = parse_listen_address(address)
     except ValueError as exc:
         print(f"gorums-h2 benchmark: {exc}", file=sys.stderr)
         return 2

@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     serve = actions.add_parser("serve", help="serve storage servers until SIGINT/SIGTERM")
     serve.add_argument("--addr", action="append", default=[], metavar="HOST:PORT",
-                       help="listen address (repeatable; port 0 picks a free port)")
+                       help="listen address (repeatable; :PORT is 127.0.0.1:PORT, "
+                       "0.0.0.0:PORT all interfaces; port 0 picks a free port)")
     serve.add_argument("--n", type=int, default=0, help="number of servers on consecutive ports")
     serve.add_argument("--base-port", type=int, default=29100, help="first port for --n")
     serve.add_argument("--host", default="127.0.0.1", help="host for --n (default 127.0.0.1)")
@@ -39,15 +40,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     client.set_defaults(func=run_client)
 
 
-def _listen_address(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ValueError(f"invalid listen address {text!r}: expected HOST:PORT (port 0: any)")
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
 def _listen_addresses(args: argparse.Namespace) -> list[tuple[str, int]]:
-    addrs = [_listen_address(a) for a in args.addr]
+    from gorums_h2.nodelist import parse_listen_address
+
+    addrs = [parse_listen_address(a) for a in args.addr]
     addrs += [(args.host, args.base_port + i) for i in range(args.n)]
     return addrs
 
