@@ -26,7 +26,7 @@ def test_installed_h2_has_what_the_wire_layer_relies_on() -> None:
 
 
 def test_the_pinned_range_starts_where_the_contract_holds() -> None:
-    # h2 4.1 and 4.2 lack FrameBuffer._data; .ci/run tests the floor, 4.3.0
+    # h2 4.1 and 4.2 lack FrameBuffer._data; .ci/min-versions tests the floor, 4.3.0
     pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
     requirement = next(r for r in pyproject["project"]["dependencies"]
                        if r.replace(" ", "").startswith("h2>"))
