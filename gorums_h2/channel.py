@@ -182,6 +182,8 @@ class NodeChannel:
 
     def unavailable(self) -> StatusError:
         """The error for a call to this node while it is not connected."""
+        if self._closing:
+            return ConnectionClosed(f"node {self.address}: the manager is closed")
         err = self.last_err
         if isinstance(err, WireMismatchError) or (
                 isinstance(err, StatusError) and err.code == StatusCode.UNAVAILABLE):

@@ -6,7 +6,16 @@ checks at exit; echo and streaming service implementations; a pytest plugin
 point) with fixtures built on them.
 """
 
-from gorums_h2.testing.leaks import LeakError, assert_no_leaks, pending_routes, task_count
+from gorums_h2.testing.leaks import (
+    LeakError,
+    TaskBaseline,
+    assert_no_leaks,
+    describe_task,
+    leaked_tasks,
+    pending_routes,
+    task_baseline,
+    task_count,
+)
 from gorums_h2.testing.services import (
     ECHO_MULTICAST,
     ECHO_QC,
@@ -42,14 +51,18 @@ __all__ = [
     "EchoService",
     "LeakError",
     "StopFunc",
+    "TaskBaseline",
     "TestServers",
     "assert_no_leaks",
     "closer",
+    "describe_task",
     "echo_server_fn",
+    "leaked_tasks",
     "pending_routes",
     "quorum_call_error",
     "register_echo_service",
     "stream_server_fn",
+    "task_baseline",
     "task_count",
     "test_configuration",
     "test_context",

@@ -290,9 +290,14 @@ class WireServer:
         if native_asyncio_enabled():
             await self._serve_tcp_asyncio(host, port, ssl_context, task_status)
             return
-        listener: anyio.abc.Listener[Any] = await anyio.create_tcp_listener(
-            local_host=host, local_port=port
-        )
+        try:
+            listener: anyio.abc.Listener[Any] = await anyio.create_tcp_listener(
+                local_host=host, local_port=port
+            )
+        except OSError as exc:
+            # trio says only "Address already in use": name the address, as asyncio does
+            raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+                          ) from exc
         bound = listener.extra(SocketAttribute.local_address)
         if ssl_context is not None:
             listener = QuietTLSListener(listener, ssl_context, standard_compatible=False,
