@@ -10,6 +10,7 @@ ExceptionGroup), so ``except IncompleteError:`` around the block works.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import ssl
@@ -59,7 +60,10 @@ class Manager:
     * ``wire`` — the NodeStream wire of the servers: ``"ordering"`` (Go
       Gorums v0.11, the default) or ``"stream"`` (Go Gorums master); it also
       selects how ``with_node_list`` numbers nodes (docs/interop.md).
-      ValueError for another name.
+      ValueError for another name;
+    * ``compression`` — ``"gzip"`` compresses every request (gRPC's
+      ``grpc-encoding``; sets ``wire_settings.compression``); compressed
+      replies are decoded either way (Go's ``grpc.UseCompressor``).
     """
 
     def __init__(
@@ -73,6 +77,7 @@ class Manager:
         metadata: MetadataLike | None = None,
         per_node_metadata: Callable[[int], MetadataLike | None] | None = None,
         send_buffer_size: int = 0,
+        compression: str | None = None,
         wire: WireLike = "ordering",
     ) -> None:
         if send_buffer_size < 0:
@@ -80,13 +85,16 @@ class Manager:
         if ssl_context is not None:
             check_alpn_h2(ssl_context, server_side=False)
         self.wire: WireProtocol = get_wire(wire)
+        wire_settings = wire_settings or WireSettings()
+        if compression is not None:
+            wire_settings = dataclasses.replace(wire_settings, compression=compression)
         md = Metadata(metadata) if metadata is not None else Metadata()
         md.validate_for_send()
         self.logger = logger or logging.getLogger("gorums_h2.manager")
         self._options = ChannelOptions(
             ssl_context=ssl_context,
             server_hostname=server_hostname,
-            wire_settings=wire_settings or WireSettings(),
+            wire_settings=wire_settings,
             backoff=backoff or Backoff(),
             metadata=md,
             per_node_metadata=per_node_metadata,
