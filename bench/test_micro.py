@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 from gorums_h2.benchmark.benchmark_pb2 import Echo
-from gorums_h2.codec import decode_full, encode, encode_metadata, encode_method_field, split
+from gorums_h2.codec import (
+    WIRES,
+    decode_full,
+    encode,
+    encode_metadata,
+    encode_method_field,
+    split,
+)
 from gorums_h2.wire.framing import MessageDecoder, encode_message
 from gorums_h2.wire.headers import build_request_headers, build_response_headers
 from gorums_h2.wire.protocol import ConnectionCore, StreamCore
@@ -34,6 +41,25 @@ def test_decode_envelope(benchmark: Any, payload: bytes) -> None:
     body = encode(encode_metadata(123456, METHOD_FIELD), payload)
     md, _, msg = benchmark(decode_full, body)
     assert md.message_seq_no == 123456 and msg == payload
+
+
+@pytest.mark.parametrize("wire", list(WIRES))
+def test_wire_encode_request(benchmark: Any, payload: bytes, wire: str) -> None:
+    """A request through the seam (what every call pays): header + frame."""
+    benchmark.group = "wire"
+    proto = WIRES[wire]
+    body = benchmark(lambda: proto.frame(proto.request_header(123456, METHOD_FIELD), payload))
+    assert proto.decode(body).payload == payload
+
+
+@pytest.mark.parametrize("wire", list(WIRES))
+def test_wire_decode(benchmark: Any, payload: bytes, wire: str) -> None:
+    """A received message through the seam into a neutral Envelope."""
+    benchmark.group = "wire"
+    proto = WIRES[wire]
+    body = proto.frame(proto.request_header(123456, METHOD_FIELD), payload)
+    env = benchmark(proto.decode, body)
+    assert env.seq == 123456 and env.payload == payload
 
 
 def test_protobuf_roundtrip(benchmark: Any, payload: bytes) -> None:

@@ -1,4 +1,5 @@
-"""gorums_h2: Gorums quorum calls in pure Python, wire compatible with Go Gorums v0.11.
+"""gorums_h2: Gorums quorum calls in pure Python, wire compatible with Go Gorums
+v0.11 (the ``ordering`` wire) and Go Gorums master (the ``stream`` wire).
 
 Client: :class:`Manager` -> :class:`Configuration` / :class:`Node` ->
 contexts -> call functions (usually through generated stubs). Server:
@@ -16,6 +17,7 @@ from gorums_h2._version import (
 from gorums_h2.backoff import Backoff
 from gorums_h2.calls import multicast, quorum_call, quorum_call_stream, rpc_call, unicast
 from gorums_h2.channel import SendQueueFull
+from gorums_h2.codec import Envelope, WireProtocol
 from gorums_h2.configuration import Configuration
 from gorums_h2.context import ConfigContext, NodeContext
 from gorums_h2.errors import (
@@ -25,6 +27,7 @@ from gorums_h2.errors import (
     QuorumCallError,
     SendFailureError,
     TypeMismatchError,
+    WireMismatchError,
 )
 from gorums_h2.futures import LEVEL_NOT_SET, Async, Correctable
 from gorums_h2.interceptors import ClientCtx, QuorumInterceptor, map_request, map_response
@@ -54,7 +57,8 @@ from gorums_h2.system import System, local_systems
 from gorums_h2.wire import Metadata, ServerLimits, StatusCode, StatusError, WireSettings
 
 CONTENT_SUBTYPE = "gorums"
-"""The gRPC content subtype of the NodeStream (``application/grpc+gorums``)."""
+"""The gRPC content subtype of v0.11's NodeStream (``application/grpc+gorums``);
+Go Gorums master's ``stream`` wire uses plain ``application/grpc``."""
 
 __all__ = [
     "CONTENT_SUBTYPE",
@@ -67,6 +71,7 @@ __all__ = [
     "ConfigContext",
     "Configuration",
     "Correctable",
+    "Envelope",
     "Handler",
     "IncompleteError",
     "Interceptor",
@@ -94,6 +99,8 @@ __all__ = [
     "System",
     "TypeMismatchError",
     "VersionError",
+    "WireMismatchError",
+    "WireProtocol",
     "WireSettings",
     "__version__",
     "as_proto",

@@ -27,10 +27,9 @@ from google.protobuf.message import Message as ProtoMessage
 
 from gorums_h2 import _telemetry
 from gorums_h2.channel import SendQueueFull, wait_for_draining
-from gorums_h2.codec import MethodInfo, encode, encode_metadata, lookup_method
+from gorums_h2.codec import Envelope, MethodInfo, lookup_method
 from gorums_h2.errors import SendFailureError, TypeMismatchError
 from gorums_h2.interceptors import ClientCtx, QuorumInterceptor
-from gorums_h2.pb import ordering_pb2
 from gorums_h2.quorumcall import Responses
 from gorums_h2.responses import ResponseSeq
 from gorums_h2.wire.status import StatusCode, StatusError
@@ -92,19 +91,17 @@ async def _wait_room(channel: NodeChannel, deadline: float | None,
 class _SingleReply:
     """Route of an ordered RPC: one reply from one node."""
 
-    __slots__ = ("err", "event", "md", "payload", "sent_at")
+    __slots__ = ("env", "err", "event", "sent_at")
     streaming = False
 
     def __init__(self) -> None:
         self.event = anyio.Event()
-        self.md: ordering_pb2.Metadata | None = None
-        self.payload = b""
+        self.env: Envelope | None = None
         self.err: BaseException | None = None
         self.sent_at = time.monotonic()
 
-    def deliver(self, node: Node, md: ordering_pb2.Metadata, payload: bytes) -> None:
-        self.md = md
-        self.payload = payload
+    def deliver(self, node: Node, env: Envelope) -> None:
+        self.env = env
         self.event.set()
 
     def fail(self, node: Node, exc: BaseException) -> None:
@@ -146,8 +143,9 @@ async def _rpc_call(ctx: NodeContext, req: ProtoMessage, method: str,
     deadline = None if timeout is None else time.monotonic() + timeout
     await _wait_room(channel, deadline, timeout)
     seq = node.manager.next_seq()
-    envelope = encode(encode_metadata(seq, info.method_field, b"", ctx.entries_bytes),
-                      req.SerializeToString())
+    wire = node.manager.wire
+    envelope = wire.frame(wire.request_header(seq, info.method_field, ctx.entries_bytes),
+                          req.SerializeToString())
     reply = _SingleReply()
     channel.send(seq, envelope, reply)
     try:
@@ -164,12 +162,12 @@ async def _rpc_call(ctx: NodeContext, req: ProtoMessage, method: str,
             channel.remove_route(seq)
     if reply.err is not None:
         raise reply.err
-    assert reply.md is not None
-    status = reply.md.status
-    if status.code:
-        raise StatusError.from_proto(status)
+    env = reply.env
+    assert env is not None
+    if env.status is not None:
+        raise env.status
     try:
-        return info.response_type.FromString(reply.payload)  # type: ignore[return-value]
+        return info.response_type.FromString(env.payload)  # type: ignore[return-value]
     except DecodeError as exc:
         raise StatusError(StatusCode.INTERNAL,
                           f"cannot decode reply from node {node.id}: {exc}") from None
@@ -210,8 +208,9 @@ async def _unicast(ctx: NodeContext, req: ProtoMessage, method: str,
     channel = node._channel
     if ignore_errors:
         seq = node.manager.next_seq()
-        envelope = encode(encode_metadata(seq, info.method_field, b"", ctx.entries_bytes),
-                          req.SerializeToString())
+        wire = node.manager.wire
+        envelope = wire.frame(wire.request_header(seq, info.method_field, ctx.entries_bytes),
+                              req.SerializeToString())
         try:
             channel.send(seq, envelope, None, force=True)
         except StatusError:
@@ -220,8 +219,9 @@ async def _unicast(ctx: NodeContext, req: ProtoMessage, method: str,
     timeout = ctx.timeout
     await _wait_room(channel, None if timeout is None else time.monotonic() + timeout, timeout)
     seq = node.manager.next_seq()
-    envelope = encode(encode_metadata(seq, info.method_field, b"", ctx.entries_bytes),
-                      req.SerializeToString())
+    wire = node.manager.wire
+    envelope = wire.frame(wire.request_header(seq, info.method_field, ctx.entries_bytes),
+                          req.SerializeToString())
     channel.send(seq, envelope, None)
 
 
@@ -277,9 +277,9 @@ async def _multicast(ctx: ConfigContext, req: Req, method: str, ignore_errors: b
         timeout = ctx.timeout
         await wait_for_draining(config, None if timeout is None else time.monotonic() + timeout)
     seq = manager.next_seq()
-    md = encode_metadata(seq, info.method_field, b"", ctx.entries_bytes)
+    header = manager.wire.request_header(seq, info.method_field, ctx.entries_bytes)
     errors: dict[int, BaseException] = {}
-    for node, envelope in client_ctx.envelopes(md):
+    for node, envelope in client_ctx.envelopes(header):
         try:
             node._channel.send(seq, envelope, None)
         except StatusError as exc:

@@ -1,8 +1,10 @@
 """The per-node channel: one NodeStream to one server, kept alive.
 
 A :class:`NodeChannel` connects when its node is created (in the manager's
-task group), opens ``/ordering.Gorums/NodeStream``, and reconnects with
-backoff after failures, in the background. Calls hand it whole envelopes
+task group), opens the NodeStream of its wire (``/ordering.Gorums/NodeStream``
+or ``/stream.Gorums/NodeStream``, :class:`~gorums_h2.codec.WireProtocol`), and
+reconnects with backoff after failures, in the background. Calls hand it whole
+encoded messages
 synchronously with :meth:`NodeChannel.send`, in call order, so FIFO order per
 node is the order of the calls; everything queued for the node goes out in one
 write. Replies are routed by seq number to the call that registered a
@@ -36,10 +38,9 @@ import anyio
 
 from gorums_h2 import _telemetry
 from gorums_h2.backoff import Backoff
-from gorums_h2.codec import split
-from gorums_h2.errors import NodeShutdownError
+from gorums_h2.codec import WIRES, Envelope, EnvelopeError, WireProtocol
+from gorums_h2.errors import NodeShutdownError, WireMismatchError
 from gorums_h2.liveness import LivenessProbe
-from gorums_h2.pb import ordering_pb2
 from gorums_h2.wire.client import ClientConnection, ClientStream, open_io
 from gorums_h2.wire.connection import Signal
 from gorums_h2.wire.errors import ConnectionBroken, ConnectionClosed, GoAwayError
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
     from gorums_h2.node import Node
 
 __all__ = [
-    "NODE_STREAM_PATH",
     "STALLED_AFTER",
     "ChannelOptions",
     "NodeChannel",
@@ -60,10 +60,6 @@ __all__ = [
     "wait_for_draining",
 ]
 
-NODE_STREAM_PATH = "/ordering.Gorums/NodeStream"
-CONTENT_SUBTYPE = "gorums"
-
-_parse_metadata = ordering_pb2.Metadata.FromString
 MiB = 1024 * 1024
 
 
@@ -94,8 +90,8 @@ class Route(Protocol):
     streaming: bool
     sent_at: float
 
-    def deliver(self, node: Node, md: ordering_pb2.Metadata, payload: bytes) -> None:
-        """A reply from ``node`` (may carry a status in ``md``)."""
+    def deliver(self, node: Node, env: Envelope) -> None:
+        """A reply from ``node`` (may carry a status in ``env.status``)."""
 
     def fail(self, node: Node, exc: BaseException) -> None:
         """``node`` can no longer answer this call."""
@@ -113,6 +109,7 @@ class ChannelOptions:
     per_node_metadata: Callable[[int], object] | None
     send_buffer_size: int
     logger: logging.Logger
+    wire: WireProtocol
 
 
 class NodeChannel:
@@ -141,6 +138,7 @@ class NodeChannel:
         # (write ticket, queued at) of unwritten messages, when send_buffer_size is set
         self._tickets: deque[tuple[int, float]] = deque()
         self.state_changed = Signal()  # set when the stream is established or lost
+        self._decode = options.wire.decode
 
     @property
     def connected(self) -> bool:
@@ -188,7 +186,8 @@ class NodeChannel:
         if self._closing:
             return ConnectionClosed(f"node {self.address}: the manager is closed")
         err = self.last_err
-        if isinstance(err, StatusError) and err.code == StatusCode.UNAVAILABLE:
+        if isinstance(err, WireMismatchError) or (
+                isinstance(err, StatusError) and err.code == StatusCode.UNAVAILABLE):
             return err
         reason = f": {err}" if err is not None else ""
         return ConnectionBroken(f"node {self.address} is not connected{reason}")
@@ -298,14 +297,13 @@ class NodeChannel:
 
     def _on_message(self, body: bytes) -> None:
         try:
-            md_bytes, payload = split(body)
-            md = _parse_metadata(md_bytes)
-        except Exception as exc:
+            env = self._decode(body)
+        except EnvelopeError as exc:
             self.options.logger.warning(
                 "node %s: dropping undecodable reply: %s", self.address, exc)
             return
         self.received += 1
-        seq = md.message_seq_no
+        seq = env.seq
         route = self.routes.get(seq)
         if route is None:
             return  # a late reply to a call that ended (cancelled, timed out, or one-way)
@@ -314,7 +312,7 @@ class NodeChannel:
         sample = time.monotonic() - route.sent_at
         lat = self.latency
         self.latency = sample if lat is None else lat * 0.8 + sample * 0.2
-        route.deliver(self.node, md, payload)
+        route.deliver(self.node, env)
 
     def _fail_routes(self, exc: BaseException) -> None:
         routes = self.routes
@@ -379,8 +377,9 @@ class NodeChannel:
             await tg.start(conn.run)
             try:
                 try:
+                    wire = opts.wire
                     stream = await conn.open_stream(
-                        NODE_STREAM_PATH, metadata=self._stream_metadata(), subtype=CONTENT_SUBTYPE
+                        wire.path, metadata=self._stream_metadata(), subtype=wire.subtype
                     )
                 except StatusError as exc:
                     self._lost(exc)
@@ -458,7 +457,7 @@ class NodeChannel:
         if isinstance(err, GoAwayError):
             return err
         if isinstance(err, StatusError):
-            return err
+            return _explain_refusal(err, self.options.wire)
         # EndOfStream: the server closed the NodeStream with status OK
         return ConnectionBroken(f"node {self.address} ended the stream")
 
@@ -506,3 +505,17 @@ async def wait_for_draining(nodes: Iterable[Node], deadline: float | None) -> No
         channel = node._channel
         if channel._tickets and channel.count_full():
             await channel.wait_count_room(deadline)
+
+
+def _explain_refusal(err: StatusError, wire: WireProtocol) -> StatusError:
+    """A NodeStream refused as an unknown service or method (grpc-go: ``unknown
+    service ordering.Gorums``; our server: ``unknown method NodeStream for service
+    stream.Gorums``) means the node speaks the other wire: say so, and how to fix it."""
+    if err.code != StatusCode.UNIMPLEMENTED:
+        return err
+    service = wire.path.lstrip("/").rpartition("/")[0]
+    if service not in err.message:
+        return err
+    others = [w for w in WIRES.values() if w is not wire]
+    hint = wire.mismatch_hint(others[0]) if others else ""
+    return WireMismatchError(f"{hint} (server said: {err.message})", wire.name)

@@ -35,7 +35,7 @@ class CallContext:
 
     @property
     def entries_bytes(self) -> bytes:
-        """The metadata as serialized ``ordering.MetadataEntry`` fields (cached)."""
+        """The metadata as serialized entry fields (field 4 of both wires' envelopes; cached)."""
         if self._entries is None:
             md = self.metadata
             if not md:

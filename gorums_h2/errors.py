@@ -10,6 +10,7 @@
 * :class:`NodeShutdownError` — the node shut down gracefully (it sent GOAWAY
   and ended our stream), as opposed to crashing (``ConnectionBroken``).
 * :class:`TypeMismatchError` — a reply's message is not of the expected type.
+* :class:`WireMismatchError` — the node speaks the other NodeStream wire.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "StatusCode",
     "StatusError",
     "TypeMismatchError",
+    "WireMismatchError",
 ]
 
 
@@ -100,3 +102,16 @@ class NodeShutdownError(GoAwayError):
     Distinct from :class:`~gorums_h2.wire.errors.ConnectionBroken`, which
     means the connection failed without notice (crash, network loss).
     """
+
+
+class WireMismatchError(StatusError):
+    """The node refused our NodeStream because it speaks the other Go Gorums
+    wire (``ordering`` of v0.11 vs ``stream`` of master); status UNIMPLEMENTED.
+
+    The message names the other wire and the option to use
+    (``Manager(wire=...)``); ``wire`` is the name of the wire we tried.
+    """
+
+    def __init__(self, message: str, wire: str) -> None:
+        super().__init__(StatusCode.UNIMPLEMENTED, message)
+        self.wire = wire

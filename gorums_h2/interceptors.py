@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
-from gorums_h2.codec import encode
 from gorums_h2.responses import NodeResponse, ResponseSeq
 
 if TYPE_CHECKING:
@@ -63,11 +62,17 @@ class ClientCtx(Generic[Req, Resp]):
     def has_transforms(self) -> bool:
         return bool(self._transforms)
 
-    def envelopes(self, md: bytes) -> Iterator[tuple[Node, bytes]]:
-        """``(node, envelope)`` for every node the request goes to, in
-        configuration order, with metadata ``md``: the transformed request per
-        node, or one shared encoding when nothing transforms it; nodes whose
-        transform returned None are left out."""
+    def envelopes(self, header: bytes) -> Iterator[tuple[Node, bytes]]:
+        """``(node, message)`` for every node the request goes to, in
+        configuration order: the request ``header`` (seq, method, entries;
+        :meth:`~gorums_h2.codec.WireProtocol.request_header`) framed by the
+        manager's wire with the transformed request per node, or one shared
+        encoding when nothing transforms it; nodes whose transform returned
+        None are left out."""
+        manager = self.config.manager
+        if manager is None:
+            return
+        frame = manager.wire.frame
         request: Any = self.request
         transforms = self._transforms
         shared: bytes | None = None
@@ -77,10 +82,10 @@ class ClientCtx(Generic[Req, Resp]):
                 continue
             if req is request:
                 if shared is None:
-                    shared = encode(md, request.SerializeToString())
+                    shared = frame(header, request.SerializeToString())
                 yield node, shared
             else:
-                yield node, encode(md, req.SerializeToString())
+                yield node, frame(header, req.SerializeToString())
 
 
 QuorumInterceptor: TypeAlias = Callable[

@@ -25,6 +25,7 @@ import anyio.abc
 from gorums_h2._groups import TaskGroup
 from gorums_h2.backoff import Backoff
 from gorums_h2.channel import ChannelOptions, NodeChannel
+from gorums_h2.codec import WireLike, WireProtocol, get_wire
 from gorums_h2.configuration import Configuration
 from gorums_h2.node import Node
 from gorums_h2.nodelist import NodeListOption
@@ -56,6 +57,10 @@ class Manager:
       ``wire_settings.send_buffer_bytes``: quorum calls and multicasts then
       fail that node's part at once with
       :class:`~gorums_h2.channel.SendQueueFull`;
+    * ``wire`` — the NodeStream wire of the servers: ``"ordering"`` (Go
+      Gorums v0.11, the default) or ``"stream"`` (Go Gorums master); it also
+      selects how ``with_node_list`` numbers nodes (docs/interop.md).
+      ValueError for another name;
     * ``compression`` — ``"gzip"`` compresses every request (gRPC's
       ``grpc-encoding``; sets ``wire_settings.compression``); compressed
       replies are decoded either way (Go's ``grpc.UseCompressor``).
@@ -73,11 +78,13 @@ class Manager:
         per_node_metadata: Callable[[int], MetadataLike | None] | None = None,
         send_buffer_size: int = 0,
         compression: str | None = None,
+        wire: WireLike = "ordering",
     ) -> None:
         if send_buffer_size < 0:
             raise ValueError("send_buffer_size must not be negative")
         if ssl_context is not None:
             check_alpn_h2(ssl_context, server_side=False)
+        self.wire: WireProtocol = get_wire(wire)
         wire_settings = wire_settings or WireSettings()
         if compression is not None:
             wire_settings = dataclasses.replace(wire_settings, compression=compression)
@@ -93,6 +100,7 @@ class Manager:
             per_node_metadata=per_node_metadata,
             send_buffer_size=send_buffer_size,
             logger=self.logger,
+            wire=self.wire,
         )
         self._nodes: dict[int, Node] = {}
         self._by_address: dict[tuple[str, int], Node] = {}
@@ -202,7 +210,7 @@ class Manager:
         return len(self._nodes)
 
     def __repr__(self) -> str:
-        return f"Manager(nodes={self.node_ids()})"
+        return f"Manager(nodes={self.node_ids()}, wire={self.wire.name!r})"
 
 
 @asynccontextmanager
@@ -211,7 +219,8 @@ async def new_config(nodes: NodeListOption, **manager_options: Any) -> AsyncIter
 
     ``async with new_config(with_node_list(addrs)) as cfg:`` — the manager is
     ``cfg.manager`` and is closed when the block ends. Host names are looked
-    up off the event loop (:meth:`NodeListOption.resolved`).
+    up off the event loop (:meth:`NodeListOption.resolved`). ``wire="stream"`` (one of the manager
+    options) talks to Go Gorums master's servers.
     """
     nodes = await nodes.resolved()
     async with Manager(**manager_options) as manager:

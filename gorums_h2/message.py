@@ -1,8 +1,9 @@
-"""Message: one gorums request or reply (metadata + protobuf message).
+"""Message: one gorums request or reply (envelope + protobuf message).
 
 What handlers and interceptors see on the server side (Go's ``Message``),
 and what the generated code builds with :func:`new_request_message` and
-:func:`new_response_message`.
+:func:`new_response_message`. The envelope is wire-neutral
+(:class:`~gorums_h2.codec.Envelope`): the same handler serves both wires.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message as ProtoMessage
 
+from gorums_h2.codec.protocol import Envelope
 from gorums_h2.errors import TypeMismatchError
-from gorums_h2.pb import ordering_pb2
 from gorums_h2.wire.status import StatusError
 
 __all__ = ["Message", "as_proto", "new_request_message", "new_response_message"]
@@ -22,50 +23,46 @@ M = TypeVar("M", bound=ProtoMessage)
 
 
 class Message(Generic[T]):
-    """A gorums message: ``metadata`` (``ordering.Metadata``) and ``msg``.
+    """A gorums message: ``metadata`` (the :class:`~gorums_h2.codec.Envelope`:
+    seq number, method, entries, status) and ``msg``.
 
-    ``msg`` is None for a reply that carries only a status. The serialized
-    metadata of a received request is kept and reused for its replies (Go
-    echoes it) unless the ``metadata`` attribute is touched.
+    ``msg`` is None for a reply that carries only a status. A reply built
+    from a request shares the request's envelope, so the wire can echo what
+    it must (v0.11 repeats the request's metadata bytes).
     """
 
-    __slots__ = ("_md", "_md_bytes", "msg")
+    __slots__ = ("envelope", "msg")
 
-    def __init__(self, metadata: ordering_pb2.Metadata, msg: T | None,
-                 md_bytes: bytes | None = None) -> None:
-        self._md = metadata
+    def __init__(self, envelope: Envelope, msg: T | None) -> None:
+        self.envelope = envelope
         self.msg = msg
-        self._md_bytes = md_bytes
 
     @property
-    def metadata(self) -> ordering_pb2.Metadata:
-        """The metadata (handing it out forgets the cached bytes: it may be changed)."""
-        self._md_bytes = None
-        return self._md
+    def metadata(self) -> Envelope:
+        """The envelope (Go's ``Metadata``); ``metadata.entries`` may be changed."""
+        return self.envelope
 
     @metadata.setter
-    def metadata(self, value: ordering_pb2.Metadata) -> None:
-        self._md_bytes = None
-        self._md = value
+    def metadata(self, value: Envelope) -> None:
+        self.envelope = value
 
     @property
     def seq_no(self) -> int:
-        return self._md.message_seq_no
+        return self.envelope.seq
 
     @property
     def method(self) -> str:
-        return self._md.method
+        return self.envelope.method
 
     @property
     def entries(self) -> list[tuple[str, str]]:
         """The per-call metadata entries, in order."""
-        return [(e.key, e.value) for e in self._md.entry]
+        return self.envelope.entries
 
     @property
     def status(self) -> StatusError | None:
         """The status carried by a reply (None for success)."""
-        status = self._md.status
-        return StatusError.from_proto(status) if status.code else None
+        return self.envelope.status
 
     # Go's accessor names, for readers porting code
     def get_message_id(self) -> int:
@@ -74,31 +71,25 @@ class Message(Generic[T]):
     def get_method(self) -> str:
         return self.method
 
-    def get_metadata(self) -> ordering_pb2.Metadata:
-        return self.metadata
+    def get_metadata(self) -> Envelope:
+        return self.envelope
 
     def get_proto_message(self) -> T | None:
         return self.msg
-
-    def metadata_bytes(self) -> bytes:
-        """The serialized metadata (the received bytes when nothing changed)."""
-        md_bytes = self._md_bytes
-        if md_bytes is None:
-            md_bytes = self._md_bytes = self._md.SerializeToString()
-        return md_bytes
 
     def __repr__(self) -> str:
         return f"Message(seq={self.seq_no}, method={self.method!r}, msg={self.msg!r})"
 
 
-def new_request_message(metadata: ordering_pb2.Metadata, req: T) -> Message[T]:
+def new_request_message(metadata: Envelope, req: T) -> Message[T]:
     """A request message (Go's ``NewRequestMessage``)."""
     return Message(metadata, req)
 
 
 def new_response_message(request: Message[Any], resp: M | None) -> Message[M]:
-    """A reply to ``request``: same seq number, method and entries (Go echoes them)."""
-    return Message(request._md, resp, request._md_bytes)
+    """A reply to ``request``: same seq number and method (and entries, on
+    the wire that echoes them)."""
+    return Message(request.envelope, resp)
 
 
 def as_proto(msg: Message[Any] | None, message_type: type[M]) -> M:

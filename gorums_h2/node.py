@@ -23,8 +23,9 @@ __all__ = [
 class Node:
     """A server that calls can be sent to; owned by a :class:`Manager`.
 
-    ``id`` is stable for an address (FNV-1a 32 of ``ip:port`` unless chosen
-    with ``with_node_map``); ``latency`` is a moving average (alpha 0.2) of
+    ``id`` is stable for an address (``with_node_list``: FNV-1a 32 of
+    ``ip:port`` on the ``ordering`` wire, list position on the ``stream``
+    wire; or chosen with ``with_node_map``); ``latency`` is a moving average (alpha 0.2) of
     reply times in seconds, None until the first reply; ``last_err`` is the
     error of the last failed connection or stream, None while connected.
     """

@@ -1,7 +1,8 @@
 """Ways to name the nodes of a new configuration (Go's NodeListOption).
 
-* :func:`with_node_list` — addresses; IDs are FNV-1a 32 of the resolved
-  ``ip:port`` (the same IDs Go Gorums computes);
+* :func:`with_node_list` — addresses; IDs as the Go Gorums of the manager's
+  wire computes them: FNV-1a 32 of the resolved ``ip:port`` (v0.11,
+  ``ordering``), or 1, 2, 3 … in list order (master, ``stream``);
 * :func:`with_node_map` — addresses with application-chosen IDs;
 * :func:`with_node_ids` — IDs of nodes the manager already has;
 * ``Configuration.and_/except_/with_new_nodes/without_nodes/without_errors``
@@ -166,16 +167,27 @@ class NodeListOption:
 
 
 def with_node_list(addresses: Iterable[str]) -> NodeListOption:
-    """Nodes at ``addresses``; IDs computed as Go does (FNV-1a of ``ip:port``)."""
+    """Nodes at ``addresses``, with the IDs Go Gorums gives them on the manager's wire.
+
+    * ``ordering`` (v0.11): FNV-1a 32 of the resolved ``ip:port``;
+    * ``stream`` (master's ``WithNodeList``): an address the manager already
+      knows keeps its ID; new ones are numbered in list order from the
+      largest ID the manager has plus one (1, 2, 3 … for a new manager).
+    """
     addrs = list(addresses)
     if not addrs:
         raise ValueError("with_node_list needs at least one address")
 
     def resolve(manager: Manager) -> list[Node]:
         nodes = []
+        sequential = manager.wire.sequential_node_ids
         for addr in addrs:
             ip, port = resolve_address(addr)
-            nid = fnv1a_32(canonical_address(ip, port).encode())
+            if sequential:
+                known = manager._by_address.get((ip, port))
+                nid = known.id if known is not None else max(manager._nodes, default=0) + 1
+            else:
+                nid = fnv1a_32(canonical_address(ip, port).encode())
             nodes.append(manager._add_node(nid, ip, port))
         return nodes
 

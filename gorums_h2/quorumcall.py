@@ -29,11 +29,10 @@ from google.protobuf.message import Message as ProtoMessage
 
 from gorums_h2 import _telemetry
 from gorums_h2.channel import wait_for_draining
-from gorums_h2.codec import MethodInfo, encode_metadata
+from gorums_h2.codec import Envelope, MethodInfo
 from gorums_h2.errors import IncompleteError
 from gorums_h2.futures import LEVEL_NOT_SET, Async, Correctable
 from gorums_h2.interceptors import ClientCtx, QuorumInterceptor
-from gorums_h2.pb import ordering_pb2
 from gorums_h2.responses import CONSUMED, NodeResponse, ResponseSeq, aclose_iterator
 from gorums_h2.wire.connection import Signal
 from gorums_h2.wire.status import StatusCode, StatusError
@@ -50,12 +49,9 @@ Req = TypeVar("Req", bound=ProtoMessage)
 Resp = TypeVar("Resp", bound=ProtoMessage)
 
 
-def reply_error(node: Node, md: ordering_pb2.Metadata) -> StatusError | None:
+def reply_error(node: Node, env: Envelope) -> StatusError | None:
     """The StatusError a reply carries, or None for success."""
-    status = md.status
-    if status.code:
-        return StatusError.from_proto(status)
-    return None
+    return env.status
 
 
 class QuorumCallState(Generic[Resp]):
@@ -134,7 +130,7 @@ class QuorumCallState(Generic[Resp]):
         if manager is None:  # empty configuration
             return
         seq = self._seq = manager.next_seq()
-        md = encode_metadata(seq, self._info.method_field, b"", ctx.entries_bytes)
+        header = manager.wire.request_header(seq, self._info.method_field, ctx.entries_bytes)
         hooks = _telemetry.hooks
         if hooks is not None:
             self._telemetry = hooks.start_call(
@@ -144,7 +140,7 @@ class QuorumCallState(Generic[Resp]):
         if ctx.timeout is not None:
             self.deadline = now + ctx.timeout
         active = self._active
-        for node, envelope in self._client_ctx.envelopes(md):
+        for node, envelope in self._client_ctx.envelopes(header):
             channel = node._channel
             self.expected += 1
             try:
@@ -158,14 +154,15 @@ class QuorumCallState(Generic[Resp]):
 
     # ---- Route ----
 
-    def deliver(self, node: Node, md: ordering_pb2.Metadata, payload: bytes) -> None:
-        status = md.status
+    def deliver(self, node: Node, env: Envelope) -> None:
+        status = env.status
         response: NodeResponse[Resp]
-        if status.code:
-            response = NodeResponse(node.id, None, StatusError.from_proto(status))
+        if status is not None:
+            response = NodeResponse(node.id, None, status)
         else:
             try:
-                response = NodeResponse(node.id, self._response_type.FromString(payload), None)
+                response = NodeResponse(node.id, self._response_type.FromString(env.payload),
+                                        None)
             except DecodeError as exc:
                 response = NodeResponse(node.id, None, StatusError(
                     StatusCode.INTERNAL, f"cannot decode reply from node {node.id}: {exc}"))

@@ -1,4 +1,8 @@
-"""The Gorums server: serves ``/ordering.Gorums/NodeStream`` (Go's ``Server``).
+"""The Gorums server (Go's ``Server``): serves both NodeStream wires on one port,
+``/ordering.Gorums/NodeStream`` (Go Gorums v0.11, ``application/grpc+gorums``)
+and ``/stream.Gorums/NodeStream`` (Go Gorums master, ``application/grpc``),
+each with its own rules (:class:`~gorums_h2.codec.WireProtocol`); the same
+handlers serve both.
 
 Ordering, per client stream: requests run one at a time in arrival order,
 each until its handler returns or calls :meth:`ServerCtx.release`; after a
@@ -7,12 +11,16 @@ replies may then leave out of order. The first handler runs inline in the
 stream's receive loop; a release hands that loop to a new task ("baton
 passing"), so the common case costs no extra task.
 
-Every reply carries its request's seq number, method and entries (as Go
-echoes them). Per-request failures become status replies and the stream
-stays open: a handler's :class:`StatusError` -> that code and message; any
-other exception -> UNKNOWN with its text (logged); an unknown method ->
-UNIMPLEMENTED; an undecodable request -> INTERNAL (when its seq number is
-readable; else it is dropped and logged). One-way methods never reply.
+Every reply carries its request's seq number and method (and, on the
+``ordering`` wire, its entries, as Go v0.11 echoes them). Per-request failures
+become status replies and the stream stays open: a handler's
+:class:`StatusError` -> that code and message; any other exception -> UNKNOWN
+with its text (logged); an unknown method -> UNIMPLEMENTED; an undecodable
+request payload -> the wire's error (``ordering``: INTERNAL, ``stream``:
+UNKNOWN as master). A message that is not an envelope at all gets INTERNAL
+in-band when its seq number is readable (``ordering``; else it is dropped and
+logged) or ends the NodeStream with INTERNAL (``stream``, as master). One-way
+methods never reply.
 """
 
 from __future__ import annotations
@@ -21,8 +29,9 @@ import dataclasses
 import inspect
 import logging
 import ssl
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeAlias, TypeVar
 
 import anyio
@@ -31,20 +40,18 @@ from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
 from gorums_h2.codec import (
+    WIRES,
+    Envelope,
     EnvelopeError,
     MethodInfo,
     UnknownMethodError,
-    decode_full,
-    encode,
-    encode_entries,
-    encode_metadata,
-    encode_method_field,
-    encode_status_field,
+    WireLike,
+    WireProtocol,
+    get_wires,
     lookup_method,
 )
 from gorums_h2.health import HealthService
 from gorums_h2.message import Message
-from gorums_h2.pb import ordering_pb2
 from gorums_h2.wire.errors import EndOfStream, MessageTooLarge
 from gorums_h2.wire.lifecycle import ServerLimits
 from gorums_h2.wire.metadata import Metadata
@@ -64,9 +71,6 @@ __all__ = [
     "unary_handler",
 ]
 
-NODE_STREAM_PATH = "/ordering.Gorums/NodeStream"
-CONTENT_SUBTYPE = "gorums"  # the NodeStream takes application/grpc+gorums only
-
 Req = TypeVar("Req", bound=ProtoMessage)
 Resp = TypeVar("Resp", bound=ProtoMessage)
 
@@ -80,22 +84,27 @@ Interceptor: TypeAlias = Callable[
 
 @dataclass(frozen=True, slots=True)
 class NodeStreamInfo:
-    """What a connect callback learns about a client's new NodeStream."""
+    """What a connect callback learns about a client's new NodeStream
+    (``wire``: ``"ordering"`` or ``"stream"``)."""
 
     metadata: Metadata
     peer: Any
+    wire: str = "ordering"
 
 
 class _StreamState:
     """Per client stream: the wire stream, its task group, in-flight handlers."""
 
-    __slots__ = ("finished", "inflight", "metadata", "receive_done", "receive_error", "server",
-                 "shutting_down", "stream", "tg")
+    __slots__ = ("back_channel", "finished", "inflight", "metadata", "receive_done",
+                 "receive_error", "server", "shutting_down", "stream", "tg", "wire")
 
-    def __init__(self, server: Server, stream: ServerStream) -> None:
+    def __init__(self, server: Server, stream: ServerStream, wire: WireProtocol) -> None:
         self.server = server
         self.stream = stream
+        self.wire = wire
         self.metadata = stream.head.metadata
+        # the client serves server-initiated calls on this stream (stream wire)
+        self.back_channel = wire.offers_back_channel(self.metadata)
         self.tg: anyio.abc.TaskGroup | None = None
         self.inflight = 0
         self.receive_done = False
@@ -141,15 +150,16 @@ class ServerCtx:
         return self._released
 
     async def send_message(self, msg: ProtoMessage | Message[Any]) -> None:
-        """Send ``msg`` as a reply to this request (same seq number and entries).
+        """Send ``msg`` as a reply to this request (same seq number and method).
 
         Raises the stream's StatusError if the client is gone.
         """
-        stream = self._state.stream
+        state = self._state
+        stream = state.stream
         if isinstance(msg, Message):
-            envelope = _reply_envelope(msg)
+            envelope = _reply_bytes(state.wire, msg)
         else:
-            envelope = encode(self.request.metadata_bytes(), msg.SerializeToString())
+            envelope = state.wire.encode_reply(self.request.envelope, msg.SerializeToString())
         await stream.wait_send_capacity()
         stream.send_nowait(envelope)
 
@@ -182,17 +192,13 @@ class ServerCtx:
         return self._state.stream.local_closed
 
 
-def _reply_envelope(msg: Message[Any]) -> bytes:
+def _reply_bytes(wire: WireProtocol, msg: Message[Any]) -> bytes:
+    """The encoded reply a handler returned (a status in its envelope: a status reply)."""
+    env = msg.envelope
+    if env.status is not None:
+        return wire.encode_error(env, env.status)
     payload = msg.msg.SerializeToString() if msg.msg is not None else b""
-    return encode(msg.metadata_bytes(), payload)
-
-
-def _error_envelope(md: ordering_pb2.Metadata, exc: StatusError) -> bytes:
-    """A status-only reply echoing ``md``'s seq number, method and entries."""
-    status = encode_status_field(exc.code, exc.message, exc.details)
-    entries = encode_entries((e.key, e.value) for e in md.entry)
-    meta = encode_metadata(md.message_seq_no, encode_method_field(md.method), status, entries)
-    return encode(meta, b"")
+    return wire.encode_reply(env, payload)
 
 
 @dataclass(slots=True)
@@ -214,6 +220,12 @@ class Server:
       ValueError otherwise; not changed);
     * ``max_receive_message_size`` / ``max_send_message_size`` and
       ``wire_settings`` — the gRPC server options (WithGRPCServerOptions);
+    * ``wires`` — the NodeStream wires served (default both: ``("ordering",
+      "stream")``); a client on a wire not served is refused with
+      UNIMPLEMENTED "unknown service …" naming the wires this server speaks.
+      Each wire's path accepts only its content types (``ordering``:
+      ``application/grpc+gorums``; ``stream``: ``application/grpc`` and, as
+      master, ``+proto``/``+gorums``); others are refused with INTERNAL;
     * ``limits`` — a :class:`~gorums_h2.wire.ServerLimits`: handshake
       timeout, keepalive PINGs to silent clients, max connection idle time
       and age, max connections (grpc-go's ``KeepaliveParams`` and
@@ -241,6 +253,7 @@ class Server:
         limits: ServerLimits | None = None,
         health: bool = True,
         compression: str | None = None,
+        wires: WireLike | Iterable[WireLike] = ("ordering", "stream"),
     ) -> None:
         settings = wire_settings or WireSettings()
         if compression is not None:
@@ -262,9 +275,15 @@ class Server:
         self.connect_callback = connect_callback
         self.ssl_context = ssl_context
         self._handlers: dict[str, _Registered] = {}
+        self.wires = get_wires(wires)
         self.wire = WireServer(settings=settings, logger=self.log, limits=limits)
-        # only gorums clients: their envelopes are not plain protobuf requests
-        self.wire.register(NODE_STREAM_PATH, self._node_stream, subtype=CONTENT_SUBTYPE)
+        for proto in self.wires:
+            # each path takes only its wire's content types (INTERNAL before any handler)
+            self.wire.register(proto.path, partial(self._node_stream, proto),
+                               subtype=proto.accepted_subtypes)
+        for proto in WIRES.values():
+            if proto not in self.wires:
+                self.wire.register(proto.path, partial(self._refuse_wire, proto))
         # kept even when not served, so statuses can always be set
         self.health = HealthService()
         if health:
@@ -318,11 +337,20 @@ class Server:
 
     # ---- the NodeStream ----
 
-    async def _node_stream(self, stream: ServerStream) -> None:
+    async def _refuse_wire(self, wire: WireProtocol, stream: ServerStream) -> None:
+        """A NodeStream of a wire this server does not serve (grpc-go's text, and why)."""
+        service = wire.path.lstrip("/").rpartition("/")[0]
+        served = ", ".join(f"{w.name!r} ({w.path}, {w.go_version})" for w in self.wires)
+        raise StatusError(StatusCode.UNIMPLEMENTED,
+                          f"unknown service {service}: this server serves only the {served} "
+                          f"wire; a client must use it (Manager(wire=...))")
+
+    async def _node_stream(self, wire: WireProtocol, stream: ServerStream) -> None:
         stream.inbound_limit = self.receive_buffer_size
-        state = _StreamState(self, stream)
+        state = _StreamState(self, stream, wire)
         if self.connect_callback is not None:
-            result = self.connect_callback(NodeStreamInfo(state.metadata.copy(), stream.peer))
+            result = self.connect_callback(
+                NodeStreamInfo(state.metadata.copy(), stream.peer, wire.name))
             if inspect.isawaitable(result):
                 await result
         async with anyio.create_task_group() as tg:
@@ -357,7 +385,13 @@ class Server:
                 state.receive_done = True
                 state.check_finished()
                 return
-            prepared = self._prepare(state, body)
+            try:
+                prepared = self._prepare(state, body)
+            except StatusError as exc:  # the wire ends the stream for this message
+                state.receive_error = exc
+                state.receive_done = True
+                state.check_finished()
+                return
             if prepared is None:
                 continue
             handler, request, one_way = prepared
@@ -374,21 +408,31 @@ class Server:
 
     def _prepare(self, state: _StreamState, body: bytes
                  ) -> tuple[Handler, Message[Any], bool] | None:
-        """Decode a request; answer protocol-level errors directly."""
+        """Decode a request; answer protocol-level errors directly.
+
+        Raises StatusError when the wire ends the stream for this message.
+        """
         stream = state.stream
+        wire = state.wire
         try:
-            md, md_bytes, payload = decode_full(body)
+            env = wire.decode(body)
         except EnvelopeError as exc:
+            fatal = wire.undecodable(exc)
+            if fatal is not None:
+                raise fatal from None
             if exc.seq_no:
-                md = ordering_pb2.Metadata(message_seq_no=exc.seq_no, method=exc.method)
-                self._reply_error(stream, md, StatusError(
+                self._reply_error(state, Envelope(exc.seq_no, exc.method), StatusError(
                     StatusCode.INTERNAL, f"cannot decode request: {exc}"))
             else:
                 self.log.warning("dropping undecodable request from %s: %s", stream.peer, exc)
             return None
-        method = md.method
+        if state.back_channel and wire.is_server_call_id(env.seq):
+            # a reply to a server-initiated call; this server makes none yet, so
+            # it answers no pending call and is dropped, as master drops those
+            return None
+        method = env.method
         if state.shutting_down:
-            self._reply_error(stream, md, StatusError(StatusCode.UNAVAILABLE,
+            self._reply_error(state, env, StatusError(StatusCode.UNAVAILABLE,
                                                       "server is shutting down"))
             return None
         registered = self._handlers.get(method)
@@ -399,52 +443,50 @@ class Server:
             except UnknownMethodError:
                 info = None
         if registered is None or info is None:
-            self._reply_error(stream, md, StatusError(
-                StatusCode.UNIMPLEMENTED, f"unknown method {method}"))
+            self._reply_error(state, env, wire.unknown_method(method))
             return None
         try:
-            request = info.request_type.FromString(payload)
+            request = info.request_type.FromString(env.payload)
         except DecodeError as exc:
-            self._reply_error(stream, md, StatusError(
-                StatusCode.INTERNAL, f"cannot decode {info.request_type.DESCRIPTOR.full_name} "
-                f"request for {method}: {exc}"))
+            self._reply_error(state, env, wire.bad_payload(
+                method, info.request_type.DESCRIPTOR.full_name, exc))
             return None
-        return registered.handler, Message(md, request, md_bytes), info.one_way
+        return registered.handler, Message(env, request), info.one_way
 
-    def _reply_error(self, stream: ServerStream, md: ordering_pb2.Metadata,
-                     exc: StatusError) -> None:
+    def _reply_error(self, state: _StreamState, request: Envelope, exc: StatusError) -> None:
         try:
-            stream.send_nowait(_error_envelope(md, exc))
+            state.stream.send_nowait(state.wire.encode_error(request, exc))
         except StatusError:
             pass  # the client is gone
 
     async def _run(self, ctx: ServerCtx, handler: Handler, request: Message[Any],
                    one_way: bool) -> None:
-        stream = ctx._state.stream
+        state = ctx._state
+        stream = state.stream
         try:
             reply = await handler(ctx, request)
         except StatusError as exc:
             if not one_way:
-                self._reply_error(stream, request._md, exc)
+                self._reply_error(state, request.envelope, exc)
             return
         except Exception as exc:
             self.log.exception("handler for %s failed", request.method)
             if not one_way:
-                self._reply_error(stream, request._md, StatusError(
+                self._reply_error(state, request.envelope, StatusError(
                     StatusCode.UNKNOWN, str(exc)))
             return
         if reply is not None and not one_way:
             try:
-                envelope = _reply_envelope(reply)
+                envelope = _reply_bytes(state.wire, reply)
             except Exception as exc:  # not a Message, or it does not serialize
                 self.log.exception("handler for %s returned a bad reply", request.method)
-                self._reply_error(stream, request._md, StatusError(
+                self._reply_error(state, request.envelope, StatusError(
                     StatusCode.INTERNAL, f"cannot encode the reply: {exc!r}"))
                 return
             try:
                 stream.send_nowait(envelope)
             except MessageTooLarge as exc:
-                self._reply_error(stream, request._md, exc)
+                self._reply_error(state, request.envelope, exc)
             except StatusError:
                 pass  # the client is gone
 
@@ -464,7 +506,7 @@ def unary_handler(fn: Callable[[ServerCtx, Req], Awaitable[Resp]]) -> Handler:
 
     async def handler(ctx: ServerCtx, request: Message[Any]) -> Message[Any] | None:
         reply = await fn(ctx, request.msg)  # type: ignore[arg-type]
-        return Message(request._md, reply, request._md_bytes)
+        return Message(request.envelope, reply)
 
     return handler
 

@@ -2,8 +2,8 @@
 
 Usage: ``python proto/generate.py [--check]``
 
-* ``proto/{gorums,ordering,google/rpc/status,grpc/health/v1/health}.proto`` ->
-  ``gorums_h2/pb/*_pb2.py(i)``
+* ``proto/{gorums,ordering,gorums/stream,google/rpc/status,grpc/health/v1/health}.proto``
+  -> ``gorums_h2/pb/*_pb2.py(i)``
   (imports rewritten to the package) and copies of the sources in
   ``gorums_h2/pb/include/`` (the include path of ``gorums-h2 protoc``);
 * ``proto/testing.proto`` -> ``gorums_h2/testing/testing_pb2.py(i)``;
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROTO = ROOT / "proto"
 PB = ROOT / "gorums_h2" / "pb"
 SOURCES = ["google/rpc/status.proto", "gorums.proto", "ordering.proto",
-           "grpc/health/v1/health.proto"]
+           "grpc/health/v1/health.proto", "gorums/stream.proto"]
 # other protos whose modules live elsewhere in the package: source -> destination dir
 EXTRA = {"testing.proto": ROOT / "gorums_h2" / "testing"}
 # services generated with our own plugin (``gorums-h2 protoc``), with a virtual

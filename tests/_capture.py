@@ -136,6 +136,12 @@ class DecodedMessage:
     body: bytes
     metadata: str = ""  # the text after "Metadata = "
     payload: str = ""  # the text after "payload  = "
+    # master captures (``stream.Message``): the "-> field N name: value" texts,
+    # the payload bytes (None when field 5 is absent), and whether the .txt
+    # says the message is NOT a valid stream.Message
+    fields: list[str] = field(default_factory=list)
+    payload_bytes: bytes | None = None
+    invalid: bool = False
 
 
 @dataclass
@@ -181,6 +187,15 @@ def load_decoded(name: str) -> dict[int, DecodedConnection]:
             block[1].append((key, value))
         elif line.startswith("bytes: "):
             current.messages[direction].append(DecodedMessage(bytes.fromhex(line[7:])))
+        elif line.startswith("-> field "):
+            current.messages[direction][-1].fields.append(line[3:])
+        elif line.startswith("NOT a valid stream.Message"):
+            current.messages[direction][-1].invalid = True
+        elif (line.startswith("payload bytes: ") and current.messages[direction][-1].fields
+              and not current.messages[direction][-1].invalid):
+            text = line[len("payload bytes: "):].strip()
+            if not text.startswith("(absent"):
+                current.messages[direction][-1].payload_bytes = bytes.fromhex(text)
         elif line.startswith("Metadata = "):
             current.messages[direction][-1].metadata = line[len("Metadata = "):]
         elif line.startswith("payload  = "):

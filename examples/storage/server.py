@@ -1,6 +1,8 @@
 """The storage server: a key-value store whose writes carry timestamps.
 
-Rules (those of the Go Gorums v0.11 capture's server, see docs/interop.md):
+It serves both NodeStream wires (Go Gorums v0.11's ``ordering`` and master's
+``stream``) on each port. Rules (those of the Go Gorums v0.11 capture's
+server, see docs/interop.md):
 a write is applied unless the stored value's time is newer, and ``new`` says
 whether it was applied; reading a missing key gives ``OK=False``. The keys
 ``fail`` and ``fail-plain`` make every method fail, with a FailedPrecondition
@@ -14,7 +16,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -79,6 +81,14 @@ class StorageService:
 
     async def write_multicast(self, ctx: gorums_h2.ServerCtx, req: WriteRequest, /) -> None:
         self.write(req)
+
+    async def write_unicast(self, ctx: gorums_h2.ServerCtx, req: WriteRequest, /) -> None:
+        self.write(req)
+
+    async def read_correctable(self, ctx: gorums_h2.ServerCtx, req: ReadRequest,
+                               send: Callable[[ReadResponse], Awaitable[None]], /) -> None:
+        """Sends the stored value once (a correctable read's single level)."""
+        await send(self.read(req))
 
 
 def _after(a: Timestamp, b: Timestamp) -> bool:

@@ -10,7 +10,7 @@ Regenerate with ``gorums-h2 protoc --python_out=. --gorums_py_out=. <files>``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeAlias
 
 import gorums_h2
@@ -25,12 +25,14 @@ __all__ = [
     "StorageServer",
     "WriteResponseAsync",
     "WriteResponseCorrectable",
+    "read_correctable",
     "read_qc",
     "read_rpc",
     "register_storage_server",
     "write_multicast",
     "write_qc",
     "write_rpc",
+    "write_unicast",
 ]
 
 # Futures and correctable values of the quorum calls' response types.
@@ -158,6 +160,44 @@ async def write_multicast(
     )
 
 
+async def write_unicast(
+    ctx: gorums_h2.NodeContext,
+    req: gorums__h2_dot_examples_dot_storage_dot_storage__pb2.WriteRequest,
+    *,
+    ignore_errors: bool = False,
+) -> None:
+    """WriteUnicast writes a value to one node, without a reply.
+
+    Gorums unicast ``proto.Storage.WriteUnicast``.
+    """
+    await gorums_h2.unicast(ctx, req, "proto.Storage.WriteUnicast", ignore_errors=ignore_errors)
+
+
+def read_correctable(
+    ctx: gorums_h2.ConfigContext,
+    req: gorums__h2_dot_examples_dot_storage_dot_storage__pb2.ReadRequest,
+    *,
+    interceptors: Sequence[
+        gorums_h2.QuorumInterceptor[
+            gorums__h2_dot_examples_dot_storage_dot_storage__pb2.ReadRequest,
+            gorums__h2_dot_examples_dot_storage_dot_storage__pb2.ReadResponse
+        ]
+    ] = (),
+) -> gorums_h2.Responses[gorums__h2_dot_examples_dot_storage_dot_storage__pb2.ReadResponse]:
+    """ReadCorrectable reads a value from a quorum of nodes; each node may send
+    several replies (streaming quorum call; ours sends the stored value once).
+
+    Gorums streaming quorum call ``proto.Storage.ReadCorrectable``.
+    """
+    return gorums_h2.quorum_call_stream(
+        ctx,
+        req,
+        "proto.Storage.ReadCorrectable",
+        gorums__h2_dot_examples_dot_storage_dot_storage__pb2.ReadResponse,
+        interceptors=interceptors,
+    )
+
+
 class StorageServer(Protocol):
     """Server side of ``proto.Storage``: implement these methods and pass the
     object to :func:`register_storage_server`.
@@ -203,6 +243,28 @@ class StorageServer(Protocol):
     ) -> None:
         """WriteMulticast writes a value to every node, without replies."""
 
+    async def write_unicast(
+        self,
+        ctx: gorums_h2.ServerCtx,
+        req: gorums__h2_dot_examples_dot_storage_dot_storage__pb2.WriteRequest,
+        /,
+    ) -> None:
+        """WriteUnicast writes a value to one node, without a reply."""
+
+    async def read_correctable(
+        self,
+        ctx: gorums_h2.ServerCtx,
+        req: gorums__h2_dot_examples_dot_storage_dot_storage__pb2.ReadRequest,
+        send: Callable[
+            [gorums__h2_dot_examples_dot_storage_dot_storage__pb2.ReadResponse],
+            Awaitable[None]
+        ],
+        /,
+    ) -> None:
+        """ReadCorrectable reads a value from a quorum of nodes; each node may send
+        several replies (streaming quorum call; ours sends the stored value once).
+        """
+
 
 def register_storage_server(srv: gorums_h2.Server, impl: StorageServer) -> None:
     """Register ``impl``'s handlers for the methods of ``proto.Storage`` on ``srv``."""
@@ -213,4 +275,12 @@ def register_storage_server(srv: gorums_h2.Server, impl: StorageServer) -> None:
     srv.register_handler(
         "proto.Storage.WriteMulticast",
         gorums_h2.one_way_handler(impl.write_multicast),
+    )
+    srv.register_handler(
+        "proto.Storage.WriteUnicast",
+        gorums_h2.one_way_handler(impl.write_unicast),
+    )
+    srv.register_handler(
+        "proto.Storage.ReadCorrectable",
+        gorums_h2.stream_handler(impl.read_correctable),
     )

@@ -27,7 +27,7 @@ from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(gorums_h2/examples/storage/storage.proto\x12\x05proto\x1a\x0cgorums.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1a\n\x0bReadRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"S\n\x0cReadResponse\x12\n\n\x02OK\x18\x01 \x01(\x08\x12\r\n\x05value\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"T\n\x0cWriteRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1c\n\rWriteResponse\x12\x0b\n\x03new\x18\x01 \x01(\x08\x32\xb2\x02\n\x07Storage\x12\x34\n\x07ReadRPC\x12\x12.proto.ReadRequest\x1a\x13.proto.ReadResponse\"\x00\x12\x37\n\x08WriteRPC\x12\x13.proto.WriteRequest\x1a\x14.proto.WriteResponse\"\x00\x12\x37\n\x06ReadQC\x12\x12.proto.ReadRequest\x1a\x13.proto.ReadResponse\"\x04\xa0\xb5\x18\x01\x12:\n\x07WriteQC\x12\x13.proto.WriteRequest\x1a\x14.proto.WriteResponse\"\x04\xa0\xb5\x18\x01\x12\x43\n\x0eWriteMulticast\x12\x13.proto.WriteRequest\x1a\x16.google.protobuf.Empty\"\x04\x98\xb5\x18\x01\x42\x30Z.github.com/relab/gorums/examples/storage/protob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(gorums_h2/examples/storage/storage.proto\x12\x05proto\x1a\x0cgorums.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1a\n\x0bReadRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"S\n\x0cReadResponse\x12\n\n\x02OK\x18\x01 \x01(\x08\x12\r\n\x05value\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"T\n\x0cWriteRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1c\n\rWriteResponse\x12\x0b\n\x03new\x18\x01 \x01(\x08\x32\xb9\x03\n\x07Storage\x12\x34\n\x07ReadRPC\x12\x12.proto.ReadRequest\x1a\x13.proto.ReadResponse\"\x00\x12\x37\n\x08WriteRPC\x12\x13.proto.WriteRequest\x1a\x14.proto.WriteResponse\"\x00\x12\x37\n\x06ReadQC\x12\x12.proto.ReadRequest\x1a\x13.proto.ReadResponse\"\x04\xa0\xb5\x18\x01\x12:\n\x07WriteQC\x12\x13.proto.WriteRequest\x1a\x14.proto.WriteResponse\"\x04\xa0\xb5\x18\x01\x12\x43\n\x0eWriteMulticast\x12\x13.proto.WriteRequest\x1a\x16.google.protobuf.Empty\"\x04\x98\xb5\x18\x01\x12\x41\n\x0cWriteUnicast\x12\x13.proto.WriteRequest\x1a\x16.google.protobuf.Empty\"\x04\x90\xb5\x18\x01\x12\x42\n\x0fReadCorrectable\x12\x12.proto.ReadRequest\x1a\x13.proto.ReadResponse\"\x04\xa0\xb5\x18\x01\x30\x01\x42\x30Z.github.com/relab/gorums/examples/storage/protob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,6 +41,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STORAGE'].methods_by_name['WriteQC']._serialized_options = b'\240\265\030\001'
   _globals['_STORAGE'].methods_by_name['WriteMulticast']._loaded_options = None
   _globals['_STORAGE'].methods_by_name['WriteMulticast']._serialized_options = b'\230\265\030\001'
+  _globals['_STORAGE'].methods_by_name['WriteUnicast']._loaded_options = None
+  _globals['_STORAGE'].methods_by_name['WriteUnicast']._serialized_options = b'\220\265\030\001'
+  _globals['_STORAGE'].methods_by_name['ReadCorrectable']._loaded_options = None
+  _globals['_STORAGE'].methods_by_name['ReadCorrectable']._serialized_options = b'\240\265\030\001'
   _globals['_READREQUEST']._serialized_start=127
   _globals['_READREQUEST']._serialized_end=153
   _globals['_READRESPONSE']._serialized_start=155
@@ -50,5 +54,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WRITERESPONSE']._serialized_start=326
   _globals['_WRITERESPONSE']._serialized_end=354
   _globals['_STORAGE']._serialized_start=357
-  _globals['_STORAGE']._serialized_end=663
+  _globals['_STORAGE']._serialized_end=798
 # @@protoc_insertion_point(module_scope)

@@ -30,6 +30,7 @@ from gorums_h2.benchmark import benchmark_gorums as bg
 from gorums_h2.benchmark.benchmark_pb2 import Echo, Result, StartRequest, StopRequest, TimedMsg
 from gorums_h2.benchmark.progress import NoProgress
 from gorums_h2.benchmark.stats import BenchResult, LatencyStats, combine_server_results
+from gorums_h2.codec import get_wire
 from gorums_h2.configuration import Configuration
 from gorums_h2.manager import Manager
 from gorums_h2.nodelist import with_node_ids, with_node_list
@@ -51,6 +52,7 @@ class Options:
     warmup: float = 0.1
     send_buffer: int = 0
     remote: bool = False
+    wire: str = "ordering"  # the NodeStream wire: "ordering" (Go v0.11) or "stream" (Go master)
 
     def __post_init__(self) -> None:
         if self.concurrent < 1:
@@ -61,6 +63,7 @@ class Options:
             raise ValueError("payload must not be negative")
         if self.duration <= 0 or self.warmup < 0:
             raise ValueError("duration must be positive and warmup not negative")
+        get_wire(self.wire)  # ValueError for an unknown wire
 
     def effective_quorum(self, nodes: int) -> int:
         """Go's rule: 1 node -> 1; unset -> nodes // 2 (at least 1); capped at nodes."""
@@ -384,7 +387,7 @@ async def run_benchmarks(
         raise ValueError("no server addresses")
     progress = progress or NoProgress()
     results: list[BenchResult] = []
-    async with Manager(send_buffer_size=options.send_buffer) as mgr, \
+    async with Manager(send_buffer_size=options.send_buffer, wire=options.wire) as mgr, \
             anyio.create_task_group() as tg:
         await tg.start(progress.run)
         config = mgr.new_configuration(with_node_list(addresses[:n]))

@@ -66,6 +66,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="processes for the local servers (default: one per server)")
     p.add_argument("--profile", default="", metavar="FILE",
                    help="cProfile the client into FILE (pstats) and print the top functions")
+    p.add_argument("--wire", default="ordering", choices=("ordering", "stream"),
+                   help="NodeStream wire: ordering (Go Gorums v0.11, default) or stream "
+                        "(Go Gorums master); local servers serve both")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
@@ -88,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         options = Options(
             config_size=args.config_size, quorum_size=args.quorum_size, payload=args.payload,
             concurrent=args.concurrent, max_async=args.max_async, duration=args.time,
-            warmup=args.warmup, send_buffer=args.send_buffer, remote=bool(args.remotes))
+            warmup=args.warmup, send_buffer=args.send_buffer, remote=bool(args.remotes),
+            wire=args.wire)
     except ValueError as exc:
         print(f"gorums-h2 benchmark: {exc}", file=sys.stderr)
         return 2

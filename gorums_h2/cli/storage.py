@@ -13,11 +13,13 @@ from gorums_h2._groups import sole_exception
 from gorums_h2.cli._args import duration, port
 
 BACKENDS = ("asyncio", "trio")
+WIRES = ("ordering", "stream")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("storage", help="run the storage example's servers or client",
-                            description="The storage service of the Go Gorums v0.11 captures.")
+                            description="The storage service of the Go Gorums captures "
+                                        "(servers speak both wires: v0.11 and master).")
     actions = parser.add_subparsers(dest="storage_command", metavar="ACTION", required=True)
 
     serve = actions.add_parser("serve", help="serve storage servers until SIGINT/SIGTERM")
@@ -42,6 +44,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="time allowed per step, e.g. 10s or 500ms (the run gets "
                              "steps x this; default 10s)")
     client.add_argument("--backend", choices=BACKENDS, default="asyncio")
+    client.add_argument("--wire", choices=WIRES, default="ordering",
+                        help="the servers' NodeStream wire: ordering (Go Gorums v0.11, "
+                             "default) or stream (Go Gorums master)")
     client.set_defaults(func=run_client)
 
 
@@ -129,12 +134,16 @@ async def _client(addrs: Sequence[str], args: argparse.Namespace) -> int:
         run_steps,
         stream_metadata,
     )
+    from gorums_h2.nodelist import canonical_address, resolve_address_async
 
     try:
         nodes = await gorums_h2.with_node_list(addrs).resolved()  # DNS off the event loop
-        async with gorums_h2.Manager(metadata=stream_metadata(args.client_name)) as mgr:
+        async with gorums_h2.Manager(metadata=stream_metadata(args.client_name),
+                                     wire=args.wire) as mgr:
             cfg = mgr.new_configuration(nodes)
-            first = mgr.node(gorums_h2.node_id_for(addrs[0]))
+            # ordered RPCs go to the first address's node, as the Go client's
+            first_address = canonical_address(*await resolve_address_async(addrs[0]))
+            first = next(n for n in cfg.nodes() if n.address == first_address)
             if args.repl:
                 await repl(cfg)
                 return 0

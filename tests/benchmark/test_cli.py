@@ -76,12 +76,13 @@ def test_quorum_call_json(backend: str) -> None:
     assert result["server_cpu_per_10k"] is not None and result["server_cpu_per_10k"] > 0
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_every_benchmark_runs(backend: str) -> None:
+@pytest.mark.parametrize(("backend", "wire"), [("asyncio", "ordering"), ("trio", "stream")])
+def test_every_benchmark_runs(backend: str, wire: str) -> None:
     doc = run_json("--config-size", "2", "--quorum-size", "2", "--concurrent", "2",
                    "--max-async", "20", "--backend", backend, "--time", "0.15",
-                   "--warmup", "0.02", "--no-progress")
+                   "--warmup", "0.02", "--no-progress", "--wire", wire)
     assert doc["options"]["quorum_size"] == 2
+    assert doc["options"]["wire"] == wire
     results = {r["name"]: r for r in doc["results"]}
     assert list(results) == [b.name for b in BENCHMARKS]
     for result in results.values():

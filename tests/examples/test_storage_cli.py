@@ -44,11 +44,13 @@ def run_client(addrs: list[str], backend: str, *extra: str) -> subprocess.Comple
     )
 
 
+@pytest.mark.parametrize("wire", ["ordering", "stream"])
 @pytest.mark.parametrize("server_backend", BACKENDS)
 @pytest.mark.parametrize("client_backend", BACKENDS)
-def test_storage_client_runs_the_capture_steps(server_backend: str, client_backend: str) -> None:
-    with storage_servers(3, server_backend) as addrs:
-        done = run_client(addrs, client_backend, "--errors")
+def test_storage_client_runs_the_capture_steps(server_backend: str, client_backend: str,
+                                               wire: str) -> None:
+    with storage_servers(3, server_backend) as addrs:  # they serve both wires
+        done = run_client(addrs, client_backend, "--errors", "--wire", wire)
     assert done.returncode == 0, done.stderr
     steps = [json.loads(line) for line in done.stdout.splitlines()]
     assert [s["step"] for s in steps] == list(range(1, 10))

@@ -170,8 +170,8 @@ async def test_node_that_never_came_up_fails_fast() -> None:
 # ---- FIFO, metadata, timeouts ----
 
 
-async def test_fifo_order_of_1000_calls_from_one_task_at_each_server() -> None:
-    async with test_servers(3) as servers, g.Manager() as mgr:
+async def test_fifo_order_of_1000_calls_from_one_task_at_each_server(wire: str) -> None:
+    async with test_servers(3) as servers, g.Manager(wire=wire) as mgr:
         cfg = mgr.new_configuration(g.with_node_list(servers.addresses))
         futures = [g.quorum_call(cfg.context(), Echo(num=i), ECHO_QC, Echo).async_all()
                    for i in range(500)]
@@ -185,7 +185,7 @@ async def test_fifo_order_of_1000_calls_from_one_task_at_each_server() -> None:
             assert svc.handled == 1000
 
 
-async def test_stream_and_call_metadata_reach_the_server() -> None:
+async def test_stream_and_call_metadata_reach_the_server(wire: str) -> None:
     seen: list[dict[str, object]] = []
 
     def srv_fn(i: int) -> g.Server:
@@ -200,18 +200,19 @@ async def test_stream_and_call_metadata_reach_the_server() -> None:
 
     async with test_configuration(
         1, srv_fn, metadata={"client-name": "py", "blob-bin": b"\x00\x01"},
-        per_node_metadata=lambda nid: {"node-id": str(nid)},
+        per_node_metadata=lambda nid: {"node-id": str(nid)}, wire=wire,
     ) as cfg:
         node = cfg.nodes()[0]
         await g.rpc_call(node.context(metadata={"msg-step": "7"}), Echo(), ECHO_RPC, Echo)
     md = seen[0]
     assert md["client-name"] == "py" and md["blob-bin"] == b"\x00\x01"
     assert md["node-id"] == "0" and md["msg-step"] == "7"
-    assert md["content-type"] == "application/grpc+gorums"
+    assert md["content-type"] == {"ordering": "application/grpc+gorums",
+                                  "stream": "application/grpc"}[wire]
 
 
-async def test_rpc_timeout_and_cancel_leave_no_route() -> None:
-    async with test_configuration(1) as cfg:
+async def test_rpc_timeout_and_cancel_leave_no_route(wire: str) -> None:
+    async with test_configuration(1, wire=wire) as cfg:
         node = cfg.nodes()[0]
         with pytest.raises(g.StatusError) as info:
             await g.rpc_call(node.context(timeout=0.05), Echo(delay_ms=500), ECHO_RPC, Echo)
@@ -245,9 +246,10 @@ async def test_many_cancelled_and_timed_out_calls_leave_nothing_behind() -> None
 # ---- one-way calls ----
 
 
-async def test_unicast_and_multicast_deliver_and_report_send_failures() -> None:
+async def test_unicast_and_multicast_deliver_and_report_send_failures(wire: str) -> None:
     stop = StopFunc()
-    async with test_configuration(3, stop_func=stop, backoff=g.Backoff(base_delay=30)) as cfg:
+    async with test_configuration(3, stop_func=stop, backoff=g.Backoff(base_delay=30),
+                                  wire=wire) as cfg:
         node = cfg.nodes()[0]
         await g.unicast(node.context(), Echo(value="u"), ECHO_UNICAST)
         await g.multicast(cfg.context(), Echo(value="m"), ECHO_MULTICAST)
@@ -341,17 +343,16 @@ async def test_tls_between_manager_and_server(tmp_path: Path) -> None:
 
 
 def test_message_helpers_and_quorum_call_error() -> None:
-    from gorums_h2.pb.ordering_pb2 import Metadata
     from gorums_h2.testing import quorum_call_error
 
-    md = Metadata(message_seq_no=3, method=ECHO_QC, entry=[{"key": "k", "value": "v"}])
+    md = g.Envelope(3, ECHO_QC, entries=[("k", "v")])
     req = g.new_request_message(md, Echo(value="r"))
     assert (req.seq_no, req.method, req.entries) == (3, ECHO_QC, [("k", "v")])
     resp = g.new_response_message(req, Echo(value="s"))
     assert resp.seq_no == 3 and g.as_proto(resp, Echo).value == "s"
     assert g.as_proto(None, Echo) == Echo()
     with pytest.raises(g.TypeMismatchError):
-        g.as_proto(resp, Metadata)
+        g.as_proto(resp, g.Envelope)  # type: ignore[type-var]
     err = quorum_call_error({2: g.StatusError(g.StatusCode.UNAVAILABLE, "x"), 1: ValueError("y")})
     assert isinstance(err, g.IncompleteError) and err.cause is g.IncompleteError
     assert [e.node_id for e in err.errors] == [1, 2]

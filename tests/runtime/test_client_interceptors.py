@@ -31,8 +31,8 @@ def recording_servers() -> tuple[list[EchoService], Callable[[int], g.Server]]:
     return services, srv_fn
 
 
-async def test_map_request_transforms_and_skips_per_node() -> None:
-    async with test_configuration(3) as cfg:
+async def test_map_request_transforms_and_skips_per_node(wire: str) -> None:
+    async with test_configuration(3, wire=wire) as cfg:
         def per_node(req: Echo, node: g.Node) -> Echo | None:
             if node.id == 2:
                 return None  # skip node 2
@@ -52,8 +52,8 @@ async def test_map_request_transforms_and_skips_per_node() -> None:
                                 interceptors=[g.map_request(per_node)]).all()
 
 
-async def test_map_response_chain_applies_in_order() -> None:
-    async with test_configuration(3) as cfg:
+async def test_map_response_chain_applies_in_order(wire: str) -> None:
+    async with test_configuration(3, wire=wire) as cfg:
         first = g.map_response(lambda r, n: Echo(value=r.value + "-1", node_id=r.node_id))
         second = g.map_response(lambda r, n: Echo(value=r.value + "-2", node_id=r.node_id))
         reply = await g.quorum_call(cfg.context(), Echo(value="v"), ECHO_QC, Echo,
@@ -61,8 +61,8 @@ async def test_map_response_chain_applies_in_order() -> None:
         assert reply.value == "v-1-2"
 
 
-async def test_custom_interceptor_sees_client_ctx_and_wraps_replies() -> None:
-    async with test_configuration(3) as cfg:
+async def test_custom_interceptor_sees_client_ctx_and_wraps_replies(wire: str) -> None:
+    async with test_configuration(3, wire=wire) as cfg:
         log: list[str] = []
 
         def logging_interceptor(ctx: g.ClientCtx[Echo, Echo],
@@ -85,10 +85,10 @@ async def test_custom_interceptor_sees_client_ctx_and_wraps_replies() -> None:
         assert sorted(log[1:]) == ["reply 0", "reply 1", "reply 2"]
 
 
-async def test_interceptor_can_short_circuit_and_nothing_is_sent() -> None:
+async def test_interceptor_can_short_circuit_and_nothing_is_sent(wire: str) -> None:
     services, srv_fn = recording_servers()
 
-    async with test_configuration(3, srv_fn) as cfg:
+    async with test_configuration(3, srv_fn, wire=wire) as cfg:
         def cached(ctx: g.ClientCtx[Echo, Echo],
                    seq: g.ResponseSeq[Echo]) -> g.ResponseSeq[Echo]:
             async def from_cache() -> AsyncIterator[g.NodeResponse[Echo]]:
@@ -104,10 +104,10 @@ async def test_interceptor_can_short_circuit_and_nothing_is_sent() -> None:
         assert [s.handled for s in services] == [1, 1, 1]  # only the uncached call
 
 
-async def test_sending_is_lazy_until_a_terminal_method() -> None:
+async def test_sending_is_lazy_until_a_terminal_method(wire: str) -> None:
     services, srv_fn = recording_servers()
 
-    async with test_configuration(3, srv_fn) as cfg:
+    async with test_configuration(3, srv_fn, wire=wire) as cfg:
         responses = g.quorum_call(cfg.context(), Echo(value="lazy"), ECHO_QC, Echo)
         assert responses.size() == 3
         await g.quorum_call(cfg.context(), Echo(), ECHO_QC, Echo).all()
@@ -115,10 +115,10 @@ async def test_sending_is_lazy_until_a_terminal_method() -> None:
         assert (await responses.first()).value == "lazy"
 
 
-async def test_multicast_map_request_per_node() -> None:
+async def test_multicast_map_request_per_node(wire: str) -> None:
     services, srv_fn = recording_servers()
 
-    async with test_configuration(3, srv_fn) as cfg:
+    async with test_configuration(3, srv_fn, wire=wire) as cfg:
         await g.multicast(cfg.context(), Echo(value="mc"), ECHO_MULTICAST, interceptors=[
             g.map_request(lambda r, n: None if n.id == 0 else Echo(value=f"mc{n.id}"))])
         await g.quorum_call(cfg.context(), Echo(), ECHO_QC, Echo).all()  # FIFO barrier

@@ -22,8 +22,8 @@ def qc(cfg: g.Configuration, value: str = "x", **kw: object) -> g.Responses[Echo
     return g.quorum_call(cfg.context(), Echo(value=value, **kw), ECHO_QC, Echo)  # type: ignore[arg-type]
 
 
-async def test_terminal_methods_return_a_successful_reply() -> None:
-    async with test_configuration(3) as cfg:
+async def test_terminal_methods_return_a_successful_reply(wire: str) -> None:
+    async with test_configuration(3, wire=wire) as cfg:
         for method in ("first", "majority", "all"):
             reply = await getattr(qc(cfg, method), method)()
             assert reply.value == method and reply.node_id in (0, 1, 2)
@@ -34,8 +34,8 @@ async def test_terminal_methods_return_a_successful_reply() -> None:
         assert pending_routes([cfg.manager]) == 0  # type: ignore[list-item]
 
 
-async def test_iteration_yields_one_reply_per_node_then_ends() -> None:
-    async with test_configuration(3) as cfg:
+async def test_iteration_yields_one_reply_per_node_then_ends(wire: str) -> None:
+    async with test_configuration(3, wire=wire) as cfg:
         replies = [r async for r in qc(cfg, "it")]
         assert sorted(r.node_id for r in replies) == [0, 1, 2]
         assert all(r.err is None and r.value is not None and r.value.node_id == r.node_id
@@ -47,9 +47,10 @@ async def test_iteration_yields_one_reply_per_node_then_ends() -> None:
         assert [r.node_id for r in only_one] == [1]
 
 
-async def test_one_node_down_majority_succeeds_and_all_reports_the_node() -> None:
+async def test_one_node_down_majority_succeeds_and_all_reports_the_node(wire: str) -> None:
     stop = StopFunc()
-    async with test_configuration(3, stop_func=stop, backoff=g.Backoff(base_delay=30)) as cfg:
+    async with test_configuration(3, stop_func=stop, backoff=g.Backoff(base_delay=30),
+                                  wire=wire) as cfg:
         await qc(cfg).all()  # everyone connected
         stop(2)
         with anyio.fail_after(5):
@@ -67,7 +68,7 @@ async def test_one_node_down_majority_succeeds_and_all_reports_the_node() -> Non
         assert smaller.node_ids() == [0, 1]
 
 
-async def test_slow_node_does_not_delay_first_or_majority() -> None:
+async def test_slow_node_does_not_delay_first_or_majority(wire: str) -> None:
     class Slow(g.Server):
         pass
 
@@ -87,7 +88,7 @@ async def test_slow_node_does_not_delay_first_or_majority() -> None:
         register_echo_service(server, service)
         return server
 
-    async with test_configuration(3, srv_fn) as cfg:
+    async with test_configuration(3, srv_fn, wire=wire) as cfg:
         with anyio.fail_after(3):
             assert (await qc(cfg).first()).node_id in (1, 2)
             assert (await qc(cfg).majority()).node_id in (1, 2)
@@ -95,8 +96,8 @@ async def test_slow_node_does_not_delay_first_or_majority() -> None:
         assert pending_routes([cfg.manager]) == 0  # type: ignore[list-item]
 
 
-async def test_timeout_reports_missing_nodes_as_deadline_exceeded() -> None:
-    async with test_configuration(3) as cfg:
+async def test_timeout_reports_missing_nodes_as_deadline_exceeded(wire: str) -> None:
+    async with test_configuration(3, wire=wire) as cfg:
         ctx = cfg.context(timeout=0.2)
         responses = g.quorum_call(ctx, Echo(value="t", delay_ms=2000), ECHO_QC, Echo)
         with anyio.fail_after(5), pytest.raises(g.IncompleteError) as info:
@@ -108,6 +109,7 @@ async def test_timeout_reports_missing_nodes_as_deadline_exceeded() -> None:
 
 
 async def test_cancelled_calls_leave_no_routes_and_stream_keeps_working() -> None:
+    # not run per wire: a long loop whose subject (routes) is wire-independent
     async with test_configuration(3) as cfg:
         for _ in range(10_000):
             with anyio.move_on_after(0):
@@ -118,8 +120,8 @@ async def test_cancelled_calls_leave_no_routes_and_stream_keeps_working() -> Non
         assert (await qc(cfg, "after").all()).value == "after"
 
 
-async def test_async_futures_send_at_once_and_resolve() -> None:
-    async with test_configuration(3) as cfg:
+async def test_async_futures_send_at_once_and_resolve(wire: str) -> None:
+    async with test_configuration(3, wire=wire) as cfg:
         futures = [qc(cfg, f"f{i}").async_majority() for i in range(10)]
         futures.append(qc(cfg, "first").async_first())
         futures.append(qc(cfg, "all").async_all())
@@ -129,9 +131,10 @@ async def test_async_futures_send_at_once_and_resolve() -> None:
         assert all(f.done() for f in futures)
 
 
-async def test_correctable_levels_and_incomplete() -> None:
+async def test_correctable_levels_and_incomplete(wire: str) -> None:
     stop = StopFunc()
-    async with test_configuration(3, stop_func=stop, backoff=g.Backoff(base_delay=30)) as cfg:
+    async with test_configuration(3, stop_func=stop, backoff=g.Backoff(base_delay=30),
+                                  wire=wire) as cfg:
         corr = qc(cfg, "c").correctable(3)
         with anyio.fail_after(5):
             await corr.watch(2)
@@ -149,8 +152,8 @@ async def test_correctable_levels_and_incomplete() -> None:
         assert level == 2 and isinstance(err, g.IncompleteError)
 
 
-async def test_streaming_quorum_call_yields_many_replies_per_node() -> None:
-    async with test_configuration(3) as cfg:
+async def test_streaming_quorum_call_yields_many_replies_per_node(wire: str) -> None:
+    async with test_configuration(3, wire=wire) as cfg:
         got: list[tuple[int, str]] = []
         with anyio.move_on_after(1):
             async for r in g.quorum_call_stream(cfg.context(), Echo(value="s", num=4), STREAM_QC,
@@ -167,8 +170,8 @@ async def test_streaming_quorum_call_yields_many_replies_per_node() -> None:
         assert corr.get()[1] == 7
 
 
-async def test_empty_configuration_and_type_mismatch() -> None:
-    async with test_configuration(1) as cfg:
+async def test_empty_configuration_and_type_mismatch(wire: str) -> None:
+    async with test_configuration(1, wire=wire) as cfg:
         from google.protobuf.empty_pb2 import Empty
 
         with pytest.raises(g.TypeMismatchError):

@@ -2,9 +2,9 @@
 
 :func:`running` serves a :class:`~gorums_h2.Server` on a free 127.0.0.1 port
 and checks for leaks after stopping it. :func:`raw_node_stream` opens
-``/ordering.Gorums/NodeStream`` with the wire client only, so tests send
-hand-made gorums envelopes (built with :mod:`gorums_h2.codec`) and see exactly
-which replies come back.
+``/ordering.Gorums/NodeStream`` (or another wire's NodeStream, ``wire=``) with
+the wire client only, so tests send hand-made gorums envelopes (built with
+:mod:`gorums_h2.codec`) and see exactly which replies come back.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from google.protobuf.message import Message as ProtoMessage
 
 import gorums_h2 as g
 from gorums_h2.codec import (
+    ORDERING,
+    Envelope,
+    WireProtocol,
     decode,
     encode,
     encode_entries,
@@ -69,9 +72,11 @@ class Reply:
 class RawNodeStream:
     """A NodeStream driven by hand: :meth:`send` envelopes, :meth:`receive` replies."""
 
-    def __init__(self, conn: ClientConnection, stream: ClientStream) -> None:
+    def __init__(self, conn: ClientConnection, stream: ClientStream,
+                 wire: WireProtocol = ORDERING) -> None:
         self.conn = conn
         self.stream = stream
+        self.wire = wire
 
     def send(self, seq: int, method: str, msg: ProtoMessage | bytes = b"",
              entries: Iterable[tuple[str, str]] = ()) -> None:
@@ -89,19 +94,28 @@ class RawNodeStream:
     async def receive_n(self, n: int) -> list[Reply]:
         return [await self.receive() for _ in range(n)]
 
+    async def receive_env(self, within: float = WAIT) -> tuple[Envelope, bytes]:
+        """The next reply decoded by the stream's wire, and its bytes."""
+        with anyio.fail_after(within):
+            body = await self.stream.receive()
+        return self.wire.decode(body), body
+
     def nothing_pending(self) -> bool:
         """True if no reply is queued right now."""
         return not self.stream.has_message
 
 
 @asynccontextmanager
-async def raw_node_stream(address: tuple[str, int], metadata: MetadataLike | None = None
-                          ) -> AsyncIterator[RawNodeStream]:
-    """Connect to ``address`` and open a NodeStream with ``metadata`` headers."""
+async def raw_node_stream(address: tuple[str, int], metadata: MetadataLike | None = None, *,
+                          wire: WireProtocol = ORDERING, subtype: str | None = "",
+                          path: str = "") -> AsyncIterator[RawNodeStream]:
+    """Connect to ``address`` and open ``wire``'s NodeStream (or ``path``) with
+    ``metadata`` headers and the wire's content subtype (or ``subtype``)."""
     host, port = address
     async with connect(host, port) as conn:
-        stream = await conn.open_stream(NODE_STREAM, metadata=metadata, subtype="gorums")
-        yield RawNodeStream(conn, stream)
+        stream = await conn.open_stream(path or wire.path, metadata=metadata,
+                                        subtype=wire.subtype if subtype == "" else subtype)
+        yield RawNodeStream(conn, stream, wire)
 
 
 @asynccontextmanager
