@@ -88,9 +88,9 @@ class Manager:
         metadata: MetadataLike | None = None,
         per_node_metadata: Callable[[int], MetadataLike | None] | None = None,
         send_buffer_size: int = 0,
+        compression: str | None = None,
         wire: WireLike = "ordering",
         server: BackChannel | None = None,
-        compression: str | None = None,
     ) -> None:
         if send_buffer_size < 0:
             raise ValueError("send_buffer_size must not be negative")
@@ -246,9 +246,9 @@ async def new_config(nodes: NodeListOption, **manager_options: Any) -> AsyncIter
     """A new :class:`Manager` and a configuration of ``nodes`` (Go's ``NewConfig``).
 
     ``async with new_config(with_node_list(addrs)) as cfg:`` — the manager is
-    ``cfg.manager`` and is closed when the block ends; ``wire="stream"`` (one of
-    the manager options) talks to Go Gorums master's servers. Host names are
-    looked up off the event loop (:meth:`NodeListOption.resolved`).
+    ``cfg.manager`` and is closed when the block ends. Host names are looked
+    up off the event loop (:meth:`NodeListOption.resolved`). ``wire="stream"`` (one of the manager
+    options) talks to Go Gorums master's servers.
     """
     nodes = await nodes.resolved()
     async with Manager(**manager_options) as manager:

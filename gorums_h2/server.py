@@ -292,11 +292,11 @@ class Server:
         wire_settings: WireSettings | None = None,
         logger: logging.Logger | None = None,
         limits: ServerLimits | None = None,
+        health: bool = True,
+        compression: str | None = None,
         wires: WireLike | Iterable[WireLike] = ("ordering", "stream"),
         my_id: int = 0,
         peers: Iterable[int] = (),
-        health: bool = True,
-        compression: str | None = None,
     ) -> None:
         settings = wire_settings or WireSettings()
         if compression is not None:

@@ -32,8 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PROTO = ROOT / "proto"
 PB = ROOT / "gorums_h2" / "pb"
-SOURCES = ["google/rpc/status.proto", "gorums.proto", "ordering.proto", "gorums/stream.proto",
-           "grpc/health/v1/health.proto"]
+SOURCES = ["google/rpc/status.proto", "gorums.proto", "ordering.proto",
+           "grpc/health/v1/health.proto", "gorums/stream.proto"]
 # other protos whose modules live elsewhere in the package: source -> destination dir
 EXTRA = {"testing.proto": ROOT / "gorums_h2" / "testing"}
 # services generated with our own plugin (``gorums-h2 protoc``), with a virtual
