@@ -16,7 +16,6 @@ cancels the call and removes its routes.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -78,7 +77,7 @@ async def _wait_room(channel: NodeChannel, deadline: float | None,
     if deadline is None:
         await channel.wait_room()
         return
-    with anyio.move_on_after(deadline - time.monotonic()):
+    with anyio.move_on_after(deadline - anyio.current_time()):
         await channel.wait_room()
         return
     full = channel.room_error()
@@ -99,7 +98,7 @@ class _SingleReply:
         self.md: ordering_pb2.Metadata | None = None
         self.payload = b""
         self.err: BaseException | None = None
-        self.sent_at = time.monotonic()
+        self.sent_at = anyio.current_time()
 
     def deliver(self, node: Node, md: ordering_pb2.Metadata, payload: bytes) -> None:
         self.md = md
@@ -123,7 +122,7 @@ async def rpc_call(ctx: NodeContext, req: ProtoMessage, method: str,
     node = ctx.node
     channel = node._channel
     timeout = ctx.timeout
-    deadline = None if timeout is None else time.monotonic() + timeout
+    deadline = None if timeout is None else anyio.current_time() + timeout
     await _wait_room(channel, deadline, timeout)
     seq = node.manager.next_seq()
     envelope = encode(encode_metadata(seq, info.method_field, b"", ctx.entries_bytes),
@@ -134,7 +133,7 @@ async def rpc_call(ctx: NodeContext, req: ProtoMessage, method: str,
         if deadline is None:
             await reply.event.wait()
         else:
-            with anyio.move_on_after(deadline - time.monotonic()):
+            with anyio.move_on_after(deadline - anyio.current_time()):
                 await reply.event.wait()
             if not reply.event.is_set():
                 raise StatusError(StatusCode.DEADLINE_EXCEEDED,
@@ -180,7 +179,7 @@ async def unicast(ctx: NodeContext, req: ProtoMessage, method: str, *,
             pass
         return
     timeout = ctx.timeout
-    await _wait_room(channel, None if timeout is None else time.monotonic() + timeout, timeout)
+    await _wait_room(channel, None if timeout is None else anyio.current_time() + timeout, timeout)
     seq = node.manager.next_seq()
     envelope = encode(encode_metadata(seq, info.method_field, b"", ctx.entries_bytes),
                       req.SerializeToString())
@@ -216,7 +215,7 @@ async def multicast(ctx: ConfigContext, req: Req, method: str, *, ignore_errors:
         interceptor(client_ctx, empty)
     if not ignore_errors:
         timeout = ctx.timeout
-        await wait_for_draining(config, None if timeout is None else time.monotonic() + timeout)
+        await wait_for_draining(config, None if timeout is None else anyio.current_time() + timeout)
     seq = manager.next_seq()
     md = encode_metadata(seq, info.method_field, b"", ctx.entries_bytes)
     errors: dict[int, BaseException] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import random
 import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -50,7 +51,9 @@ class Manager:
       queue (0: no message limit). The queue is *full* beyond
       ``wire_settings.send_buffer_bytes``: quorum calls and multicasts then
       fail that node's part at once with
-      :class:`~gorums_h2.channel.SendQueueFull`.
+      :class:`~gorums_h2.channel.SendQueueFull`;
+    * ``rng`` — the source of reconnection jitter (default: seeded from the
+      OS); pass a seeded ``random.Random`` for reproducible runs.
     """
 
     def __init__(
@@ -64,6 +67,7 @@ class Manager:
         metadata: MetadataLike | None = None,
         per_node_metadata: Callable[[int], MetadataLike | None] | None = None,
         send_buffer_size: int = 0,
+        rng: random.Random | None = None,
     ) -> None:
         if send_buffer_size < 0:
             raise ValueError("send_buffer_size must not be negative")
@@ -81,6 +85,7 @@ class Manager:
             per_node_metadata=per_node_metadata,
             send_buffer_size=send_buffer_size,
             logger=self.logger,
+            rng=rng or random.Random(),  # seeded from the OS unless given
         )
         self._nodes: dict[int, Node] = {}
         self._by_address: dict[tuple[str, int], Node] = {}

@@ -16,7 +16,6 @@ for an abandoned call. None of this waits for the garbage collector.
 
 from __future__ import annotations
 
-import time
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -106,7 +105,7 @@ class QuorumCallState(Generic[Resp]):
         ctx = self._ctx
         timeout = ctx.timeout
         await wait_for_draining(ctx.configuration,
-                                None if timeout is None else time.monotonic() + timeout)
+                                None if timeout is None else anyio.current_time() + timeout)
         self.start()
 
     def start(self) -> None:
@@ -127,7 +126,7 @@ class QuorumCallState(Generic[Resp]):
             return
         seq = self._seq = manager.next_seq()
         md = encode_metadata(seq, self._info.method_field, b"", ctx.entries_bytes)
-        self.sent_at = now = time.monotonic()
+        self.sent_at = now = anyio.current_time()
         if ctx.timeout is not None:
             self.deadline = now + ctx.timeout
         active = self._active
@@ -182,7 +181,7 @@ class QuorumCallState(Generic[Resp]):
                 if deadline is None:
                     await self._signal.wait()
                     continue
-                remaining = deadline - time.monotonic()
+                remaining = deadline - anyio.current_time()
                 if remaining <= 0:
                     self._expire()
                     continue

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -36,6 +35,7 @@ from gorums_h2.wire._io import (
     set_tcp_timeouts,
 )
 from gorums_h2.wire._trio_io import TrioSocketIO, native_trio_socket
+from gorums_h2.wire.clock import loop_clock
 from gorums_h2.wire.connection import Connection, Signal, Stream
 from gorums_h2.wire.errors import ConnectionBroken, HeaderListTooLarge
 from gorums_h2.wire.headers import USER_AGENT, build_request_headers
@@ -62,18 +62,19 @@ class ClientStream(Stream):
     After the call: ``initial_metadata`` (response headers), ``trailing_metadata``
     and ``status`` (None for OK) are set; :meth:`receive` raises EndOfStream on
     OK and the :class:`StatusError` otherwise. ``progress_at``
-    (``time.monotonic()``) is when queued bytes were last written (or the
+    (the loop's clock, :mod:`~gorums_h2.wire.clock`) is when queued bytes were last written (or the
     stream was opened): how long a full queue has not drained.
     """
 
-    __slots__ = ("progress_at",)
+    __slots__ = ("_now", "progress_at")
 
     def __init__(self, conn: ConnectionCore, stream_id: int) -> None:
         super().__init__(conn, stream_id, client_side=True)
-        self.progress_at = time.monotonic()
+        self._now = loop_clock()  # _wake_senders runs in I/O callbacks too
+        self.progress_at = self._now()
 
     def _wake_senders(self) -> None:
-        self.progress_at = time.monotonic()
+        self.progress_at = self._now()
         self._send_signal.set()
 
     def end(self) -> None:

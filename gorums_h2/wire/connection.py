@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
@@ -182,6 +181,7 @@ class Connection:
         self._streams_signal = Signal()
         self._ping_signal = Signal()
         self._pings: dict[bytes, float | None] = {}
+        self._pings_sent = 0  # PING payloads: a count, unique per connection and reproducible
         self._closed = anyio.Event()
         self._cancel_scope: anyio.CancelScope | None = None
         self._closing = False
@@ -291,7 +291,8 @@ class Connection:
         """
         if self.core.error is None and self.core.goaway is not None:
             raise self.core.goaway
-        opaque = os.urandom(8)
+        self._pings_sent += 1
+        opaque = self._pings_sent.to_bytes(8, "big")
         start = anyio.current_time()
         self._pings[opaque] = None
         try:

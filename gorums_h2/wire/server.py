@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -100,7 +101,8 @@ class ServerConnection(Connection):
         if self.refused:
             tg.start_soon(self._refuse_connection)
         else:
-            tg.start_soon(supervise, self, self.server.limits, name="connection lifecycle")
+            tg.start_soon(supervise, self, self.server.limits, self.server.rng,
+                          name="connection lifecycle")
 
     async def _refuse_connection(self) -> None:
         # over max_connections: tell the client why (SETTINGS, GOAWAY), close
@@ -198,7 +200,8 @@ class WireServer:
     ``serve(listener)`` runs until :meth:`stop` or a graceful shutdown
     completes; it may be called for several listeners at once. ``limits``
     bounds each connection's handshake, silence, idle time and age, and
-    the number of connections (:class:`ServerLimits`).
+    the number of connections (:class:`ServerLimits`). ``rng`` is the
+    source of the age jitter (default: seeded from the OS), for reproducible runs.
     """
 
     def __init__(
@@ -209,15 +212,18 @@ class WireServer:
         logger: logging.Logger | None = None,
         on_connection: Callable[[ServerConnection], None] | None = None,
         limits: ServerLimits | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.settings = settings or WireSettings()
+        self.rng = rng or random.Random()  # jitter; seed it for reproducible runs
         self.limits = limits or ServerLimits()
         self.log = logger or logging.getLogger("gorums_h2.wire.server")
         self._handlers: dict[str, StreamHandler] = dict(handlers or {})
         self._subtypes: dict[str, frozenset[str]] = {}
         self._refusals_logged: dict[str, float] = {}
         self._on_connection = on_connection
-        self.connections: set[ServerConnection] = set()
+        # a dict, not a set: shutdown walks connections in accept order
+        self.connections: dict[ServerConnection, None] = {}
         self.shutting_down = anyio.Event()
         self._streams_changed = anyio.Event()
         self._scopes: list[anyio.CancelScope] = []
@@ -392,13 +398,13 @@ class WireServer:
                              else None)
         if self._on_connection is not None:
             self._on_connection(conn)
-        self.connections.add(conn)
+        self.connections[conn] = None
         try:
             if self.shutting_down.is_set():
                 conn.core.send_goaway()
             await conn.run()
         finally:
-            self.connections.discard(conn)
+            self.connections.pop(conn, None)
             self._streams_changed.set()
 
     async def graceful_shutdown(self, grace: float | None = None) -> None:
