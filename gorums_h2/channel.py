@@ -41,10 +41,10 @@ from gorums_h2.liveness import LivenessProbe
 from gorums_h2.pb import ordering_pb2
 from gorums_h2.wire.client import ClientConnection, ClientStream, open_io
 from gorums_h2.wire.clock import loop_clock
-from gorums_h2.wire.connection import Signal
 from gorums_h2.wire.errors import ConnectionBroken, ConnectionClosed, GoAwayError
 from gorums_h2.wire.metadata import Metadata
 from gorums_h2.wire.settings import WireSettings
+from gorums_h2.wire.signal import Signal
 from gorums_h2.wire.status import StatusCode, StatusError
 
 if TYPE_CHECKING:

@@ -33,7 +33,7 @@ from gorums_h2.futures import LEVEL_NOT_SET, Async, Correctable
 from gorums_h2.interceptors import ClientCtx, QuorumInterceptor
 from gorums_h2.pb import ordering_pb2
 from gorums_h2.responses import NodeResponse, ResponseSeq, aclose_iterator
-from gorums_h2.wire.connection import Signal
+from gorums_h2.wire.signal import Signal
 from gorums_h2.wire.status import StatusCode, StatusError
 
 if TYPE_CHECKING:

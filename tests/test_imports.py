@@ -127,3 +127,24 @@ def test_type_checking_imports_match_the_runtime_table(package: object) -> None:
             for node in guarded.body if isinstance(node, ast.ImportFrom)
             for alias in node.names}
     assert seen == package._EXPORTS  # type: ignore[attr-defined]
+
+
+def test_signal_loads_neither_driver_nor_h2() -> None:
+    loaded = _loaded_after("import gorums_h2.wire.signal")
+    assert "gorums_h2.wire.signal" in loaded
+    assert "gorums_h2.wire.connection" not in loaded
+    assert not _top(loaded) & {"h2", "google"}
+
+
+def test_runtime_does_not_import_the_wire_driver_for_signal() -> None:
+    """The runtime waits on wire.signal; wire.connection (the driver) keeps
+    Signal only as a re-export for existing imports."""
+    import gorums_h2.wire.connection
+    import gorums_h2.wire.signal
+
+    assert gorums_h2.wire.connection.Signal is gorums_h2.wire.signal.Signal
+    runtime = Path(gorums_h2.__file__).parent
+    for path in runtime.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "gorums_h2.wire.connection":
+                assert "Signal" not in {a.name for a in node.names}, path.name

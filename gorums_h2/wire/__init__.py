@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # the names for mypy and IDEs; at runtime __getattr__ imports
         connect,
         open_transport,
     )
-    from gorums_h2.wire.connection import Connection, Signal, Stream
+    from gorums_h2.wire.connection import Connection, Stream
     from gorums_h2.wire.errors import (
         ConnectionBroken,
         ConnectionClosed,
@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # the names for mypy and IDEs; at runtime __getattr__ imports
         server_ssl_context,
     )
     from gorums_h2.wire.settings import WireSettings
+    from gorums_h2.wire.signal import Signal
     from gorums_h2.wire.status import StatusCode, StatusError, escape_peer_text
     from gorums_h2.wire.tls import check_alpn_h2
 
@@ -96,7 +97,7 @@ _EXPORTS: dict[str, str] = {
     "connect": "gorums_h2.wire.client",
     "open_transport": "gorums_h2.wire.client",
     "Connection": "gorums_h2.wire.connection",
-    "Signal": "gorums_h2.wire.connection",
+    "Signal": "gorums_h2.wire.signal",
     "Stream": "gorums_h2.wire.connection",
     "ConnectionBroken": "gorums_h2.wire.errors",
     "ConnectionClosed": "gorums_h2.wire.errors",

@@ -36,12 +36,13 @@ from gorums_h2.wire._io import (
 )
 from gorums_h2.wire._trio_io import TrioSocketIO, native_trio_socket
 from gorums_h2.wire.clock import loop_clock
-from gorums_h2.wire.connection import Connection, Signal, Stream
+from gorums_h2.wire.connection import Connection, Stream
 from gorums_h2.wire.errors import ConnectionBroken, HeaderListTooLarge
 from gorums_h2.wire.headers import USER_AGENT, build_request_headers
 from gorums_h2.wire.metadata import Metadata, MetadataLike
 from gorums_h2.wire.protocol import ConnectionCore
 from gorums_h2.wire.settings import WireSettings
+from gorums_h2.wire.signal import Signal
 from gorums_h2.wire.tls import check_alpn_h2
 
 __all__ = [

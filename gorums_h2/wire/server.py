@@ -44,7 +44,7 @@ from gorums_h2.wire._io import (
     set_tcp_timeouts,
 )
 from gorums_h2.wire._trio_io import TrioSocketIO, native_trio_socket
-from gorums_h2.wire.connection import Connection, Signal
+from gorums_h2.wire.connection import Connection
 from gorums_h2.wire.errors import ConnectionClosed, EndOfStream
 from gorums_h2.wire.headers import (
     HeaderError,
@@ -58,6 +58,7 @@ from gorums_h2.wire.lifecycle import Action, ServerLimits, log_rarely, supervise
 from gorums_h2.wire.protocol import ConnectionCore, StreamCore
 from gorums_h2.wire.server_stream import ServerStream
 from gorums_h2.wire.settings import WireSettings
+from gorums_h2.wire.signal import Signal
 from gorums_h2.wire.status import StatusCode, StatusError, encode_grpc_message, escape_peer_text
 from gorums_h2.wire.tls import QuietTLSListener, check_alpn_h2, server_ssl_context
 
