@@ -3,11 +3,14 @@
 An async context manager: ``async with Manager(...) as mgr:`` starts a task
 group in which every node's channel connects and reconnects; leaving the
 block (or :meth:`Manager.close`) closes every connection, fails what is
-pending with ConnectionClosed, and waits for the channel tasks to end.
+pending with ConnectionClosed, and waits for the channel tasks to end. An
+exception raised in the block leaves it as raised (not wrapped in an
+ExceptionGroup), so ``except IncompleteError:`` around the block works.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import random
@@ -20,11 +23,13 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from gorums_h2._groups import TaskGroup
 from gorums_h2.backoff import Backoff
 from gorums_h2.channel import ChannelOptions, NodeChannel
 from gorums_h2.configuration import Configuration
 from gorums_h2.node import Node
 from gorums_h2.nodelist import NodeListOption
+from gorums_h2.wire.errors import ConnectionClosed
 from gorums_h2.wire.metadata import Metadata, MetadataLike
 from gorums_h2.wire.settings import WireSettings
 from gorums_h2.wire.tls import check_alpn_h2
@@ -52,6 +57,9 @@ class Manager:
       ``wire_settings.send_buffer_bytes``: quorum calls and multicasts then
       fail that node's part at once with
       :class:`~gorums_h2.channel.SendQueueFull`;
+    * ``compression`` — ``"gzip"`` compresses every request (gRPC's
+      ``grpc-encoding``; sets ``wire_settings.compression``); compressed
+      replies are decoded either way (Go's ``grpc.UseCompressor``);
     * ``rng`` — the source of reconnection jitter (default: seeded from the
       OS); pass a seeded ``random.Random`` for reproducible runs.
     """
@@ -67,19 +75,23 @@ class Manager:
         metadata: MetadataLike | None = None,
         per_node_metadata: Callable[[int], MetadataLike | None] | None = None,
         send_buffer_size: int = 0,
+        compression: str | None = None,
         rng: random.Random | None = None,
     ) -> None:
         if send_buffer_size < 0:
             raise ValueError("send_buffer_size must not be negative")
         if ssl_context is not None:
             check_alpn_h2(ssl_context, server_side=False)
+        wire_settings = wire_settings or WireSettings()
+        if compression is not None:
+            wire_settings = dataclasses.replace(wire_settings, compression=compression)
         md = Metadata(metadata) if metadata is not None else Metadata()
         md.validate_for_send()
         self.logger = logger or logging.getLogger("gorums_h2.manager")
         self._options = ChannelOptions(
             ssl_context=ssl_context,
             server_hostname=server_hostname,
-            wire_settings=wire_settings or WireSettings(),
+            wire_settings=wire_settings,
             backoff=backoff or Backoff(),
             metadata=md,
             per_node_metadata=per_node_metadata,
@@ -91,7 +103,7 @@ class Manager:
         self._by_address: dict[tuple[str, int], Node] = {}
         self._seq = itertools.count(1)
         self._tg: anyio.abc.TaskGroup | None = None
-        self._tg_cm: anyio.abc.TaskGroup | None = None
+        self._tg_cm: TaskGroup | None = None
         self._closed = False
 
     # ---- lifecycle ----
@@ -99,7 +111,7 @@ class Manager:
     async def __aenter__(self) -> Manager:
         if self._tg_cm is not None:
             raise RuntimeError("a Manager can be entered only once")
-        self._tg_cm = anyio.create_task_group()
+        self._tg_cm = TaskGroup()  # exceptions leave the block unwrapped
         self._tg = await self._tg_cm.__aenter__()
         return self
 
@@ -128,6 +140,13 @@ class Manager:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def check_open(self) -> None:
+        """Raise :class:`~gorums_h2.wire.errors.ConnectionClosed` if the manager
+        is closed: a call made after that fails at once, saying so."""
+        if self._closed:
+            raise ConnectionClosed("the manager is closed: calls need an open Manager "
+                                   "(inside `async with Manager() as mgr`)")
 
     def next_seq(self) -> int:
         """The next message sequence number (shared by all nodes, as in Go)."""
@@ -196,7 +215,9 @@ async def new_config(nodes: NodeListOption, **manager_options: Any) -> AsyncIter
     """A new :class:`Manager` and a configuration of ``nodes`` (Go's ``NewConfig``).
 
     ``async with new_config(with_node_list(addrs)) as cfg:`` — the manager is
-    ``cfg.manager`` and is closed when the block ends.
+    ``cfg.manager`` and is closed when the block ends. Host names are looked
+    up off the event loop (:meth:`NodeListOption.resolved`).
     """
+    nodes = await nodes.resolved()
     async with Manager(**manager_options) as manager:
         yield manager.new_configuration(nodes)

@@ -26,17 +26,19 @@ import anyio
 from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
+from gorums_h2 import _telemetry
 from gorums_h2.channel import wait_for_draining
 from gorums_h2.codec import MethodInfo, encode_metadata
 from gorums_h2.errors import IncompleteError
 from gorums_h2.futures import LEVEL_NOT_SET, Async, Correctable
 from gorums_h2.interceptors import ClientCtx, QuorumInterceptor
 from gorums_h2.pb import ordering_pb2
-from gorums_h2.responses import NodeResponse, ResponseSeq, aclose_iterator
+from gorums_h2.responses import CONSUMED, NodeResponse, ResponseSeq, aclose_iterator
 from gorums_h2.wire.signal import Signal
 from gorums_h2.wire.status import StatusCode, StatusError
 
 if TYPE_CHECKING:
+    from gorums_h2._telemetry import CallObservation
     from gorums_h2.channel import NodeChannel
     from gorums_h2.context import ConfigContext
     from gorums_h2.node import Node
@@ -69,9 +71,11 @@ class QuorumCallState(Generic[Resp]):
         "_response_type",
         "_seq",
         "_signal",
+        "_telemetry",
         "closed",
         "deadline",
         "expected",
+        "quorum",
         "sent_at",
         "started",
         "streaming",
@@ -95,6 +99,8 @@ class QuorumCallState(Generic[Resp]):
         self.expected = 0
         self.started = False
         self.closed = False
+        self.quorum: str | None = None  # the terminal method, for telemetry
+        self._telemetry: CallObservation | None = None
 
     # ---- sending ----
 
@@ -118,14 +124,21 @@ class QuorumCallState(Generic[Resp]):
         """
         if self.started:
             return
-        self.started = True
         ctx = self._ctx
         config = ctx.configuration
         manager = config.manager
+        if manager is not None:
+            manager.check_open()  # before anything counts as sent
+        self.started = True
         if manager is None:  # empty configuration
             return
         seq = self._seq = manager.next_seq()
         md = encode_metadata(seq, self._info.method_field, b"", ctx.entries_bytes)
+        hooks = _telemetry.hooks
+        if hooks is not None:
+            self._telemetry = hooks.start_call(
+                self._info.name, "quorumcall_stream" if self.streaming else "quorumcall",
+                config.size())
         self.sent_at = now = anyio.current_time()
         if ctx.timeout is not None:
             self.deadline = now + ctx.timeout
@@ -137,6 +150,8 @@ class QuorumCallState(Generic[Resp]):
                 channel.send(seq, envelope, self)
             except StatusError as exc:
                 self._queue.append(NodeResponse(node.id, None, exc))
+                if self._telemetry is not None:
+                    self._telemetry.node_done(node.id, exc)
                 continue
             active[node.id] = channel
 
@@ -157,11 +172,15 @@ class QuorumCallState(Generic[Resp]):
             self._active.pop(node.id, None)
         self._queue.append(response)
         self._signal.set()
+        if self._telemetry is not None:
+            self._telemetry.node_done(node.id, response.err)
 
     def fail(self, node: Node, exc: BaseException) -> None:
         if self._active.pop(node.id, None) is not None:
             self._queue.append(NodeResponse(node.id, None, exc))
             self._signal.set()
+            if self._telemetry is not None:
+                self._telemetry.node_done(node.id, exc)
 
     # ---- iteration ----
 
@@ -190,7 +209,7 @@ class QuorumCallState(Generic[Resp]):
             return queue.popleft()
         except BaseException as exc:
             if not isinstance(exc, StopAsyncIteration):
-                self.close()  # cancelled or failed: drop our routes
+                self.close(exc)  # cancelled or failed: drop our routes
             raise
 
     def take_queued(self) -> list[NodeResponse[Resp]]:
@@ -204,18 +223,26 @@ class QuorumCallState(Generic[Resp]):
         active, self._active = self._active, {}
         for node_id, channel in active.items():
             channel.remove_route(self._seq)
+            err = StatusError(StatusCode.DEADLINE_EXCEEDED,
+                              f"no reply from node {node_id} within the call's timeout")
             if not self.streaming:
-                self._queue.append(NodeResponse(node_id, None, StatusError(
-                    StatusCode.DEADLINE_EXCEEDED,
-                    f"no reply from node {node_id} within the call's timeout")))
+                self._queue.append(NodeResponse(node_id, None, err))
+            if self._telemetry is not None:
+                self._telemetry.node_done(node_id, err)
 
-    def close(self) -> None:
-        """End the call: remove its routes from every channel (idempotent).
+    def close(self, err: BaseException | None = None) -> None:
+        """End the call: remove its routes from every channel (idempotent);
+        ``err`` is what the call failed with, for telemetry.
 
         Replies not yet consumed are dropped, and later ones are not queued.
         """
         self.closed = True
         self._queue.clear()
+        observation = self._telemetry
+        if observation is not None:
+            self._telemetry = None
+            observation.quorum = self.quorum
+            observation.end(err)
         active = self._active
         if active:
             seq = self._seq
@@ -270,7 +297,10 @@ class Responses(Generic[Resp]):
     ``async_*`` return an :class:`Async` future and send at once;
     ``correctable(n)`` returns a :class:`Correctable`. ``async for r in
     responses`` yields :class:`NodeResponse` values as they arrive; so do
-    ``seq()``, ``ignore_errors()`` and ``filter()``. A Responses is single-use.
+    ``seq()``, ``ignore_errors()`` and ``filter()``. A Responses is single-use:
+    a second iteration or terminal method raises RuntimeError (make a new call).
+    A threshold above the configuration's size raises ValueError at once, and
+    a call on a closed manager raises ``ConnectionClosed``.
 
     Cleanup is deterministic: leaving an iteration early (``break``, an
     exception, cancellation) ends the call at once, and ``async with
@@ -278,7 +308,7 @@ class Responses(Generic[Resp]):
     are removed and replies arriving later are dropped).
     """
 
-    __slots__ = ("_call", "_client_ctx", "_intercepted", "_iterators", "_seq")
+    __slots__ = ("_call", "_client_ctx", "_intercepted", "_iterators", "_seq", "_used")
 
     def __init__(
         self,
@@ -299,6 +329,24 @@ class Responses(Generic[Resp]):
         self._seq = seq
         self._intercepted = bool(interceptors)
         self._iterators: weakref.WeakSet[CallIterator[Resp]] | None = None  # made on demand
+        self._used = False
+
+    def _use(self) -> None:
+        """Claim the replies for one consumer; RuntimeError if already claimed
+        (here, or by iterating ``seq()``, ``ignore_errors()`` or ``filter()``)."""
+        if self._used:
+            raise RuntimeError(CONSUMED)
+        self._seq._claim()
+        self._used = True
+
+    def _check_threshold(self, n: int, *, positive: bool = True) -> None:
+        if positive and n <= 0:
+            raise ValueError("threshold must be positive")
+        size = self.size()
+        # (a streaming call's nodes reply many times: any count can be reached)
+        if n > size and not self._call.streaming:
+            raise ValueError(f"threshold {n} can never be reached: the configuration has "
+                             f"{size} node(s)")
 
     # ---- explicit cleanup ----
 
@@ -318,9 +366,10 @@ class Responses(Generic[Resp]):
         for it in list(self._iterators or ()):
             await it.aclose()
 
-    def _guard(self, seq: ResponseSeq[Resp]) -> ResponseSeq[Resp]:
+    def _guard(self, seq: ResponseSeq[Resp], *, claim: bool = True) -> ResponseSeq[Resp]:
         def iterate() -> AsyncIterator[NodeResponse[Resp]]:
-            it = CallIterator(seq.__aiter__(), self._call)
+            # (claim=False: the caller already claimed the replies, see _use)
+            it = CallIterator(seq.__aiter__() if claim else seq._iter(), self._call)
             if self._iterators is None:
                 self._iterators = weakref.WeakSet()
             self._iterators.add(it)
@@ -345,7 +394,8 @@ class Responses(Generic[Resp]):
         return self._guard(self._seq)
 
     def __aiter__(self) -> AsyncIterator[NodeResponse[Resp]]:
-        return self._guard(self._seq).__aiter__()
+        self._use()
+        return self._guard(self._seq, claim=False).__aiter__()
 
     def ignore_errors(self) -> ResponseSeq[Resp]:
         return self._guard(self._seq.ignore_errors())
@@ -354,14 +404,16 @@ class Responses(Generic[Resp]):
         return self._guard(self._seq.filter(keep))
 
     async def collect_n(self, n: int) -> dict[int, Resp | None]:
+        self._use()
         try:
-            return await self._seq.collect_n(n)
+            return await ResponseSeq(self._seq._iter).collect_n(n)
         finally:
             self._call.close()
 
     async def collect_all(self) -> dict[int, Resp | None]:
+        self._use()
         try:
-            return await self._seq.collect_all()
+            return await ResponseSeq(self._seq._iter).collect_all()
         finally:
             self._call.close()
 
@@ -369,14 +421,17 @@ class Responses(Generic[Resp]):
 
     async def first(self) -> Resp:
         """The first successful reply."""
+        self._call.quorum = self._call.quorum or "first"
         return await self.threshold(1)
 
     async def majority(self) -> Resp:
         """The first successful reply once a majority (n//2 + 1) succeeded."""
+        self._call.quorum = self._call.quorum or "majority"
         return await self.threshold(self.size() // 2 + 1)
 
     async def all(self) -> Resp:
         """The first successful reply once every node succeeded."""
+        self._call.quorum = self._call.quorum or "all"
         return await self.threshold(self.size())
 
     async def threshold(self, n: int) -> Resp:
@@ -384,13 +439,18 @@ class Responses(Generic[Resp]):
 
         Raises :class:`IncompleteError` (with each failed node's error) as
         soon as ``n`` successes became impossible, or when the replies (or the
-        call's timeout) ran out.
+        call's timeout) ran out; ValueError at once if ``n`` is not in
+        1..size; RuntimeError if the replies were already consumed.
         """
-        if n <= 0:
-            raise ValueError("threshold must be positive")
+        self._check_threshold(n)
+        self._use()
+        return await self._threshold(n)
+
+    async def _threshold(self, n: int) -> Resp:
         call = self._call
+        call.quorum = call.quorum or "threshold"
         it: AsyncIterator[NodeResponse[Resp]] = (
-            self._seq.__aiter__() if self._intercepted else call)
+            self._seq._iter() if self._intercepted else call)
         errors: dict[int, BaseException] = {}
         first: Resp | None = None
         successes = 0
@@ -406,33 +466,48 @@ class Responses(Generic[Resp]):
                     first = response.value
                 if successes >= n:
                     return first  # type: ignore[return-value]
-            # quorum impossible: report the errors that already arrived too
+            # quorum impossible: count the replies that already arrived too
             for response in call.take_queued():
                 if response.err is not None:
                     errors[response.node_id] = response.err
+                else:
+                    successes += 1
+            failure = IncompleteError(errors, _shortfall(successes, n, len(errors),
+                                                         call.expected))
+            call.close(failure)
+        except BaseException as exc:
+            call.close(exc)
+            raise
         finally:
             call.close()
             if it is not call:
                 await aclose_iterator(it)
-        raise IncompleteError(errors, f"{successes} of {n} needed replies")
+        raise failure
 
     def async_first(self) -> Async[Resp]:
-        return self._async(self.first)
+        self._call.quorum = "async_first"
+        return self.async_threshold(1)
 
     def async_majority(self) -> Async[Resp]:
-        return self._async(self.majority)
+        self._call.quorum = "async_majority"
+        return self.async_threshold(self.size() // 2 + 1)
 
     def async_all(self) -> Async[Resp]:
-        return self._async(self.all)
+        self._call.quorum = "async_all"
+        return self.async_threshold(self.size())
 
     def async_threshold(self, n: int) -> Async[Resp]:
-        return self._async(lambda: self.threshold(n))
+        if self.size():
+            self._check_threshold(n)
+        self._call.quorum = self._call.quorum or "async_threshold"
+        return self._async(lambda: self._threshold(n))
 
     def _async(self, compute: Callable[[], Any]) -> Async[Resp]:
         """Send now (preserving call order), aggregate in a manager task."""
         manager = self._client_ctx.config.manager
         if manager is None:
             raise ValueError("cannot call an empty configuration")
+        self._use()
         self._call.start()
         fut: Async[Resp] = Async()
         manager.spawn(fut._drive, compute)
@@ -443,7 +518,10 @@ class Responses(Generic[Resp]):
         manager = self._client_ctx.config.manager
         if manager is None:
             raise ValueError("cannot call an empty configuration")
+        self._check_threshold(threshold, positive=False)
+        self._use()
         self._call.start()
+        self._call.quorum = "correctable"
         corr: Correctable[Resp] = Correctable()
         manager.spawn(self._drive_correctable, corr, threshold)
         return corr
@@ -451,7 +529,7 @@ class Responses(Generic[Resp]):
     async def _drive_correctable(self, corr: Correctable[Resp], threshold: int) -> None:
         call = self._call
         it: AsyncIterator[NodeResponse[Resp]] = (
-            self._seq.__aiter__() if self._intercepted else call)
+            self._seq._iter() if self._intercepted else call)
         errors: dict[int, BaseException] = {}
         level = LEVEL_NOT_SET
         last: Resp | None = None
@@ -466,11 +544,24 @@ class Responses(Generic[Resp]):
                 corr._update(last, level, done)
                 if done:
                     return
-            corr._update(last, level, True, IncompleteError(
-                errors, f"{max(level, 0)} of {threshold} needed replies"))
+            failure = IncompleteError(
+                errors, _shortfall(max(level, 0), threshold, len(errors), call.expected))
+            call.close(failure)
+            corr._update(last, level, True, failure)
         except Exception as exc:
+            call.close(exc)
             corr._update(last, level, True, exc)
         finally:
             call.close()
             if it is not call:
                 await aclose_iterator(it)
+
+
+def _shortfall(successes: int, needed: int, failed: int, expected: int) -> str:
+    """The detail of an IncompleteError: what succeeded, failed, and was not
+    waited for (a quorum that became impossible ends the call early)."""
+    text = f"{successes} of {needed} needed replies; {failed} of {expected} node(s) failed"
+    pending = expected - successes - failed
+    if pending > 0:
+        text += f", {pending} not awaited (the quorum could no longer be reached)"
+    return text

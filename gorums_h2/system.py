@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from gorums_h2._groups import TaskGroup
 from gorums_h2.nodelist import parse_listen_address
 from gorums_h2.server import Server
 
@@ -34,7 +35,7 @@ class System:
         self.server = Server(**server_options)
         self._closers: list[Closer] = []
         self._tg: anyio.abc.TaskGroup | None = None
-        self._tg_cm: anyio.abc.TaskGroup | None = None
+        self._tg_cm: TaskGroup | None = None
         self.address = ""
         self._stopped = False
 
@@ -53,7 +54,7 @@ class System:
             self._closers.append(closer)
 
     async def __aenter__(self) -> System:
-        self._tg_cm = anyio.create_task_group()
+        self._tg_cm = TaskGroup()  # exceptions leave the block unwrapped
         self._tg = await self._tg_cm.__aenter__()
         try:
             host, port = await self._tg.start(self.server.serve_tcp, self._host, self._port)

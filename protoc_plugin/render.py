@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gorums_h2._version import GEN_VERSION, __version__
-from protoc_plugin import naming
-from protoc_plugin.model import CallType, FileModel, Method, Service
+
+from . import naming
+from .model import CallType, FileModel, Method, Service
 
 __all__ = ["GENERATOR_NAME", "render"]
 
@@ -49,7 +50,7 @@ def _header(model: FileModel, protoc_version: str) -> list[str]:
         f"# source: {model.proto_name}",
         *_docstring(
             f"Gorums client functions and server interfaces of ``{model.proto_name}``.\n\n"
-            "Regenerate with ``gorums-h2 protoc --python_out=. --pyi_out=. --gorums_py_out=. "
+            "Regenerate with ``gorums-h2 protoc --python_out=. --gorums_py_out=. "
             "<files>``.",
             ""),
     ]

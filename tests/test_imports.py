@@ -20,8 +20,8 @@ import gorums_h2.testing
 import gorums_h2.wire
 
 # gorums_h2's own modules that are not the runtime: the wire, the codec,
-# generated protobuf modules and the version constants.
-_NOT_RUNTIME = {"wire", "codec", "pb", "_version"}
+# generated protobuf modules, the version constants and the protoc plugin.
+_NOT_RUNTIME = {"wire", "codec", "pb", "_version", "protoc_plugin"}
 
 
 def _loaded_after(statement: str) -> set[str]:
@@ -87,8 +87,8 @@ def test_codec_loads_neither_runtime_nor_wire() -> None:
 
 
 def test_protoc_plugin_loads_no_runtime() -> None:
-    loaded = _loaded_after("import protoc_plugin.main")
-    assert "protoc_plugin.render" in loaded
+    loaded = _loaded_after("import gorums_h2.protoc_plugin.main")
+    assert "gorums_h2.protoc_plugin.render" in loaded
     assert _runtime(loaded) == set()
     assert not {m for m in loaded if m.startswith("gorums_h2.wire")}
     assert not _top(loaded) & {"anyio", "h2"}

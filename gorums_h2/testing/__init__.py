@@ -12,7 +12,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the names for mypy and IDEs; at runtime __getattr__ imports them
-    from gorums_h2.testing.leaks import LeakError, assert_no_leaks, pending_routes, task_count
+    from gorums_h2.testing.leaks import (
+        LeakError,
+        TaskBaseline,
+        assert_no_leaks,
+        describe_task,
+        leaked_tasks,
+        pending_routes,
+        task_baseline,
+        task_count,
+    )
     from gorums_h2.testing.services import (
         ECHO_MULTICAST,
         ECHO_QC,
@@ -48,14 +57,18 @@ __all__ = [
     "EchoService",
     "LeakError",
     "StopFunc",
+    "TaskBaseline",
     "TestServers",
     "assert_no_leaks",
     "closer",
+    "describe_task",
     "echo_server_fn",
+    "leaked_tasks",
     "pending_routes",
     "quorum_call_error",
     "register_echo_service",
     "stream_server_fn",
+    "task_baseline",
     "task_count",
     "test_configuration",
     "test_context",
@@ -67,8 +80,12 @@ __all__ = [
 # pytest plugin (or any one module of the kit) does not load all the others.
 _EXPORTS: dict[str, str] = {
     "LeakError": "gorums_h2.testing.leaks",
+    "TaskBaseline": "gorums_h2.testing.leaks",
     "assert_no_leaks": "gorums_h2.testing.leaks",
+    "describe_task": "gorums_h2.testing.leaks",
+    "leaked_tasks": "gorums_h2.testing.leaks",
     "pending_routes": "gorums_h2.testing.leaks",
+    "task_baseline": "gorums_h2.testing.leaks",
     "task_count": "gorums_h2.testing.leaks",
     "ECHO_MULTICAST": "gorums_h2.testing.services",
     "ECHO_QC": "gorums_h2.testing.services",

@@ -15,6 +15,7 @@ create the transport with :func:`open_transport`, then
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -140,8 +141,11 @@ class ClientConnection(Connection):
         far as it is known yet) or our own cap of 1 MiB. Headers above 16 KiB
         wait for the server's first SETTINGS (at most ``connect_timeout``),
         so its limit is known before they are sent.
+        With ``settings.compression`` the stream's messages are compressed
+        (``grpc-encoding``).
         """
         md = metadata if isinstance(metadata, Metadata) or metadata is None else Metadata(metadata)
+        compression = self.core.settings.compression
         headers = build_request_headers(
             path,
             self.authority,
@@ -150,6 +154,7 @@ class ClientConnection(Connection):
             timeout=grpc_timeout,
             metadata=md,
             user_agent=self.user_agent,
+            encoding=compression,
         )
         if header_list_size(headers) > _SMALL_HEADERS and not self._peer_settings:
             await self._wait_peer_settings()
@@ -161,6 +166,7 @@ class ClientConnection(Connection):
                 await self._streams_signal.wait()
                 continue
             assert isinstance(stream, ClientStream)
+            stream.send_encoding = compression
             return stream
 
 
@@ -248,12 +254,32 @@ async def open_transport(
             f"connect to {host}:{port} timed out after {connect_timeout:g}s"
         ) from None
     except (OSError, ssl.SSLError, anyio.BrokenResourceError) as exc:
-        raise ConnectionBroken(f"cannot connect to {host}:{port}: {exc}") from exc
+        raise ConnectionBroken(f"cannot connect to {host}:{port}: {_cause_text(exc)}") from exc
     alpn = tls.extra(TLSAttribute.alpn_protocol, None)
     if alpn not in (None, "h2"):
         await anyio.aclose_forcefully(tls)
         raise ConnectionBroken(f"server at {host}:{port} negotiated ALPN {alpn!r}, not h2")
     return tls
+
+
+def _cause_text(exc: BaseException) -> str:
+    """Why a connection attempt failed, the same on both loops: ``[Errno 111]
+    Connection refused``. anyio's connect_tcp (trio) says only "All connection
+    attempts failed" and keeps the per-address errors in ``__cause__``."""
+    cause = exc.__cause__ if type(exc) is OSError and exc.errno is None else None
+    leaves: list[BaseException] = (
+        list(cause.exceptions) if isinstance(cause, BaseExceptionGroup)
+        else [cause] if cause is not None else [exc])
+    texts: list[str] = []
+    for leaf in leaves:
+        errno = leaf.errno if isinstance(leaf, OSError) else None
+        if isinstance(leaf, ssl.SSLError) or errno is None:
+            text = str(leaf) or type(leaf).__name__
+        else:
+            text = f"[Errno {errno}] {os.strerror(errno)}"
+        if text not in texts:
+            texts.append(text)
+    return "; ".join(texts)
 
 
 async def open_io(
@@ -306,7 +332,7 @@ async def open_io(
             f"connect to {host}:{port} timed out after {connect_timeout:g}s"
         ) from None
     except (OSError, ssl.SSLError) as exc:
-        raise ConnectionBroken(f"cannot connect to {host}:{port}: {exc}") from exc
+        raise ConnectionBroken(f"cannot connect to {host}:{port}: {_cause_text(exc)}") from exc
     set_tcp_timeouts(transport.get_extra_info("socket"), settings.tcp_keepalive,
                      settings.tcp_user_timeout)
     ssl_object = transport.get_extra_info("ssl_object")

@@ -46,6 +46,7 @@ from gorums_h2.wire._io import (
 from gorums_h2.wire._trio_io import TrioSocketIO, native_trio_socket
 from gorums_h2.wire.connection import Connection
 from gorums_h2.wire.errors import ConnectionClosed, EndOfStream
+from gorums_h2.wire.framing import ENCODINGS
 from gorums_h2.wire.headers import (
     HeaderError,
     Headers,
@@ -131,7 +132,18 @@ class ServerConnection(Connection):
             return
         stream.head = head
         stream.peer = self.peer
-        stream.response_headers = build_response_headers(head.subtype or None)
+        if head.encoding is not None and head.encoding != "identity":
+            if head.encoding not in ENCODINGS:
+                self._refuse(stream, StatusCode.UNIMPLEMENTED,
+                             f'grpc: Decompressor is not installed for grpc-encoding '
+                             f'"{head.encoding}"')
+                return
+            stream._decoder.encoding = head.encoding
+        compression = self.server.settings.compression
+        if compression is not None and compression in head.accept_encoding:
+            stream.send_encoding = compression  # the client can read it: compress replies
+        stream.response_headers = build_response_headers(head.subtype or None,
+                                                         encoding=stream.send_encoding)
         handler = self.server._handlers.get(head.path)
         if handler is None:
             self._refuse(stream, StatusCode.UNIMPLEMENTED, _unknown_method(head.path))
@@ -297,9 +309,14 @@ class WireServer:
         if native_asyncio_enabled():
             await self._serve_tcp_asyncio(host, port, ssl_context, task_status)
             return
-        listener: anyio.abc.Listener[Any] = await anyio.create_tcp_listener(
-            local_host=host, local_port=port
-        )
+        try:
+            listener: anyio.abc.Listener[Any] = await anyio.create_tcp_listener(
+                local_host=host, local_port=port
+            )
+        except OSError as exc:
+            # trio says only "Address already in use": name the address, as asyncio does
+            raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+                          ) from exc
         bound = listener.extra(SocketAttribute.local_address)
         if ssl_context is not None:
             listener = QuietTLSListener(listener, ssl_context, standard_compatible=False,
@@ -319,9 +336,15 @@ class WireServer:
         loop = asyncio.get_running_loop()
         early: list[ServerConnection] = []  # accepted before the task group is up
         tg_ref: list[anyio.abc.TaskGroup] = []
+        done: list[bool] = []  # set once the task group is gone
 
         def on_made(io: AsyncioProtocolIO) -> None:
             assert io.transport is not None
+            if done:
+                # uvloop runs connection_made of a connection accepted just
+                # before server.close() later: nobody serves it any more
+                io.transport.abort()
+                return
             ssl_object = io.transport.get_extra_info("ssl_object")
             if ssl_object is not None and not self._alpn_ok(
                     ssl_object.selected_alpn_protocol(), io.peer):
@@ -359,6 +382,7 @@ class WireServer:
                     await anyio.sleep_forever()
                 server.close()  # graceful shutdown: refuse new clients now
         finally:
+            done.append(True)
             server.close()
 
     def _alpn_ok(self, protocol: str | None, peer: Any) -> bool:
