@@ -32,6 +32,7 @@ from gorums_h2.interceptors import ClientCtx, QuorumInterceptor
 from gorums_h2.pb import ordering_pb2
 from gorums_h2.quorumcall import Responses
 from gorums_h2.responses import ResponseSeq
+from gorums_h2.wire.clock import loop_time
 from gorums_h2.wire.status import StatusCode, StatusError
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ async def _wait_room(channel: NodeChannel, deadline: float | None,
     if deadline is None:
         await channel.wait_room()
         return
-    with anyio.move_on_after(deadline - anyio.current_time()):
+    with anyio.move_on_after(deadline - loop_time()):
         await channel.wait_room()
         return
     full = channel.room_error()
@@ -99,7 +100,7 @@ class _SingleReply:
         self.md: ordering_pb2.Metadata | None = None
         self.payload = b""
         self.err: BaseException | None = None
-        self.sent_at = anyio.current_time()
+        self.sent_at = loop_time()
 
     def deliver(self, node: Node, md: ordering_pb2.Metadata, payload: bytes) -> None:
         self.md = md
@@ -142,7 +143,7 @@ async def _rpc_call(ctx: NodeContext, req: ProtoMessage, method: str,
     node.manager.check_open()
     channel = node._channel
     timeout = ctx.timeout
-    deadline = None if timeout is None else anyio.current_time() + timeout
+    deadline = None if timeout is None else loop_time() + timeout
     await _wait_room(channel, deadline, timeout)
     seq = node.manager.next_seq()
     envelope = encode(encode_metadata(seq, info.method_field, b"", ctx.entries_bytes),
@@ -153,7 +154,7 @@ async def _rpc_call(ctx: NodeContext, req: ProtoMessage, method: str,
         if deadline is None:
             await reply.event.wait()
         else:
-            with anyio.move_on_after(deadline - anyio.current_time()):
+            with anyio.move_on_after(deadline - loop_time()):
                 await reply.event.wait()
             if not reply.event.is_set():
                 raise StatusError(StatusCode.DEADLINE_EXCEEDED,
@@ -217,7 +218,7 @@ async def _unicast(ctx: NodeContext, req: ProtoMessage, method: str,
             pass
         return
     timeout = ctx.timeout
-    await _wait_room(channel, None if timeout is None else anyio.current_time() + timeout, timeout)
+    await _wait_room(channel, None if timeout is None else loop_time() + timeout, timeout)
     seq = node.manager.next_seq()
     envelope = encode(encode_metadata(seq, info.method_field, b"", ctx.entries_bytes),
                       req.SerializeToString())
@@ -274,7 +275,7 @@ async def _multicast(ctx: ConfigContext, req: Req, method: str, ignore_errors: b
         interceptor(client_ctx, empty)
     if not ignore_errors:
         timeout = ctx.timeout
-        await wait_for_draining(config, None if timeout is None else anyio.current_time() + timeout)
+        await wait_for_draining(config, None if timeout is None else loop_time() + timeout)
     seq = manager.next_seq()
     md = encode_metadata(seq, info.method_field, b"", ctx.entries_bytes)
     errors: dict[int, BaseException] = {}

@@ -34,6 +34,7 @@ from gorums_h2.futures import LEVEL_NOT_SET, Async, Correctable
 from gorums_h2.interceptors import ClientCtx, QuorumInterceptor
 from gorums_h2.pb import ordering_pb2
 from gorums_h2.responses import CONSUMED, NodeResponse, ResponseSeq, aclose_iterator
+from gorums_h2.wire.clock import loop_time
 from gorums_h2.wire.signal import Signal
 from gorums_h2.wire.status import StatusCode, StatusError
 
@@ -111,7 +112,7 @@ class QuorumCallState(Generic[Resp]):
         ctx = self._ctx
         timeout = ctx.timeout
         await wait_for_draining(ctx.configuration,
-                                None if timeout is None else anyio.current_time() + timeout)
+                                None if timeout is None else loop_time() + timeout)
         self.start()
 
     def start(self) -> None:
@@ -139,7 +140,7 @@ class QuorumCallState(Generic[Resp]):
             self._telemetry = hooks.start_call(
                 self._info.name, "quorumcall_stream" if self.streaming else "quorumcall",
                 config.size())
-        self.sent_at = now = anyio.current_time()
+        self.sent_at = now = loop_time()
         if ctx.timeout is not None:
             self.deadline = now + ctx.timeout
         active = self._active
@@ -200,7 +201,7 @@ class QuorumCallState(Generic[Resp]):
                 if deadline is None:
                     await self._signal.wait()
                     continue
-                remaining = deadline - anyio.current_time()
+                remaining = deadline - loop_time()
                 if remaining <= 0:
                     self._expire()
                     continue

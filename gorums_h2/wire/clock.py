@@ -8,7 +8,9 @@ call and raises outside a task — in asyncio protocol callbacks, where the
 native I/O path (:mod:`gorums_h2.wire._io`) delivers data and wakes senders.
 :func:`loop_clock` finds the loop once, in a task, and returns its time
 function, which then works anywhere on that loop and agrees with
-``anyio.current_time()`` and anyio's timeouts.
+``anyio.current_time()`` and anyio's timeouts. :func:`loop_time` reads the
+same clock once, anywhere on the loop, at a fraction of anyio's cost (it
+runs a few times per call).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Callable
 
 import anyio
 
-__all__ = ["loop_clock"]
+__all__ = ["loop_clock", "loop_time"]
 
 
 def loop_clock() -> Callable[[], float]:
@@ -36,3 +38,17 @@ def loop_clock() -> Callable[[], float]:
     if loop is not None:
         return loop.time
     return anyio.current_time  # another anyio backend
+
+
+def loop_time() -> float:
+    """The running event loop's time now (``loop_clock()()`` in one step).
+
+    Raises anyio's ``NoEventLoopError`` outside an event loop.
+    """
+    trio = sys.modules.get("trio")
+    if trio is not None and sys.modules["sniffio"].thread_local.name == "trio":
+        return trio.current_time()  # type: ignore[no-any-return]
+    loop = asyncio._get_running_loop()
+    if loop is not None:
+        return loop.time()
+    return anyio.current_time()
