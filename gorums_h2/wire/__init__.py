@@ -7,7 +7,8 @@ stream state on h2), :mod:`~.connection` (the anyio driver), and the
 :mod:`~.client` and :mod:`~.server` entry points (:mod:`~.server_stream`
 the server end of a call, :mod:`~.lifecycle` the server's connection limits,
 :mod:`~.tls` TLS contexts and the ALPN check, :mod:`~._hpack` linear-time
-header encoding).
+header encoding, :mod:`~.signal` the wake-up waiters wait on, :mod:`~.clock`
+the event loop's clock). Names load on first use.
 """
 
 from __future__ import annotations
