@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # the names for mypy and IDEs; at runtime __getattr__ imports
         HeaderListTooLarge,
         MessageTooLarge,
         ProtocolViolation,
+        StreamClosed,
         StreamReset,
         WireError,
     )
@@ -74,6 +75,7 @@ __all__ = [
     "StatusCode",
     "StatusError",
     "Stream",
+    "StreamClosed",
     "StreamHandler",
     "StreamReset",
     "WireError",
@@ -107,6 +109,7 @@ _EXPORTS: dict[str, str] = {
     "HeaderListTooLarge": "gorums_h2.wire.errors",
     "MessageTooLarge": "gorums_h2.wire.errors",
     "ProtocolViolation": "gorums_h2.wire.errors",
+    "StreamClosed": "gorums_h2.wire.errors",
     "StreamReset": "gorums_h2.wire.errors",
     "WireError": "gorums_h2.wire.errors",
     "DEFAULT_MAX_MESSAGE_SIZE": "gorums_h2.wire.framing",

@@ -84,7 +84,7 @@ class ClientStream(Stream):
         self.queue_end()
 
     def cancel(self) -> None:
-        """Abandon the call (RST_STREAM CANCEL); waiters get StreamReset."""
+        """Abandon the call (RST_STREAM CANCEL); waiters get StreamClosed."""
         if not (self.local_closed and self.remote_closed):
             self.conn.reset_stream(self)
 
@@ -110,7 +110,8 @@ class ClientConnection(Connection):
         user_agent: str = USER_AGENT,
     ) -> None:
         core = ConnectionCore(
-            client_side=True, settings=settings, stream_factory=lambda c, sid: ClientStream(c, sid)
+            client_side=True, settings=settings, stream_factory=lambda c, sid: ClientStream(c, sid),
+            clock=loop_clock(),  # the core's rate budgets run on the loop's time
         )
         install(core.h2)  # linear-time HPACK encoding of large metadata
         self._peer_settings = False  # the server's first SETTINGS arrived

@@ -8,7 +8,8 @@ becomes the call's status:
 * raises :class:`StatusError` -> that code, message and details;
 * raises anything else -> UNKNOWN with the exception text, logged;
 * the client resets the stream or the connection dies -> the handler is
-  cancelled (its ``cancel_scope``), nothing is sent;
+  cancelled (its ``cancel_scope``), nothing is sent; a stream reset before
+  its handler started (e.g. in the same read as its HEADERS) never runs it;
 * the request's ``grpc-timeout`` passes -> cancelled, DEADLINE_EXCEEDED.
 
 Refusals need no handler: an unknown path gets a trailers-only UNIMPLEMENTED,
@@ -44,6 +45,7 @@ from gorums_h2.wire._io import (
     set_tcp_timeouts,
 )
 from gorums_h2.wire._trio_io import TrioSocketIO, native_trio_socket
+from gorums_h2.wire.clock import loop_clock
 from gorums_h2.wire.connection import Connection
 from gorums_h2.wire.errors import ConnectionClosed, EndOfStream
 from gorums_h2.wire.framing import ENCODINGS
@@ -80,6 +82,7 @@ class ServerConnection(Connection):
             client_side=False,
             settings=server.settings,
             stream_factory=lambda c, sid: ServerStream(c, sid),
+            clock=loop_clock(),  # the core's rate budgets run on the loop's time
         )
         self.server = server
         install(core.h2)  # linear-time HPACK encoding of large metadata
@@ -174,7 +177,7 @@ class ServerConnection(Connection):
                 if head.timeout is not None:
                     scope.deadline = anyio.current_time() + head.timeout
                 if stream.local_closed:
-                    scope.cancel()
+                    return  # reset (or the connection died) before it started
                 await handler(stream)
             if scope.cancelled_caught and not stream.local_closed:
                 if head.timeout is not None and anyio.current_time() >= scope.deadline:
