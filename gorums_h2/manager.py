@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import random
 import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -63,7 +64,9 @@ class Manager:
       ValueError for another name;
     * ``compression`` — ``"gzip"`` compresses every request (gRPC's
       ``grpc-encoding``; sets ``wire_settings.compression``); compressed
-      replies are decoded either way (Go's ``grpc.UseCompressor``).
+      replies are decoded either way (Go's ``grpc.UseCompressor``);
+    * ``rng`` — the source of reconnection jitter (default: seeded from the
+      OS); pass a seeded ``random.Random`` for reproducible runs.
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class Manager:
         send_buffer_size: int = 0,
         compression: str | None = None,
         wire: WireLike = "ordering",
+        rng: random.Random | None = None,
     ) -> None:
         if send_buffer_size < 0:
             raise ValueError("send_buffer_size must not be negative")
@@ -101,6 +105,7 @@ class Manager:
             send_buffer_size=send_buffer_size,
             logger=self.logger,
             wire=self.wire,
+            rng=rng or random.Random(),  # seeded from the OS unless given
         )
         self._nodes: dict[int, Node] = {}
         self._by_address: dict[tuple[str, int], Node] = {}
