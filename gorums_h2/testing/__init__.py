@@ -6,6 +6,7 @@ checks at exit; echo and streaming service implementations; a pytest plugin
 point) with fixtures built on them.
 """
 
+from gorums_h2.testing.faults import Direction, FaultProxy
 from gorums_h2.testing.leaks import LeakError, assert_no_leaks, pending_routes, task_count
 from gorums_h2.testing.services import (
     ECHO_MULTICAST,
@@ -38,8 +39,10 @@ __all__ = [
     "ECHO_UNICAST",
     "SERVICE",
     "STREAM_QC",
+    "Direction",
     "Echo",
     "EchoService",
+    "FaultProxy",
     "LeakError",
     "StopFunc",
     "TestServers",
