@@ -7,7 +7,14 @@ point) with fixtures built on them.
 """
 
 from gorums_h2.testing.faults import Direction, FaultProxy
-from gorums_h2.testing.leaks import LeakError, assert_no_leaks, pending_routes, task_count
+from gorums_h2.testing.leaks import (
+    LeakError,
+    assert_no_fd_leak,
+    assert_no_leaks,
+    open_fds,
+    pending_routes,
+    task_count,
+)
 from gorums_h2.testing.services import (
     ECHO_MULTICAST,
     ECHO_QC,
@@ -46,9 +53,11 @@ __all__ = [
     "LeakError",
     "StopFunc",
     "TestServers",
+    "assert_no_fd_leak",
     "assert_no_leaks",
     "closer",
     "echo_server_fn",
+    "open_fds",
     "pending_routes",
     "quorum_call_error",
     "register_echo_service",

@@ -27,11 +27,12 @@ endpoints:
   reading, so the kernel buffers fill and the sender's writes block, as with
   a peer process that is stopped (SIGSTOP). ``heal()`` delivers everything
   buffered, in order: no byte is lost.
-* **black_hole()**: everything read is dropped, also what was buffered; the
-  sockets stay open and writes succeed, so only the protocol (a keepalive
-  PING) can notice. Bytes dropped are gone: a connection healed after a
-  black hole carries a corrupted byte stream (a real partition delays bytes,
-  TCP retransmits them; use :mod:`gorums_h2.testing.netns` for that).
+* **black_hole()**: everything read is dropped, also what was buffered, and
+  so are a FIN or RST from the sender; the sockets stay open and writes
+  succeed, so only the protocol (a keepalive PING) can notice. Bytes
+  dropped are gone: a connection healed after a black hole carries a
+  corrupted byte stream (a real partition delays bytes, TCP retransmits
+  them; use :mod:`gorums_h2.testing.netns` for that).
 * **reset()**: every open connection is aborted with RST on both sides
   (``SO_LINGER`` 0): the peers see ``ECONNRESET``.
 * **cut()**: every open connection is closed on both sides (FIN); a peer
@@ -291,10 +292,12 @@ class FaultProxy:
                 try:
                     data = await src.receive(_CHUNK)
                 except anyio.EndOfStream:
-                    await send.send(None)
+                    if fault.mode is not _Mode.DROP:  # a black hole swallows the FIN too
+                        await send.send(None)
                     return
                 except (anyio.BrokenResourceError, OSError):
-                    pair.abort(rst=True)  # a reset on one side is passed on as a reset
+                    if fault.mode is not _Mode.DROP:  # ... and a reset
+                        pair.abort(rst=True)  # a reset on one side is passed on as a reset
                     return
                 if fault.mode is _Mode.DROP:
                     self._bytes[direction, "drop"] += len(data)
@@ -308,17 +311,17 @@ class FaultProxy:
         fault = self._faults[direction]
         async with receive:
             async for item in receive:
-                if item is None:  # EOF from the sender: half-close towards the receiver
-                    with suppress(OSError, anyio.BrokenResourceError):
-                        await dst.send_eof()
-                    return
-                due, data = item
                 while True:
                     while fault.mode is _Mode.STALL:
                         await fault.changed()
                     if fault.mode is _Mode.DROP:
-                        self._bytes[direction, "drop"] += len(data)
+                        self._bytes[direction, "drop"] += len(item[1]) if item else 0
                         break
+                    if item is None:  # EOF from the sender: half-close towards the receiver
+                        with suppress(OSError, anyio.BrokenResourceError):
+                            await dst.send_eof()
+                        return
+                    due, data = item
                     wait = due - anyio.current_time()
                     if wait <= 0:
                         try:

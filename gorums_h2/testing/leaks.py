@@ -1,7 +1,8 @@
-"""Leak checks for tests: tasks, connections and reply routes left behind."""
+"""Leak checks for tests: tasks, connections, reply routes and file descriptors left behind."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 import anyio
@@ -9,7 +10,8 @@ import anyio
 from gorums_h2.manager import Manager
 from gorums_h2.server import Server
 
-__all__ = ["LeakError", "assert_no_leaks", "pending_routes", "task_count"]
+__all__ = ["LeakError", "assert_no_fd_leak", "assert_no_leaks", "open_fds", "pending_routes",
+           "task_count"]
 
 
 class LeakError(AssertionError):
@@ -56,3 +58,28 @@ async def assert_no_leaks(
                 return
             await anyio.sleep(0.02)
     raise LeakError("; ".join(problems))
+
+
+def open_fds() -> int | None:
+    """File descriptors this process has open (None where ``/proc`` or
+    ``/dev/fd`` is unavailable)."""
+    for path in ("/proc/self/fd", "/dev/fd"):
+        try:
+            return len(os.listdir(path)) - 1  # listdir's own descriptor
+        except OSError:
+            continue
+    return None
+
+
+async def assert_no_fd_leak(baseline: int | None, settle: float = 2.0) -> None:
+    """Wait up to ``settle`` seconds for the open file descriptors to drop to
+    ``baseline`` (from :func:`open_fds`); raise :class:`LeakError` otherwise."""
+    if baseline is None:
+        return
+    now = open_fds()
+    with anyio.move_on_after(settle):
+        while now is not None and now > baseline:
+            await anyio.sleep(0.02)
+            now = open_fds()
+    if now is not None and now > baseline:
+        raise LeakError(f"{now - baseline} file descriptor(s) still open")

@@ -226,3 +226,29 @@ def test_bad_arguments() -> None:
     proxy = FaultProxy("127.0.0.1:1")
     with pytest.raises(ValueError, match="negative"):
         proxy.delay(-1)
+
+
+async def test_black_hole_swallows_the_close_too() -> None:
+    with anyio.fail_after(10):
+        async with proxied() as (target, proxy):
+            conn = await connect(proxy)
+            await conn.send(b"a")
+            await receive_exactly(conn, 1)
+            proxy.black_hole()
+            await conn.aclose()  # a vanished client: its FIN never arrives
+            await anyio.sleep(0.3)
+            assert not target.eof.is_set()
+            assert proxy.open_connections == 1
+
+
+async def test_stall_holds_the_close_behind_the_bytes() -> None:
+    with anyio.fail_after(10):
+        async with proxied() as (target, proxy), await connect(proxy) as conn:
+            proxy.stall(Direction.TO_TARGET)
+            await conn.send(b"last words")
+            await conn.send_eof()
+            await anyio.sleep(0.3)
+            assert not target.eof.is_set() and target.received == b""
+            proxy.heal()
+            await target.eof.wait()
+            assert target.received == b"last words"
