@@ -1,0 +1,84 @@
+"""A stalled node (its peer stops reading: a proxy stall, a SIGSTOP'd server
+process) never blocks majority calls: they go on at their normal pace, and no
+call outlives its 1 s timeout by more than 0.5 s."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+from _kit import (
+    Load,
+    check_fault_phase,
+    eventually,
+    leak_checked,
+    majority_call,
+    proxied_configuration,
+    record,
+    server_processes,
+)
+
+import gorums_h2 as g
+
+pytestmark = pytest.mark.anyio
+
+PAYLOAD = 16 * 1024  # the issue's: the stalled node's queue fills within a second
+
+
+async def test_proxy_stalled_node_does_not_block_majority_calls(anyio_backend: str) -> None:
+    async with proxied_configuration() as env:
+        with anyio.fail_after(60):
+            await g.quorum_call(env.cfg.context(timeout=5), *_echo()).all()
+            load = Load(majority_call(env.cfg, PAYLOAD))
+            async with load.running():
+                await anyio.sleep(2)
+                load.phase("stalled")
+                env.proxies[2].stall()
+                await anyio.sleep(3)
+                load.phase("healed")
+                env.proxies[2].heal()
+                await anyio.sleep(1)
+            figures = check_fault_phase(load, "stalled")
+            # the node is usable again once its backlog drained
+            await eventually(lambda: env.cfg.nodes()[2].connected, within=20)
+            await _all_succeed(env.cfg)
+    record("stalled node (proxy)", anyio_backend, **figures)
+
+
+async def test_sigstopped_server_does_not_block_majority_calls(anyio_backend: str) -> None:
+    mgrs: list[g.Manager] = []
+    with server_processes(3, anyio_backend) as procs:
+        async with leak_checked(lambda: mgrs), g.Manager() as mgr:
+            mgrs.append(mgr)
+            cfg = mgr.new_configuration(
+                g.with_node_map({a: i for i, a in enumerate(procs.addresses)}))
+            with anyio.fail_after(60):
+                await g.quorum_call(cfg.context(timeout=5), *_echo()).all()
+                load = Load(majority_call(cfg, PAYLOAD))
+                async with load.running():
+                    await anyio.sleep(2)
+                    load.phase("stopped")
+                    procs.stop_signal(2)
+                    await anyio.sleep(3)
+                    load.phase("continued")
+                    procs.continue_signal(2)
+                    await anyio.sleep(1)
+                figures = check_fault_phase(load, "stopped")
+                await eventually(lambda: cfg.nodes()[2].connected, within=20)
+                await _all_succeed(cfg)
+    record("stalled node (SIGSTOP)", anyio_backend, **figures)
+
+
+def _echo() -> tuple[object, str, type]:
+    from gorums_h2.testing import ECHO_QC, Echo
+    return Echo(value="all"), ECHO_QC, Echo
+
+
+async def _all_succeed(cfg: g.Configuration, within: float = 20.0) -> None:
+    """``all()`` succeeds again (retried: the node may still be reconnecting)."""
+    with anyio.fail_after(within):
+        while True:
+            try:
+                await g.quorum_call(cfg.context(timeout=2), *_echo()).all()  # type: ignore[arg-type]
+                return
+            except g.QuorumCallError:
+                await anyio.sleep(0.2)
