@@ -6,7 +6,7 @@ checks at exit; echo and streaming service implementations; a pytest plugin
 point) with fixtures built on them.
 """
 
-from gorums_h2.testing.faults import Direction, FaultProxy
+from gorums_h2.testing.faults import Direction, FaultProxy, hanging_address
 from gorums_h2.testing.leaks import (
     LeakError,
     assert_no_fd_leak,
@@ -57,6 +57,7 @@ __all__ = [
     "assert_no_leaks",
     "closer",
     "echo_server_fn",
+    "hanging_address",
     "open_fds",
     "pending_routes",
     "quorum_call_error",

@@ -53,7 +53,7 @@ import random
 import socket
 import struct
 from collections.abc import Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -61,7 +61,7 @@ import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-__all__ = ["Direction", "FaultProxy"]
+__all__ = ["Direction", "FaultProxy", "hanging_address"]
 
 _CHUNK = 65536
 
@@ -333,3 +333,31 @@ class FaultProxy:
                         break
                     with anyio.move_on_after(wait):
                         await fault.changed()  # a stall or black hole may start meanwhile
+
+
+@contextmanager
+def hanging_address(host: str = "127.0.0.1") -> Iterator[str]:
+    """A ``host:port`` where connection attempts hang (no error, no answer).
+
+    It is a listener whose accept queue is full and never drained: the
+    kernel drops further SYNs, as for a black-holed host or an overloaded
+    server's full listen backlog, so ``connect()`` waits for its own
+    timeout. Everything is closed when the block ends.
+    """
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    fillers: list[socket.socket] = []
+    try:
+        listener.bind((host, 0))
+        listener.listen(0)
+        address = listener.getsockname()
+        for _ in range(3):  # more than the queue holds
+            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            fillers.append(filler)
+            filler.setblocking(False)
+            with suppress(BlockingIOError):
+                filler.connect(address)
+        yield f"{address[0]}:{address[1]}"
+    finally:
+        for sock in fillers:
+            sock.close()
+        listener.close()

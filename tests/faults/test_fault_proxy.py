@@ -252,3 +252,13 @@ async def test_stall_holds_the_close_behind_the_bytes() -> None:
             proxy.heal()
             await target.eof.wait()
             assert target.received == b"last words"
+
+
+async def test_hanging_address_hangs_connection_attempts() -> None:
+    from gorums_h2.testing import hanging_address
+
+    with hanging_address() as address:
+        host, port = address.rsplit(":", 1)
+        with anyio.move_on_after(1) as scope:
+            await anyio.connect_tcp(host, int(port))
+        assert scope.cancelled_caught
