@@ -36,39 +36,38 @@ async def test_partition_under_load(anyio_backend: str) -> None:
     with NetLab() as lab:
         async with namespace_servers(lab) as net, \
                 leak_checked(lambda: mgrs, lambda: net.servers):
-            if True:  # one indentation level with the other scenario
-                with net.client.entered(), anyio.fail_after(90):
-                    async with g.Manager() as mgr:
-                        mgrs.append(mgr)
-                        cfg = mgr.new_configuration(
-                            g.with_node_map({a: i for i, a in enumerate(net.addresses)}))
-                        node = cfg.nodes()[1]
-                        await g.quorum_call(cfg.context(timeout=5), *_echo()).all()  # type: ignore[arg-type]
-                        load = Load(majority_call(cfg, PAYLOAD))
-                        async with load.running():
-                            await anyio.sleep(2)
-                            load.phase("partitioned")
-                            net.links[1].down()
-                            start = anyio.current_time()
-                            with pytest.raises(g.StatusError):
-                                await g.rpc_call(node.context(timeout=TIMEOUT),
-                                                 Echo(value="r"), ECHO_RPC, Echo)
-                            rpc = anyio.current_time() - start
-                            # longer than the ~5 s after which the send buffers used to fill
-                            with anyio.move_on_after(DETECT_WITHIN + 1):
-                                await node.wait_disconnected()
-                            detection = anyio.current_time() - start
-                            await anyio.sleep(max(0.0, 7 - detection))
-                            load.phase("healed")
-                            net.links[1].up()
-                            healed = anyio.current_time()
-                            await eventually(lambda: node.connected, within=30)
-                            reconnect = anyio.current_time() - healed
-                            await anyio.sleep(1)
-                        figures = check_fault_phase(load, "partitioned")
-                        assert rpc <= TIMEOUT + SLACK, f"the RPC took {rpc:.2f} s"
-                        assert detection <= DETECT_WITHIN, f"detected after {detection:.1f} s"
-                        await _all_succeed(cfg)
+            with net.client.entered(), anyio.fail_after(90):
+                async with g.Manager() as mgr:
+                    mgrs.append(mgr)
+                    cfg = mgr.new_configuration(
+                        g.with_node_map({a: i for i, a in enumerate(net.addresses)}))
+                    node = cfg.nodes()[1]
+                    await g.quorum_call(cfg.context(timeout=5), *_echo()).all()  # type: ignore[arg-type]
+                    load = Load(majority_call(cfg, PAYLOAD))
+                    async with load.running():
+                        await anyio.sleep(2)
+                        load.phase("partitioned")
+                        net.links[1].down()
+                        start = anyio.current_time()
+                        with pytest.raises(g.StatusError):
+                            await g.rpc_call(node.context(timeout=TIMEOUT),
+                                             Echo(value="r"), ECHO_RPC, Echo)
+                        rpc = anyio.current_time() - start
+                        # longer than the ~5 s after which the send buffers used to fill
+                        with anyio.move_on_after(DETECT_WITHIN + 1):
+                            await node.wait_disconnected()
+                        detection = anyio.current_time() - start
+                        await anyio.sleep(max(0.0, 7 - detection))
+                        load.phase("healed")
+                        net.links[1].up()
+                        healed = anyio.current_time()
+                        await eventually(lambda: node.connected, within=30)
+                        reconnect = anyio.current_time() - healed
+                        await anyio.sleep(1)
+                    figures = check_fault_phase(load, "partitioned")
+                    assert rpc <= TIMEOUT + SLACK, f"the RPC took {rpc:.2f} s"
+                    assert detection <= DETECT_WITHIN, f"detected after {detection:.1f} s"
+                    await _all_succeed(cfg)
     record("partition under load (netns)", anyio_backend, detection=detection,
            reconnect=reconnect, rpc=rpc, **figures)
 
