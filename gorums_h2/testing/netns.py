@@ -125,12 +125,16 @@ class Host:
                 _setns(home.fileno())
 
     def kill_processes(self) -> None:
-        """SIGKILL the processes started in this host and reap them."""
+        """SIGKILL the processes started in this host, reap them and close
+        their pipes."""
         for proc in self.processes:
             if proc.poll() is None:
                 proc.kill()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(10)
+            for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                if pipe is not None:
+                    pipe.close()
         self.processes.clear()
 
     def delete(self) -> None:
