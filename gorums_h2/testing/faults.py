@@ -250,28 +250,30 @@ class FaultProxy:
 
     async def _handle(self, client: anyio.abc.SocketStream) -> None:
         self.accepted += 1
-        if self._refusing:
-            _Pair(client, client).abort(rst=True)
-            await client.aclose()
-            return
+        target: anyio.abc.SocketStream | None = None
         try:
-            target = await anyio.connect_tcp(*self.target)
-        except OSError:
-            _Pair(client, client).abort(rst=True)  # the target refused: so do we
-            await client.aclose()
-            return
-        pair = _Pair(client, target)
-        self._pairs.add(pair)
-        try:
-            with pair.scope:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(self._pump, pair, client, target, Direction.TO_TARGET)
-                    tg.start_soon(self._pump, pair, target, client, Direction.TO_CLIENT)
-        finally:
-            self._pairs.discard(pair)
+            if self._refusing:
+                _Pair(client, client).abort(rst=True)
+                return
+            try:
+                target = await anyio.connect_tcp(*self.target)
+            except OSError:
+                _Pair(client, client).abort(rst=True)  # the target refused: so do we
+                return
+            pair = _Pair(client, target)
+            self._pairs.add(pair)
+            try:
+                with pair.scope:
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(self._pump, pair, client, target, Direction.TO_TARGET)
+                        tg.start_soon(self._pump, pair, target, client, Direction.TO_CLIENT)
+            finally:
+                self._pairs.discard(pair)
+        finally:  # also when the proxy closes while connecting to the target
             with anyio.CancelScope(shield=True):
                 await client.aclose()
-                await target.aclose()
+                if target is not None:
+                    await target.aclose()
 
     async def _pump(self, pair: _Pair, src: anyio.abc.SocketStream,
                     dst: anyio.abc.SocketStream, direction: Direction) -> None:

@@ -262,3 +262,27 @@ async def test_hanging_address_hangs_connection_attempts() -> None:
         with anyio.move_on_after(1) as scope:
             await anyio.connect_tcp(host, int(port))
         assert scope.cancelled_caught
+
+
+async def test_leaves_no_task_or_descriptor_behind() -> None:
+    from gorums_h2.testing import assert_no_fd_leak, assert_no_leaks, open_fds, task_count
+
+    tasks, fds = task_count(), open_fds()
+    with anyio.fail_after(20):
+        async with proxied() as (_, proxy):
+            conns = [await connect(proxy) for _ in range(4)]
+            for conn in conns:
+                await conn.send(b"x")
+                await receive_exactly(conn, 1)
+            proxy.stall()
+            await conns[0].send(b"held")
+            proxy.black_hole(Direction.TO_CLIENT)
+            proxy.reset()
+            await eventually(lambda: proxy.open_connections == 0)
+            for conn in conns:
+                await conn.aclose()
+            conns = [await connect(proxy) for _ in range(2)]  # still open at exit
+        for conn in conns:
+            await conn.aclose()
+        await assert_no_leaks(tasks)
+        await assert_no_fd_leak(fds)
