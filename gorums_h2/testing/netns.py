@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import shutil
 import subprocess
@@ -51,8 +52,10 @@ class NetLabError(RuntimeError):
     """An ``ip`` command failed (the message has its stderr)."""
 
 
+@functools.cache
 def netns_unavailable() -> str | None:
-    """Why network namespaces cannot be used here, or None if they can."""
+    """Why network namespaces cannot be used here, or None if they can
+    (checked once per process, by creating and deleting a namespace)."""
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         return "network namespaces need root (CI runs as root)"
     if shutil.which("ip") is None:

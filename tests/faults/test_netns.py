@@ -14,13 +14,14 @@ from gorums_h2.testing.netns import NetLab, NetLabError, netns_unavailable
 from gorums_h2.testing.serve import spawn_echo_servers
 
 REASON = netns_unavailable()
-pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
+needs_netns = pytest.mark.skipif(REASON is not None, reason=REASON or "")
 
 
 def _namespaces() -> str:
     return subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
 
 
+@needs_netns
 @pytest.mark.anyio
 async def test_partition_is_silent_for_the_other_side_and_heals() -> None:
     with NetLab() as lab, anyio.fail_after(30):
@@ -62,6 +63,7 @@ async def test_partition_is_silent_for_the_other_side_and_heals() -> None:
     assert lab._tag not in _namespaces()
 
 
+@needs_netns
 def test_processes_run_inside_hosts_and_everything_is_removed() -> None:
     with NetLab() as lab:
         a, b = lab.host("a"), lab.host("b")
@@ -86,9 +88,25 @@ def test_processes_run_inside_hosts_and_everything_is_removed() -> None:
     assert lab._tag not in _namespaces()
 
 
+@needs_netns
 def test_link_down_rejects_a_stranger() -> None:
     with NetLab() as lab:
         a, b, c = lab.host("a"), lab.host("b"), lab.host("c")
         link = lab.link(a, b)
         with pytest.raises(ValueError, match="not on this link"):
             link.down(at=c)
+
+
+def test_the_reason_to_skip_is_clear(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gorums_h2.testing.netns as netns
+
+    try:
+        netns_unavailable.cache_clear()
+        monkeypatch.setattr(netns.os, "geteuid", lambda: 1000)
+        assert netns_unavailable() == "network namespaces need root (CI runs as root)"
+        netns_unavailable.cache_clear()
+        monkeypatch.setattr(netns.os, "geteuid", lambda: 0)
+        monkeypatch.setattr(netns.shutil, "which", lambda name: None)
+        assert "iproute2" in (netns_unavailable() or "")
+    finally:
+        netns_unavailable.cache_clear()
