@@ -79,6 +79,22 @@ def majority_call(cfg: g.Configuration, payload: int = 0) -> Callable[[], Awaita
     return call
 
 
+async def all_reply(cfg: g.Configuration, call_timeout: float = 5.0) -> None:
+    """One ``all()`` call: every node connected and answering."""
+    await g.quorum_call(cfg.context(timeout=call_timeout), Echo(value="all"), ECHO_QC, Echo).all()
+
+
+async def all_reply_again(cfg: g.Configuration, within: float = 20.0) -> None:
+    """``all()`` succeeds again (retried: a node may still be reconnecting)."""
+    with anyio.fail_after(within):
+        while True:
+            try:
+                await all_reply(cfg, call_timeout=2.0)
+                return
+            except g.QuorumCallError:
+                await anyio.sleep(0.2)
+
+
 @dataclass
 class Phase:
     """What the calls started during one phase did."""

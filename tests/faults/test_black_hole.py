@@ -13,6 +13,8 @@ from _kit import (
     SLACK,
     TIMEOUT,
     Load,
+    all_reply,
+    all_reply_again,
     check_fault_phase,
     eventually,
     leak_checked,
@@ -20,7 +22,6 @@ from _kit import (
     proxied_configuration,
     record,
 )
-from test_stalled_node import _all_succeed, _echo
 
 import gorums_h2 as g
 from gorums_h2.testing import ECHO_RPC, Echo, hanging_address, test_servers
@@ -34,7 +35,7 @@ async def test_black_holed_node_is_reported_within_10s_and_reconnects(
     async with proxied_configuration() as env:
         node = env.cfg.nodes()[2]
         with anyio.fail_after(90):
-            await g.quorum_call(env.cfg.context(timeout=5), *_echo()).all()  # type: ignore[arg-type]
+            await all_reply(env.cfg)
             load = Load(majority_call(env.cfg), workers=4)
             async with load.running():
                 await anyio.sleep(1)
@@ -48,8 +49,7 @@ async def test_black_holed_node_is_reported_within_10s_and_reconnects(
                 assert anyio.current_time() - start <= TIMEOUT + SLACK
                 # a call waiting for the node learns it is broken, and why
                 with pytest.raises(g.IncompleteError) as info:
-                    await g.quorum_call(env.cfg.context(timeout=DETECT_WITHIN + 20),
-                                        *_echo()).all()  # type: ignore[arg-type]
+                    await all_reply(env.cfg, call_timeout=DETECT_WITHIN + 20)
                 detection = anyio.current_time() - start
                 err = info.value.node_errors[2]
                 assert isinstance(err, ConnectionBroken), repr(err)
@@ -62,7 +62,7 @@ async def test_black_holed_node_is_reported_within_10s_and_reconnects(
                 reconnect = anyio.current_time() - healed
                 await anyio.sleep(1)
             figures = check_fault_phase(load, "black-holed")
-            await _all_succeed(env.cfg)
+            await all_reply_again(env.cfg)
     record("black-holed node (proxy)", anyio_backend, detection=detection,
            reconnect=reconnect, reason=str(err), **figures)
 
@@ -78,7 +78,7 @@ async def test_first_connect_that_hangs_does_not_hold_calls(anyio_backend: str) 
                 mgrs.append(mgr)
                 healthy = mgr.new_configuration(
                     g.with_node_map({a: i for i, a in enumerate(servers.addresses)}))
-                await g.quorum_call(healthy.context(timeout=5), *_echo()).all()  # type: ignore[arg-type]
+                await all_reply(healthy)
                 load = Load(majority_call(healthy), workers=4)
                 async with load.running():
                     await anyio.sleep(2)

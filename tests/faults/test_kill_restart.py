@@ -7,6 +7,8 @@ import anyio
 import pytest
 from _kit import (
     Load,
+    all_reply,
+    all_reply_again,
     check_fault_phase,
     eventually,
     leak_checked,
@@ -14,7 +16,6 @@ from _kit import (
     record,
     server_processes,
 )
-from test_stalled_node import _all_succeed, _echo
 
 import gorums_h2 as g
 
@@ -30,7 +31,7 @@ async def test_kill_and_restart_under_load(anyio_backend: str) -> None:
                 g.with_node_map({a: i for i, a in enumerate(procs.addresses)}))
             node = cfg.nodes()[2]
             with anyio.fail_after(60):
-                await g.quorum_call(cfg.context(timeout=5), *_echo()).all()  # type: ignore[arg-type]
+                await all_reply(cfg)
                 load = Load(majority_call(cfg, 1024))
                 async with load.running():
                     await anyio.sleep(2)
@@ -47,6 +48,6 @@ async def test_kill_and_restart_under_load(anyio_backend: str) -> None:
                     reconnect = anyio.current_time() - restarted
                     await anyio.sleep(1)
                 figures = check_fault_phase(load, "killed")
-                await _all_succeed(cfg)
+                await all_reply_again(cfg)
     record("kill and restart", anyio_backend, detection=detection, reconnect=reconnect,
            **figures)

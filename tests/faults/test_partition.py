@@ -12,6 +12,8 @@ from _kit import (
     SLACK,
     TIMEOUT,
     Load,
+    all_reply,
+    all_reply_again,
     check_fault_phase,
     eventually,
     leak_checked,
@@ -19,7 +21,6 @@ from _kit import (
     namespace_servers,
     record,
 )
-from test_stalled_node import _all_succeed, _echo
 
 import gorums_h2 as g
 from gorums_h2.testing import ECHO_RPC, Echo
@@ -42,7 +43,7 @@ async def test_partition_under_load(anyio_backend: str) -> None:
                     cfg = mgr.new_configuration(
                         g.with_node_map({a: i for i, a in enumerate(net.addresses)}))
                     node = cfg.nodes()[1]
-                    await g.quorum_call(cfg.context(timeout=5), *_echo()).all()  # type: ignore[arg-type]
+                    await all_reply(cfg)
                     load = Load(majority_call(cfg, PAYLOAD))
                     async with load.running():
                         await anyio.sleep(2)
@@ -67,7 +68,7 @@ async def test_partition_under_load(anyio_backend: str) -> None:
                     figures = check_fault_phase(load, "partitioned")
                     assert rpc <= TIMEOUT + SLACK, f"the RPC took {rpc:.2f} s"
                     assert detection <= DETECT_WITHIN, f"detected after {detection:.1f} s"
-                    await _all_succeed(cfg)
+                    await all_reply_again(cfg)
     record("partition under load (netns)", anyio_backend, detection=detection,
            reconnect=reconnect, rpc=rpc, **figures)
 
@@ -98,6 +99,6 @@ async def test_partition_before_the_manager_exists(anyio_backend: str) -> None:
                             reconnect = anyio.current_time() - healed
                             await anyio.sleep(1)
                         figures = check_fault_phase(load, "partitioned", normal="healed")
-                        await _all_succeed(cfg)
+                        await all_reply_again(cfg)
     record("partition before the manager (netns)", anyio_backend, first_call=first,
            reconnect=reconnect, **figures)

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from _kit import SLACK, Load, majority_call, proxied_configuration, record
-from test_stalled_node import _echo
-
-import gorums_h2 as g
+from _kit import SLACK, Load, all_reply, majority_call, proxied_configuration, record
 
 pytestmark = pytest.mark.anyio
 
@@ -17,7 +14,7 @@ ONE_WAY = (0.005, 0.05, 0.2)  # per node and direction: round trips 10 ms, 100 m
 async def test_majority_latency_follows_the_second_fastest_node(anyio_backend: str) -> None:
     async with proxied_configuration() as env:
         with anyio.fail_after(60):
-            await g.quorum_call(env.cfg.context(timeout=5), *_echo()).all()  # type: ignore[arg-type]
+            await all_reply(env.cfg)
             for proxy, delay in zip(env.proxies, ONE_WAY, strict=True):
                 proxy.delay(delay, jitter=delay / 10)
             load = Load(majority_call(env.cfg), workers=4)

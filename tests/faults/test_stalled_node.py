@@ -8,6 +8,8 @@ import anyio
 import pytest
 from _kit import (
     Load,
+    all_reply,
+    all_reply_again,
     check_fault_phase,
     eventually,
     leak_checked,
@@ -27,7 +29,7 @@ PAYLOAD = 16 * 1024  # the issue's: the stalled node's queue fills within a seco
 async def test_proxy_stalled_node_does_not_block_majority_calls(anyio_backend: str) -> None:
     async with proxied_configuration() as env:
         with anyio.fail_after(60):
-            await g.quorum_call(env.cfg.context(timeout=5), *_echo()).all()
+            await all_reply(env.cfg)
             load = Load(majority_call(env.cfg, PAYLOAD))
             async with load.running():
                 await anyio.sleep(2)
@@ -40,7 +42,7 @@ async def test_proxy_stalled_node_does_not_block_majority_calls(anyio_backend: s
             figures = check_fault_phase(load, "stalled")
             # the node is usable again once its backlog drained
             await eventually(lambda: env.cfg.nodes()[2].connected, within=20)
-            await _all_succeed(env.cfg)
+            await all_reply_again(env.cfg)
     record("stalled node (proxy)", anyio_backend, **figures)
 
 
@@ -52,7 +54,7 @@ async def test_sigstopped_server_does_not_block_majority_calls(anyio_backend: st
             cfg = mgr.new_configuration(
                 g.with_node_map({a: i for i, a in enumerate(procs.addresses)}))
             with anyio.fail_after(60):
-                await g.quorum_call(cfg.context(timeout=5), *_echo()).all()
+                await all_reply(cfg)
                 load = Load(majority_call(cfg, PAYLOAD))
                 async with load.running():
                     await anyio.sleep(2)
@@ -64,21 +66,5 @@ async def test_sigstopped_server_does_not_block_majority_calls(anyio_backend: st
                     await anyio.sleep(1)
                 figures = check_fault_phase(load, "stopped")
                 await eventually(lambda: cfg.nodes()[2].connected, within=20)
-                await _all_succeed(cfg)
+                await all_reply_again(cfg)
     record("stalled node (SIGSTOP)", anyio_backend, **figures)
-
-
-def _echo() -> tuple[object, str, type]:
-    from gorums_h2.testing import ECHO_QC, Echo
-    return Echo(value="all"), ECHO_QC, Echo
-
-
-async def _all_succeed(cfg: g.Configuration, within: float = 20.0) -> None:
-    """``all()`` succeeds again (retried: the node may still be reconnecting)."""
-    with anyio.fail_after(within):
-        while True:
-            try:
-                await g.quorum_call(cfg.context(timeout=2), *_echo()).all()  # type: ignore[arg-type]
-                return
-            except g.QuorumCallError:
-                await anyio.sleep(0.2)
