@@ -34,7 +34,9 @@ import gorums_h2 as g
 from gorums_h2.benchmark.procs import stop_process
 from gorums_h2.server import Server
 from gorums_h2.testing import (
+    ECHO_MULTICAST,
     ECHO_QC,
+    ECHO_RPC,
     Echo,
     FaultProxy,
     TestServers,
@@ -93,6 +95,27 @@ async def all_reply_again(cfg: g.Configuration, within: float = 20.0) -> None:
                 return
             except g.QuorumCallError:
                 await anyio.sleep(0.2)
+
+
+async def calls_to_a_stalled_node_end_in_time(cfg: g.Configuration, node_index: int) -> None:
+    """While node ``node_index`` is stalled: a multicast does not wait for it,
+    an ordered RPC to it ends by its timeout."""
+    node = cfg.nodes()[node_index]
+    start = anyio.current_time()
+    try:
+        await g.multicast(cfg.context(timeout=TIMEOUT), Echo(value="mc"), ECHO_MULTICAST)
+    except g.SendFailureError as exc:  # the stalled node's queue is full
+        assert set(exc.node_errors) == {node.id}, exc
+    elapsed = anyio.current_time() - start
+    assert elapsed <= TIMEOUT + SLACK, f"the multicast took {elapsed:.2f} s"
+    start = anyio.current_time()
+    try:
+        await g.rpc_call(node.context(timeout=TIMEOUT), Echo(value="r"), ECHO_RPC, Echo)
+        raise AssertionError("a stalled node answered")
+    except g.StatusError:
+        pass
+    elapsed = anyio.current_time() - start
+    assert elapsed <= TIMEOUT + SLACK, f"the RPC took {elapsed:.2f} s"
 
 
 @dataclass
