@@ -34,19 +34,19 @@ async def test_kill_and_restart_under_load(anyio_backend: str) -> None:
                 await all_reply(cfg)
                 load = Load(majority_call(cfg, 1024))
                 async with load.running():
-                    await anyio.sleep(2)
+                    await anyio.sleep(1.5)
                     load.phase("killed")
                     procs.kill(2)
                     killed = anyio.current_time()
                     await node.wait_disconnected()
                     detection = anyio.current_time() - killed
-                    await anyio.sleep(3)
+                    await anyio.sleep(2)
                     load.phase("restarted")
                     await anyio.to_thread.run_sync(procs.restart, 2)
                     restarted = anyio.current_time()
                     await eventually(lambda: node.connected, within=20)
                     reconnect = anyio.current_time() - restarted
-                    await anyio.sleep(1)
+                    await anyio.sleep(0.5)
                 figures = check_fault_phase(load, "killed")
                 await all_reply_again(cfg)
     record("kill and restart", anyio_backend, detection=detection, reconnect=reconnect,

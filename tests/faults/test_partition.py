@@ -46,7 +46,7 @@ async def test_partition_under_load(anyio_backend: str) -> None:
                     await all_reply(cfg)
                     load = Load(majority_call(cfg, PAYLOAD))
                     async with load.running():
-                        await anyio.sleep(2)
+                        await anyio.sleep(1.5)
                         load.phase("partitioned")
                         net.links[1].down()
                         start = anyio.current_time()
@@ -58,13 +58,13 @@ async def test_partition_under_load(anyio_backend: str) -> None:
                         with anyio.move_on_after(DETECT_WITHIN + 1):
                             await node.wait_disconnected()
                         detection = anyio.current_time() - start
-                        await anyio.sleep(max(0.0, 7 - detection))
+                        await anyio.sleep(max(0.0, 6 - detection))
                         load.phase("healed")
                         net.links[1].up()
                         healed = anyio.current_time()
                         await eventually(lambda: node.connected, within=30)
                         reconnect = anyio.current_time() - healed
-                        await anyio.sleep(1)
+                        await anyio.sleep(0.5)
                     figures = check_fault_phase(load, "partitioned")
                     assert rpc <= TIMEOUT + SLACK, f"the RPC took {rpc:.2f} s"
                     assert detection <= DETECT_WITHIN, f"detected after {detection:.1f} s"
@@ -91,13 +91,13 @@ async def test_partition_before_the_manager_exists(anyio_backend: str) -> None:
                         assert first <= TIMEOUT + SLACK, f"the first call took {first:.2f} s"
                         load = Load(majority_call(cfg), workers=4)
                         async with load.running("partitioned"):
-                            await anyio.sleep(3)
+                            await anyio.sleep(2)
                             load.phase("healed")
                             net.links[2].up()
                             healed = anyio.current_time()
                             await eventually(lambda: cfg.nodes()[2].connected, within=40)
                             reconnect = anyio.current_time() - healed
-                            await anyio.sleep(1)
+                            await anyio.sleep(0.5)
                         figures = check_fault_phase(load, "partitioned", normal="healed")
                         await all_reply_again(cfg)
     record("partition before the manager (netns)", anyio_backend, first_call=first,

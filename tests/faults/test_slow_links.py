@@ -19,7 +19,7 @@ async def test_majority_latency_follows_the_second_fastest_node(anyio_backend: s
                 proxy.delay(delay, jitter=delay / 10)
             load = Load(majority_call(env.cfg), workers=4)
             async with load.running("slow links"):
-                await anyio.sleep(4)
+                await anyio.sleep(3)
             slow = load["slow links"]
             median = slow.median_latency()
             # a majority is nodes 0 and 1: the 100 ms round trip, never the 400 ms one
