@@ -71,14 +71,20 @@ async def eventually(condition: Callable[[], object], within: float = 10.0) -> N
             await anyio.sleep(0.01)
 
 
-def majority_call(cfg: g.Configuration, payload: int = 0) -> Callable[[], Awaitable[object]]:
+class MajorityCall:
     """A majority quorum call with the scenario timeout (``payload`` bytes of request)."""
-    request = Echo(value="x", payload=b"p" * payload)
 
-    def call() -> Awaitable[object]:
-        return g.quorum_call(cfg.context(timeout=TIMEOUT), request, ECHO_QC, Echo).majority()
+    def __init__(self, cfg: g.Configuration, payload: int = 0) -> None:
+        self.cfg = cfg
+        self.payload = payload
+        self.request = Echo(value="x", payload=b"p" * payload)
 
-    return call
+    def __call__(self) -> Awaitable[object]:
+        return g.quorum_call(self.cfg.context(timeout=TIMEOUT), self.request, ECHO_QC,
+                             Echo).majority()
+
+
+majority_call = MajorityCall
 
 
 async def all_reply(cfg: g.Configuration, call_timeout: float = 5.0) -> None:
@@ -166,8 +172,9 @@ class Load:
     stops starting calls and waits for those running.
     """
 
-    def __init__(self, call: Callable[[], Awaitable[object]], workers: int = 8) -> None:
+    def __init__(self, call: MajorityCall, workers: int = 8) -> None:
         self.call = call
+        self.payload = call.payload
         self.workers = workers
         self.phases: list[Phase] = []
         self._stop = False
@@ -219,12 +226,37 @@ def _describe(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+REPORTING = bool(os.environ.get("GORUMS_FAULTS_REPORT"))
+REFERENCE = "healthy nodes only"
+
+
+async def reference_phase(load: Load, cfg: g.Configuration, faulty: int,
+                          seconds: float = 1.5) -> None:
+    """When figures are recorded: a phase of calls to a configuration without
+    node ``faulty``, the best a majority can do while that node is gone (it
+    must wait for both healthy nodes instead of the faster two of three)."""
+    if not REPORTING:
+        return
+    call = load.call
+    healthy = cfg.manager.new_configuration(
+        g.with_node_ids([n.id for n in cfg.nodes() if n.id != cfg.nodes()[faulty].id]))
+    load.call = majority_call(healthy, load.payload)
+    load.phase(REFERENCE)
+    await anyio.sleep(seconds)
+    load.call = call
+    load.phase("normal again")
+    await anyio.sleep(0.5)
+
+
 def check_fault_phase(load: Load, fault: str, normal: str = "normal") -> dict[str, float]:
-    """The issue's bounds for a phase with one of three nodes faulty; the figures."""
+    """The issue's bounds for a phase with one of three nodes faulty; the figures
+    (``ref_ratio``: the rate against :func:`reference_phase`'s, if it ran)."""
     base, bad = load[normal], load[fault]
     figures = {"overshoot": max(p.overshoot for p in load.phases),
                "success": bad.success, "rate_ratio": bad.rate / max(base.rate, 1e-9),
                "normal_rate": base.rate, "fault_rate": bad.rate}
+    if any(p.name == REFERENCE for p in load.phases):
+        figures["ref_ratio"] = bad.rate / max(load[REFERENCE].rate, 1e-9)
     text = "; ".join(p.summary() for p in load.phases)
     assert all(p.hung == 0 for p in load.phases), f"calls hung: {text}"
     assert figures["overshoot"] <= SLACK, f"a call outlived its timeout by > {SLACK} s: {text}"

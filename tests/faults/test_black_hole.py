@@ -21,6 +21,7 @@ from _kit import (
     majority_call,
     proxied_configuration,
     record,
+    reference_phase,
 )
 
 import gorums_h2 as g
@@ -39,6 +40,7 @@ async def test_black_holed_node_is_reported_within_10s_and_reconnects(
             load = Load(majority_call(env.cfg), workers=4)
             async with load.running():
                 await anyio.sleep(1)
+                await reference_phase(load, env.cfg, 2)
                 load.phase("black-holed")
                 env.proxies[2].black_hole()
                 start = anyio.current_time()
@@ -82,6 +84,7 @@ async def test_first_connect_that_hangs_does_not_hold_calls(anyio_backend: str) 
                 load = Load(majority_call(healthy), workers=4)
                 async with load.running():
                     await anyio.sleep(1.5)
+                    await reference_phase(load, healthy, 2)
                     # a configuration with a node whose first connect hangs
                     cfg = mgr.new_configuration(g.with_node_map(
                         {servers.addresses[0]: 0, servers.addresses[1]: 1, nowhere: 3}))

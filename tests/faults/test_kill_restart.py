@@ -14,6 +14,7 @@ from _kit import (
     leak_checked,
     majority_call,
     record,
+    reference_phase,
     server_processes,
 )
 
@@ -35,6 +36,7 @@ async def test_kill_and_restart_under_load(anyio_backend: str) -> None:
                 load = Load(majority_call(cfg, 1024))
                 async with load.running():
                     await anyio.sleep(1.5)
+                    await reference_phase(load, cfg, 2)
                     load.phase("killed")
                     procs.kill(2)
                     killed = anyio.current_time()

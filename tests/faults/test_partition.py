@@ -20,6 +20,7 @@ from _kit import (
     majority_call,
     namespace_servers,
     record,
+    reference_phase,
 )
 
 import gorums_h2 as g
@@ -47,6 +48,7 @@ async def test_partition_under_load(anyio_backend: str) -> None:
                     load = Load(majority_call(cfg, PAYLOAD))
                     async with load.running():
                         await anyio.sleep(1.5)
+                        await reference_phase(load, cfg, 1)
                         load.phase("partitioned")
                         net.links[1].down()
                         start = anyio.current_time()

@@ -18,6 +18,7 @@ from _kit import (
     majority_call,
     proxied_configuration,
     record,
+    reference_phase,
     server_processes,
 )
 
@@ -35,6 +36,7 @@ async def test_proxy_stalled_node_does_not_block_majority_calls(anyio_backend: s
             load = Load(majority_call(env.cfg, PAYLOAD))
             async with load.running():
                 await anyio.sleep(1.5)
+                await reference_phase(load, env.cfg, 2)
                 load.phase("stalled")
                 env.proxies[2].stall()
                 await anyio.sleep(2)
@@ -62,6 +64,7 @@ async def test_sigstopped_server_does_not_block_majority_calls(anyio_backend: st
                 load = Load(majority_call(cfg, PAYLOAD))
                 async with load.running():
                     await anyio.sleep(1.5)
+                    await reference_phase(load, cfg, 2)
                     load.phase("stopped")
                     procs.stop_signal(2)
                     await anyio.sleep(2)
