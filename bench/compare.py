@@ -8,10 +8,16 @@ For each trial, every workload is measured on every implementation in turn
 (interleaved, so slow drifts of a shared machine hit all alike); each
 measurement runs rounds of the workload for ``--seconds``; the reported
 figure is the median of the trials. Prints the side-by-side table, the goal
-ratios (asyncio: A >= 1.5x grpclib and >= grpcio, B >= 1.5x grpclib,
-C >= 2x grpclib's fan-out, E64k >= 100 MB/s one way; trio: every workload
->= 2x purerpc on trio) and the scaling table F with a linear fit of client
-CPU per call against configuration size; writes the scaling chart.
+ratios and the scaling table F with a linear fit of client CPU per call
+against configuration size; writes the scaling chart.
+
+The peers run in two forms (benchlib.clients): unary calls, and the
+streaming form an expert would write for this traffic (one bidi stream per
+server, request ids, replies matched by id); with uvloop on both sides too
+where it is installed. Goals, each against the best peer figure measured
+(any form, any loop): asyncio A >= 1.5x, B >= 1.5x, C >= 2x, E64k >= 1.5x;
+trio C >= 0.8x our asyncio C, and every workload >= 2x purerpc's streaming
+form on trio.
 """
 
 from __future__ import annotations

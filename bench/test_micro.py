@@ -81,6 +81,12 @@ def test_decoder_64k_message_in_16k_frames(benchmark: Any) -> None:
     assert len(benchmark(feed_all)) == 1
 
 
+# grpc-go's frames before a message it sends: connection WINDOW_UPDATE (+50
+# bytes of credit), BDP PING
+GO_CONTROL = (bytes.fromhex("000004080000000000") + (50).to_bytes(4, "big")
+              + bytes.fromhex("000008060000000000") + bytes.fromhex("02041010090e0707"))
+
+
 class _Pair:
     """A client and a server ConnectionCore joined in memory, one open stream."""
 
@@ -99,26 +105,33 @@ class _Pair:
         stream.response_headers = build_response_headers("gorums")
         self.server_stream = stream
 
-    def move(self, src: ConnectionCore, dst: ConnectionCore) -> int:
+    def move(self, src: ConnectionCore, dst: ConnectionCore, prefix: bytes = b"") -> int:
         src.flush()
         data = src.data_to_send()
         src.confirm_written()
         if data:
-            dst.receive_data(data)
+            dst.receive_data(prefix + data)
         return len(data)
 
     def pump(self) -> None:
         while self.move(self.client, self.server) + self.move(self.server, self.client):
             pass
 
-    def round_trip(self, body: bytes) -> bytes:
-        """Client -> server -> client: queue, frame, parse, pop, reply."""
+    def round_trip(self, body: bytes, go_client: bool = False, go_server: bool = False
+                   ) -> bytes:
+        """Client -> server -> client: queue, frame, parse, pop, reply.
+
+        ``go_client`` / ``go_server``: that side's bytes start with what
+        grpc-go sends with each message it writes after receiving one (a
+        connection WINDOW_UPDATE and a BDP PING); the other side's PING ACK
+        then leaves with its next message.
+        """
         self.client_stream.queue_message(body)
-        self.move(self.client, self.server)
+        self.move(self.client, self.server, GO_CONTROL if go_client else b"")
         assert self.server_stream is not None
         request = self.server_stream.pop_message()
         self.server_stream.queue_message(request)
-        self.move(self.server, self.client)
+        self.move(self.server, self.client, GO_CONTROL if go_server else b"")
         reply = self.client_stream.pop_message()
         self.pump()  # window updates
         return reply
@@ -131,3 +144,14 @@ def test_h2_cores_round_trip(benchmark: Any, payload: bytes) -> None:
     pair = _Pair()
     body = encode(encode_metadata(1, METHOD_FIELD), payload)
     assert benchmark(pair.round_trip, body) == body
+
+
+@pytest.mark.parametrize("go", ["none", "go-server", "go-client"])
+def test_h2_cores_round_trip_with_go_control_frames(benchmark: Any, go: str) -> None:
+    """16-byte round trips where one side sends grpc-go's per-message
+    WINDOW_UPDATE + PING (docs/performance.md, "Go peers")."""
+    benchmark.group = "h2 cores, Go control frames"
+    pair = _Pair()
+    body = encode(encode_metadata(1, METHOD_FIELD), Echo(payload=bytes(16)).SerializeToString())
+    reply = benchmark(pair.round_trip, body, go == "go-client", go == "go-server")
+    assert reply == body

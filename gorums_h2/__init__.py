@@ -15,6 +15,7 @@ from gorums_h2._version import (
 )
 from gorums_h2.backoff import Backoff
 from gorums_h2.calls import multicast, quorum_call, quorum_call_stream, rpc_call, unicast
+from gorums_h2.channel import SendQueueFull
 from gorums_h2.configuration import Configuration
 from gorums_h2.context import ConfigContext, NodeContext
 from gorums_h2.errors import (
@@ -84,6 +85,7 @@ __all__ = [
     "ResponseSeq",
     "Responses",
     "SendFailureError",
+    "SendQueueFull",
     "Server",
     "ServerCtx",
     "StatusCode",

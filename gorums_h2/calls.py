@@ -6,9 +6,12 @@ protobuf method name, e.g. ``proto.Storage.ReadQC``.
 
 Errors: a node that is down fails its part at once with a StatusError of code
 UNAVAILABLE (:class:`ConnectionBroken`, or :class:`NodeShutdownError` after a
-graceful shutdown); a server-side error arrives as that StatusError; the
-context's ``timeout`` gives DEADLINE_EXCEEDED; an anyio cancel scope cancels
-the call and removes its routes.
+graceful shutdown); so does a node whose send queue is full
+(:class:`~gorums_h2.channel.SendQueueFull`) in quorum calls and multicasts,
+while ordered RPCs and unicasts wait for room; a server-side error arrives as
+that StatusError; the context's ``timeout`` (counted from the call's start,
+and bounding every wait in it) gives DEADLINE_EXCEEDED; an anyio cancel scope
+cancels the call and removes its routes.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import anyio
 from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
+from gorums_h2.channel import SendQueueFull, wait_for_draining
 from gorums_h2.codec import MethodInfo, encode, encode_metadata, lookup_method
 from gorums_h2.errors import SendFailureError, TypeMismatchError
 from gorums_h2.interceptors import ClientCtx, QuorumInterceptor
@@ -61,9 +65,27 @@ def method_info(method: str, response_type: type[ProtoMessage] | None = None) ->
     return info
 
 
-async def _ready(channel: NodeChannel) -> None:
-    if channel.must_wait():
-        await channel.prepare()
+async def _wait_room(channel: NodeChannel, deadline: float | None,
+                     limit: float | None) -> None:
+    """Wait while ``channel``'s send queue is full, until ``deadline``.
+
+    Returns at once when there is room or the node is down (``send`` then
+    raises its error); raises DEADLINE_EXCEEDED when the deadline passes first.
+    """
+    full = channel.room_error()
+    if not isinstance(full, SendQueueFull) and not channel.count_full():
+        return
+    if deadline is None:
+        await channel.wait_room()
+        return
+    with anyio.move_on_after(deadline - time.monotonic()):
+        await channel.wait_room()
+        return
+    full = channel.room_error()
+    why = full.message if full is not None else (
+        f"node {channel.address}: send queue full"
+        f" ({channel.options.send_buffer_size} messages unwritten)")
+    raise StatusError(StatusCode.DEADLINE_EXCEEDED, f"no room to send within {limit:g}s: {why}")
 
 
 class _SingleReply:
@@ -93,26 +115,30 @@ async def rpc_call(ctx: NodeContext, req: ProtoMessage, method: str,
                    response_type: type[Resp]) -> Resp:
     """An ordered RPC to one node: send ``req`` and return the reply.
 
-    Raises the node's StatusError, DEADLINE_EXCEEDED after ``ctx.timeout``.
+    Waits while the node's send queue is full, then sends (in call order).
+    Raises the node's StatusError, DEADLINE_EXCEEDED after ``ctx.timeout``
+    (which bounds the whole call: waiting for room and for the reply).
     """
     info = method_info(method, response_type)  # type: ignore[arg-type]
     node = ctx.node
     channel = node._channel
-    await _ready(channel)
+    timeout = ctx.timeout
+    deadline = None if timeout is None else time.monotonic() + timeout
+    await _wait_room(channel, deadline, timeout)
     seq = node.manager.next_seq()
     envelope = encode(encode_metadata(seq, info.method_field, b"", ctx.entries_bytes),
                       req.SerializeToString())
     reply = _SingleReply()
     channel.send(seq, envelope, reply)
     try:
-        if ctx.timeout is None:
+        if deadline is None:
             await reply.event.wait()
         else:
-            with anyio.move_on_after(ctx.timeout):
+            with anyio.move_on_after(deadline - time.monotonic()):
                 await reply.event.wait()
             if not reply.event.is_set():
                 raise StatusError(StatusCode.DEADLINE_EXCEEDED,
-                                  f"no reply from node {node.id} within {ctx.timeout:g}s")
+                                  f"no reply from node {node.id} within {timeout:g}s")
     finally:
         if not reply.event.is_set():
             channel.remove_route(seq)
@@ -135,23 +161,29 @@ async def unicast(ctx: NodeContext, req: ProtoMessage, method: str, *,
 
     Hands the message to the node's connection, in call order: waits first
     while that connection's send queue is full (back-pressure, as grpc-go's
-    SendMsg waits for write quota), and raises the node's StatusError if it is
-    down or its stream failed. With ``ignore_errors`` it never waits and never
-    raises (fire and forget).
+    SendMsg waits for write quota) — at most ``ctx.timeout`` (then
+    DEADLINE_EXCEEDED) or as long as the caller's cancel scope allows — and
+    raises the node's StatusError if it is down or its stream failed. With
+    ``ignore_errors`` it never waits and never raises (fire and forget: the
+    message is queued even beyond the limit, or dropped if the node is down).
     """
     info = method_info(method)
     node = ctx.node
     channel = node._channel
-    seq = node.manager.next_seq()
-    envelope = encode(encode_metadata(seq, info.method_field, b"", ctx.entries_bytes),
-                      req.SerializeToString())
     if ignore_errors:
+        seq = node.manager.next_seq()
+        envelope = encode(encode_metadata(seq, info.method_field, b"", ctx.entries_bytes),
+                          req.SerializeToString())
         try:
-            channel.send(seq, envelope, None)
+            channel.send(seq, envelope, None, force=True)
         except StatusError:
             pass
         return
-    await _ready(channel)
+    timeout = ctx.timeout
+    await _wait_room(channel, None if timeout is None else time.monotonic() + timeout, timeout)
+    seq = node.manager.next_seq()
+    envelope = encode(encode_metadata(seq, info.method_field, b"", ctx.entries_bytes),
+                      req.SerializeToString())
     channel.send(seq, envelope, None)
 
 
@@ -165,10 +197,13 @@ async def multicast(ctx: ConfigContext, req: Req, method: str, *, ignore_errors:
     """A one-way message to every node of the configuration.
 
     ``map_request`` interceptors can change (or skip, with None) the message
-    per node. Hands every message to its node's connection as :func:`unicast`
-    does (waiting while a send queue is full) and raises
-    :class:`SendFailureError` naming the nodes that are down; with
-    ``ignore_errors`` it never waits and never raises.
+    per node. Hands every message to its node's connection at once, never
+    waiting for a node that is down or stalled: a node whose send queue is
+    full (:class:`~gorums_h2.channel.SendQueueFull`) does not get it, and
+    :class:`SendFailureError` names those nodes (a queue of
+    ``send_buffer_size`` messages that drains is waited for briefly, see
+    :data:`~gorums_h2.channel.STALLED_AFTER`); with ``ignore_errors`` it
+    never waits and never raises.
     """
     info = method_info(method)
     config = ctx.configuration
@@ -180,8 +215,8 @@ async def multicast(ctx: ConfigContext, req: Req, method: str, *, ignore_errors:
     for interceptor in interceptors:
         interceptor(client_ctx, empty)
     if not ignore_errors:
-        for node in config:
-            await _ready(node._channel)
+        timeout = ctx.timeout
+        await wait_for_draining(config, None if timeout is None else time.monotonic() + timeout)
     seq = manager.next_seq()
     md = encode_metadata(seq, info.method_field, b"", ctx.entries_bytes)
     errors: dict[int, BaseException] = {}

@@ -8,10 +8,18 @@ node is the order of the calls; everything queued for the node goes out in one
 write. Replies are routed by seq number to the call that registered a
 :class:`Route`; a streaming route stays until its call removes it.
 
-A node that is down never blocks a call: :meth:`send` raises UNAVAILABLE at
-once (only while the very first connection attempt is in progress are
-messages held, and sent or failed when it ends). When a stream dies, every
-route of that channel gets the error, and routes never outlive their call.
+A node that is down or stalled never blocks a call: :meth:`send` raises
+UNAVAILABLE at once when the node is not connected, or when its send queue is
+full (more than ``send_buffer_bytes`` unwritten): quorum calls and
+multicasts fail that node's part and go on with the others, while ordered
+RPCs and unicasts first :meth:`wait_room`, bounded by their call. The
+optional ``send_buffer_size`` message limit makes quorum calls and
+multicasts wait only briefly for a draining queue (:meth:`wait_count_room`). While the very
+first connection attempt is in progress, messages are held (up to
+``send_buffer_bytes``) and sent or failed when it ends. When a stream
+dies, every route of that channel gets the error, and routes never outlive
+their call. A :class:`~gorums_h2.liveness.LivenessProbe` watches each
+connection and breaks it when the peer stops answering.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import logging
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -29,6 +37,7 @@ import anyio
 from gorums_h2.backoff import Backoff
 from gorums_h2.codec import split
 from gorums_h2.errors import NodeShutdownError
+from gorums_h2.liveness import LivenessProbe
 from gorums_h2.pb import ordering_pb2
 from gorums_h2.wire.client import ClientConnection, ClientStream, open_io
 from gorums_h2.wire.connection import Signal
@@ -40,12 +49,42 @@ from gorums_h2.wire.status import StatusCode, StatusError
 if TYPE_CHECKING:
     from gorums_h2.node import Node
 
-__all__ = ["NODE_STREAM_PATH", "ChannelOptions", "NodeChannel", "Route"]
+__all__ = [
+    "NODE_STREAM_PATH",
+    "STALLED_AFTER",
+    "ChannelOptions",
+    "NodeChannel",
+    "Route",
+    "SendQueueFull",
+    "wait_for_draining",
+]
 
 NODE_STREAM_PATH = "/ordering.Gorums/NodeStream"
 CONTENT_SUBTYPE = "gorums"
 
 _parse_metadata = ordering_pb2.Metadata.FromString
+MiB = 1024 * 1024
+
+
+STALLED_AFTER = 0.25
+"""Seconds the oldest of ``send_buffer_size`` unwritten messages may wait
+before quorum calls and multicasts stop waiting for that node's queue (a
+draining queue empties in far less)."""
+
+
+def _size(n: int) -> str:
+    return f"{n / MiB:.1f} MiB" if n >= MiB else f"{n / 1024:.1f} KiB"
+
+
+class SendQueueFull(StatusError):
+    """A node's send queue is full (it does not drain): status UNAVAILABLE.
+
+    Quorum calls and multicasts get it for that node at once instead of
+    waiting; the connection itself stays up (so this is not a
+    :class:`ConnectionBroken`).
+    """
+
+    default_code = StatusCode.UNAVAILABLE
 
 
 class Route(Protocol):
@@ -91,10 +130,15 @@ class NodeChannel:
         self.last_err: BaseException | None = None
         self._first_attempt_done = False
         self._held: list[tuple[int, bytes, Route | None]] = []  # during the first attempt
+        self._held_bytes = 0
+        self._created = time.monotonic()
+        self._limit_bytes = options.wire_settings.send_buffer_bytes
+        self.received = 0  # reply messages received (the liveness probe reads it)
         self._held_signal: list[anyio.Event] = []
         self._closing = False
         self._stop_scope: anyio.CancelScope | None = None
-        self._tickets: deque[int] = deque()  # write tickets, when send_buffer_size bounds the queue
+        # (write ticket, queued at) of unwritten messages, when send_buffer_size is set
+        self._tickets: deque[tuple[int, float]] = deque()
         self.state_changed = Signal()  # set when the stream is established or lost
 
     @property
@@ -103,20 +147,29 @@ class NodeChannel:
 
     # ---- sending ----
 
-    def send(self, seq: int, envelope: bytes, route: Route | None) -> int:
+    def send(self, seq: int, envelope: bytes, route: Route | None, *,
+             force: bool = False) -> int:
         """Queue ``envelope`` for the node and register ``route`` for its replies.
 
         Returns a write ticket (0 while the first connection attempt is still
-        running). Raises a StatusError (UNAVAILABLE) if the node is down.
+        running). Raises a StatusError (UNAVAILABLE) if the node is down, and
+        :class:`SendQueueFull` if its queue is full or stalled (see
+        :meth:`room_error`) unless ``force`` (fire-and-forget unicast queues
+        regardless).
         """
         stream = self.stream
         if stream is None:
             if not self._first_attempt_done and not self._closing:
+                if not force and self._held_bytes > self._limit_bytes:
+                    raise self._held_full()
                 if route is not None:
                     self.routes[seq] = route
                 self._held.append((seq, envelope, route))
+                self._held_bytes += len(envelope)
                 return 0
             raise self.unavailable()
+        if not force and stream.queued - stream.written > self._limit_bytes:
+            raise self._queue_full(stream)
         if route is not None:
             self.routes[seq] = route
         try:
@@ -126,7 +179,7 @@ class NodeChannel:
                 self.routes.pop(seq, None)
             raise
         if self.options.send_buffer_size:
-            self._tickets.append(ticket)
+            self._tickets.append((ticket, time.monotonic()))
         return ticket
 
     def unavailable(self) -> StatusError:
@@ -137,37 +190,96 @@ class NodeChannel:
         reason = f": {err}" if err is not None else ""
         return ConnectionBroken(f"node {self.address} is not connected{reason}")
 
-    def must_wait(self) -> bool:
-        """True if a sender should ``await prepare()`` before :meth:`send`."""
-        if not self._first_attempt_done:
-            return not self._closing
-        stream = self.stream
-        return stream is not None and (
-            bool(self.options.send_buffer_size)
-            or stream.queued - stream.written > self.options.wire_settings.send_buffer_bytes
-        )
+    def room_error(self) -> StatusError | None:
+        """Why :meth:`send` would refuse a message to this node now, or None.
 
-    async def prepare(self) -> None:
-        """Wait for the first connection attempt and for send capacity."""
-        await self.wait_ready()
-        await self.wait_capacity()
-
-    async def wait_capacity(self) -> None:
-        """Wait while the node's send buffer is full (back-pressure)."""
+        UNAVAILABLE when the node is down; :class:`SendQueueFull` when more
+        than ``send_buffer_bytes`` are unwritten (flow control, or a socket
+        that does not drain; held messages count while the first connection
+        attempt runs). The ``send_buffer_size`` message limit never refuses:
+        callers that may wait for it do (:meth:`wait_room`,
+        :meth:`wait_count_room`), the others queue beyond it — the byte limit
+        bounds the queue either way.
+        """
         stream = self.stream
         if stream is None:
+            if self._first_attempt_done or self._closing:
+                return self.unavailable()
+            return self._held_full() if self._held_bytes > self._limit_bytes else None
+        if stream.queued - stream.written > self._limit_bytes:
+            return self._queue_full(stream)
+        return None
+
+    def count_full(self) -> bool:
+        """True while ``send_buffer_size`` messages are unwritten (0: never)."""
+        stream = self.stream
+        return bool(self._tickets) and stream is not None and self._count_full(stream)
+
+    def _count_full(self, stream: ClientStream) -> bool:
+        tickets = self._tickets
+        written = stream.written
+        while tickets and tickets[0][0] <= written:
+            tickets.popleft()
+        return len(tickets) >= self.options.send_buffer_size
+
+    def _queue_full(self, stream: ClientStream) -> SendQueueFull:
+        unwritten = stream.queued - stream.written
+        waited = time.monotonic() - stream.progress_at
+        return SendQueueFull(
+            f"node {self.address}: send queue full: {_size(unwritten)} unwritten"
+            f" for {waited:.1f} s")
+
+    def _held_full(self) -> SendQueueFull:
+        return SendQueueFull(
+            f"node {self.address}: send queue full: {_size(self._held_bytes)} in"
+            f" {len(self._held)} messages held while connecting for"
+            f" {time.monotonic() - self._created:.1f} s")
+
+    async def wait_room(self) -> None:
+        """Wait until the first connection attempt ended and the queue has
+        room by both limits (back-pressure, as grpc-go's SendMsg waits for
+        write quota). Unbounded by itself: callers bound it with their call's
+        timeout or cancel scope. Returns early if the stream fails (then
+        :meth:`send` raises its error)."""
+        await self.wait_ready()
+        while True:
+            stream = self.stream
+            if stream is None or stream.finished:
+                return
+            try:
+                if stream.queued - stream.written > self._limit_bytes:
+                    await stream.wait_send_capacity()
+                    continue
+                if self._tickets and self._count_full(stream):
+                    await stream.wait_written(self._tickets[0][0])
+                    continue
+            except StatusError:
+                return
             return
-        await stream.wait_send_capacity()
-        limit = self.options.send_buffer_size
-        if limit:
-            tickets = self._tickets
-            while True:
-                written = stream.written
-                while tickets and tickets[0] <= written:
-                    tickets.popleft()
-                if len(tickets) < limit or stream.finished:
+
+    async def wait_count_room(self, deadline: float | None) -> None:
+        """For callers that must not wait for a stalled node (quorum calls,
+        multicast): while ``send_buffer_size`` messages are unwritten, wait
+        for room — until ``deadline`` (``time.monotonic()``), or until the
+        oldest unwritten message has waited :data:`STALLED_AFTER` seconds
+        (the node does not drain, or this event loop is too busy to write:
+        the message is then queued beyond the limit, and the byte limit
+        decides)."""
+        while True:
+            stream = self.stream
+            if stream is None or not self._tickets or not self._count_full(stream):
+                return
+            now = time.monotonic()
+            wait = self._tickets[0][1] + STALLED_AFTER - now
+            if deadline is not None:
+                wait = min(wait, deadline - now)
+            if wait <= 0:
+                return
+            with anyio.move_on_after(wait):
+                try:
+                    await stream.wait_written(self._tickets[0][0])
+                except StatusError:
                     return
-                await stream.wait_written(tickets[0])
 
     async def wait_ready(self) -> None:
         """Wait for the outcome of the first connection attempt."""
@@ -189,6 +301,7 @@ class NodeChannel:
             self.options.logger.warning(
                 "node %s: dropping undecodable reply: %s", self.address, exc)
             return
+        self.received += 1
         seq = md.message_seq_no
         route = self.routes.get(seq)
         if route is None:
@@ -246,6 +359,7 @@ class NodeChannel:
                 ssl_context=opts.ssl_context,
                 server_hostname=opts.server_hostname,
                 connect_timeout=opts.wire_settings.connect_timeout,
+                settings=opts.wire_settings,
             )
         except StatusError as exc:
             self._lost(exc)
@@ -257,6 +371,7 @@ class NodeChannel:
             settings=opts.wire_settings,
         )
         established = False
+        watch = anyio.CancelScope()
         async with anyio.create_task_group() as tg:
             await tg.start(conn.run)
             try:
@@ -274,14 +389,50 @@ class NodeChannel:
                 established = True
                 self._end_first_attempt(None)
                 self.state_changed.set()
+                if opts.wire_settings.peer_probe_after is not None:
+                    tg.start_soon(self._watch_peer, conn, stream, watch)
                 await stream.wait_closed()
                 self._lost(self._stream_error(stream, conn))
             finally:
+                watch.cancel()
                 self.stream = None
                 self.conn = None
                 with anyio.CancelScope(shield=True):
                     await conn.aclose()
         return established
+
+    async def _watch_peer(self, conn: ClientConnection, stream: ClientStream,
+                          scope: anyio.CancelScope) -> None:
+        """Break the connection when its peer stops answering (see
+        :mod:`gorums_h2.liveness`); ends with the stream (``scope``)."""
+        settings = self.options.wire_settings
+        assert settings.peer_probe_after is not None
+        probe = LivenessProbe(settings.peer_probe_after, settings.peer_probe_timeout,
+                              settings.peer_probe_min_interval)
+        tick = min(0.5, probe.after / 4)
+        with scope:
+            while stream.end_error is None:
+                await anyio.sleep(tick)
+                now = anyio.current_time()
+                outstanding = bool(self.routes)
+                undrained = stream.queued != stream.written or conn.io.write_backlog > 0
+                if not probe.should_ping(now, outstanding or undrained, conn.last_read,
+                                         self.received):
+                    continue
+                what = "replies outstanding" if outstanding else "writes not drained"
+                busy = probe.busy_for(now)
+                probe.ping_sent(now)
+                try:
+                    with anyio.move_on_after(probe.timeout):
+                        await conn.ping()
+                        probe.ping_acked(anyio.current_time(), self.received)
+                        continue
+                except StatusError:
+                    return  # the connection failed meanwhile
+                conn.fail(ConnectionBroken(
+                    f"node {self.address}: no PING ACK within {probe.timeout:g} s,"
+                    f" {what} for {busy:.1f} s"))
+                return
 
     def _stream_metadata(self) -> Metadata:
         opts = self.options
@@ -319,11 +470,16 @@ class NodeChannel:
             return
         self._first_attempt_done = True
         held, self._held = self._held, []
+        self._held_bytes = 0
         stream = self.stream
         for seq, envelope, route in held:
+            if route is not None and seq not in self.routes:
+                continue  # its call ended meanwhile (timeout, cancelled): not sent
             if exc is None and stream is not None:
                 try:
-                    stream.send_nowait(envelope)
+                    ticket = stream.send_nowait(envelope)
+                    if self.options.send_buffer_size:
+                        self._tickets.append((ticket, time.monotonic()))
                     continue
                 except StatusError as send_exc:
                     failure: StatusError = send_exc
@@ -334,3 +490,13 @@ class NodeChannel:
         for event in self._held_signal:
             event.set()
         self._held_signal.clear()
+
+
+async def wait_for_draining(nodes: Iterable[Node], deadline: float | None) -> None:
+    """Before a quorum call or multicast: :meth:`NodeChannel.wait_count_room`
+    for every node whose ``send_buffer_size`` queue is full (free when the
+    limit is not set), until ``deadline`` at most."""
+    for node in nodes:
+        channel = node._channel
+        if channel._tickets and channel.count_full():
+            await channel.wait_count_room(deadline)

@@ -34,14 +34,21 @@ class Manager:
     """The connection pool of a client (keyword options mirror Go's ManagerOptions).
 
     * ``ssl_context`` / ``server_hostname`` / ``wire_settings`` — Go's dial
-      options: TLS (ALPN h2 is set for you), timeouts, windows, keepalive,
-      message size limits (:class:`~gorums_h2.wire.WireSettings`);
+      options: TLS (ALPN h2 is set for you), timeouts, dead-peer detection
+      (on by default), TCP keepalive, windows, message size limits
+      (:class:`~gorums_h2.wire.WireSettings`; see docs/client.md, "Faults and
+      timeouts");
     * ``backoff`` — reconnection backoff (gRPC defaults: 1 s, x1.6, ±20 %, 120 s);
     * ``logger`` — where connection errors are logged (Go's WithLogger);
     * ``metadata`` — sent as headers of every node's stream (WithMetadata);
     * ``per_node_metadata`` — ``f(node_id)`` adds headers per node (WithPerNodeMetadata);
-    * ``send_buffer_size`` — messages that may wait unwritten per node before
-      a call waits (0: bounded only by ``wire_settings.send_buffer_bytes``).
+    * ``send_buffer_size`` — messages that may wait unwritten per node:
+      beyond it RPCs and unicasts wait (bounded by the call), quorum calls
+      and multicasts wait at most ``STALLED_AFTER`` (0.25 s) for a draining
+      queue (0: no message limit). The queue is *full* beyond
+      ``wire_settings.send_buffer_bytes``: quorum calls and multicasts then
+      fail that node's part at once with
+      :class:`~gorums_h2.channel.SendQueueFull`.
     """
 
     def __init__(

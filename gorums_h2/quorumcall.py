@@ -4,22 +4,30 @@
 Nothing is sent when a :class:`Responses` is created: sending happens when a
 terminal method (``first``, ``majority``, ``all``, ``threshold``,
 ``async_*``, ``correctable``) or iteration starts, after the interceptors had
-their say (per-node request transforms). The call's routes are removed when
-it ends — all replies in, a terminal method returns or raises, the timeout
-passes, or the caller is cancelled — so nothing is left behind.
+their say (per-node request transforms). Sending never waits for a node
+that is down or stalled: its part fails at once (only a draining queue at
+its ``send_buffer_size`` limit is waited for, briefly). The call's
+routes are removed when it ends — all replies in, a terminal method returns
+or raises, the timeout passes, the caller is cancelled, the iteration is
+left early, or the :class:`Responses` is closed (``async with``,
+:meth:`Responses.aclose`) — so nothing is left behind, and no reply queues up
+for an abandoned call. None of this waits for the garbage collector.
 """
 
 from __future__ import annotations
 
 import time
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
+from gorums_h2.channel import wait_for_draining
 from gorums_h2.codec import MethodInfo, encode_metadata
 from gorums_h2.errors import IncompleteError
 from gorums_h2.futures import LEVEL_NOT_SET, Async, Correctable
@@ -92,17 +100,23 @@ class QuorumCallState(Generic[Resp]):
     # ---- sending ----
 
     async def start_async(self) -> None:
-        """Send, after waiting for first connection attempts and send capacity."""
-        if self.started:
-            return
-        for node in self._ctx.configuration:
-            channel = node._channel
-            if channel.must_wait():
-                await channel.prepare()
+        """:meth:`start`, after waiting briefly for nodes whose
+        ``send_buffer_size`` queue is full but draining (never for a stalled
+        node, never past the call's timeout)."""
+        ctx = self._ctx
+        timeout = ctx.timeout
+        await wait_for_draining(ctx.configuration,
+                                None if timeout is None else time.monotonic() + timeout)
         self.start()
 
     def start(self) -> None:
-        """Send the request to every node now (synchronously, in node order)."""
+        """Send the request to every node now (synchronously, in node order).
+
+        Never waits: a node that is down, or whose send queue is full
+        (:class:`~gorums_h2.channel.SendQueueFull`), gets an error reply at
+        once; a node whose first connection attempt is still running holds
+        the message until it ends (the call's timeout still counts).
+        """
         if self.started:
             return
         self.started = True
@@ -197,8 +211,12 @@ class QuorumCallState(Generic[Resp]):
                     f"no reply from node {node_id} within the call's timeout")))
 
     def close(self) -> None:
-        """End the call: remove its routes from every channel (idempotent)."""
+        """End the call: remove its routes from every channel (idempotent).
+
+        Replies not yet consumed are dropped, and later ones are not queued.
+        """
         self.closed = True
+        self._queue.clear()
         active = self._active
         if active:
             seq = self._seq
@@ -206,11 +224,42 @@ class QuorumCallState(Generic[Resp]):
                 channel.remove_route(seq)
             active.clear()
 
-    def __del__(self) -> None:
-        # an iterator abandoned mid-way (break out of `async for`) still
-        # releases its routes once it is garbage
-        if self._active:
-            self.close()
+
+class CallIterator(Generic[Resp]):
+    """An iteration over a call's replies as the user holds it (``async for``).
+
+    ``inner`` is the call itself or the iterator of its interceptor chain.
+    The channels' route tables reference the call, never this object, so the
+    moment the iteration is abandoned (``break`` out of ``async for`` drops
+    the loop's iterator), a finalizer ends the call and its routes are gone —
+    through reference counting, without waiting for ``gc.collect()``, and
+    even while an interceptor's suspended generator still holds the call.
+    :meth:`aclose` ends it explicitly and closes ``inner``.
+    """
+
+    __slots__ = ("__weakref__", "_call", "_close", "_inner")
+
+    def __init__(self, inner: AsyncIterator[NodeResponse[Resp]],
+                 call: QuorumCallState[Resp]) -> None:
+        self._inner = inner
+        self._call = call
+        self._close = weakref.finalize(self, call.close)
+
+    def __aiter__(self) -> CallIterator[Resp]:
+        return self
+
+    async def __anext__(self) -> NodeResponse[Resp]:
+        try:
+            return await self._inner.__anext__()
+        except BaseException:
+            self._close()  # ended, failed or cancelled: release the routes now
+            raise
+
+    async def aclose(self) -> None:
+        """End the call (its routes are removed) and close the inner iterator."""
+        self._close()
+        if self._inner is not self._call:
+            await aclose_iterator(self._inner)
 
 
 class Responses(Generic[Resp]):
@@ -223,9 +272,14 @@ class Responses(Generic[Resp]):
     ``correctable(n)`` returns a :class:`Correctable`. ``async for r in
     responses`` yields :class:`NodeResponse` values as they arrive; so do
     ``seq()``, ``ignore_errors()`` and ``filter()``. A Responses is single-use.
+
+    Cleanup is deterministic: leaving an iteration early (``break``, an
+    exception, cancellation) ends the call at once, and ``async with
+    responses:`` or ``await responses.aclose()`` end it explicitly (its routes
+    are removed and replies arriving later are dropped).
     """
 
-    __slots__ = ("_call", "_client_ctx", "_intercepted", "_seq")
+    __slots__ = ("_call", "_client_ctx", "_intercepted", "_iterators", "_seq")
 
     def __init__(
         self,
@@ -245,6 +299,35 @@ class Responses(Generic[Resp]):
             seq = interceptor(client_ctx, seq)
         self._seq = seq
         self._intercepted = bool(interceptors)
+        self._iterators: weakref.WeakSet[CallIterator[Resp]] | None = None  # made on demand
+
+    # ---- explicit cleanup ----
+
+    async def __aenter__(self) -> Responses[Resp]:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """End the call: remove its routes, drop unconsumed replies, close the
+        iterations handed out (idempotent; a call never started is not sent)."""
+        call = self._call
+        call.started = True  # a later terminal method sends nothing
+        call.close()
+        for it in list(self._iterators or ()):
+            await it.aclose()
+
+    def _guard(self, seq: ResponseSeq[Resp]) -> ResponseSeq[Resp]:
+        def iterate() -> AsyncIterator[NodeResponse[Resp]]:
+            it = CallIterator(seq.__aiter__(), self._call)
+            if self._iterators is None:
+                self._iterators = weakref.WeakSet()
+            self._iterators.add(it)
+            return it
+
+        return ResponseSeq(iterate)
 
     # ---- introspection ----
 
@@ -260,16 +343,16 @@ class Responses(Generic[Resp]):
 
     def seq(self) -> ResponseSeq[Resp]:
         """The reply iterator (starts the call when iterated)."""
-        return self._seq
+        return self._guard(self._seq)
 
     def __aiter__(self) -> AsyncIterator[NodeResponse[Resp]]:
-        return self._seq.__aiter__()
+        return self._guard(self._seq).__aiter__()
 
     def ignore_errors(self) -> ResponseSeq[Resp]:
-        return self._seq.ignore_errors()
+        return self._guard(self._seq.ignore_errors())
 
     def filter(self, keep: Callable[[NodeResponse[Resp]], bool]) -> ResponseSeq[Resp]:
-        return self._seq.filter(keep)
+        return self._guard(self._seq.filter(keep))
 
     async def collect_n(self, n: int) -> dict[int, Resp | None]:
         try:

@@ -2,11 +2,13 @@
 
 ``python bench/benchlib/peer_server.py IMPL [--count N] [--backend B]``
 prints ``LISTENING host:port`` per server and serves until SIGTERM or until
-its parent exits. IMPL:
+its parent exits. IMPL (``--backend uvloop`` runs the asyncio servers on uvloop):
 
 * ``grpclib`` / ``grpcio`` — ``benchpeer.Echo``: ``Unary`` echoes a
-  ``BytesValue``; ``Sink`` (client streaming) counts messages until the client
-  half-closes, then replies once;
+  ``BytesValue``; ``Stream`` (bidi) echoes every message, in order (the
+  streaming peers put a request id in front of the payload); ``Sink``
+  (client streaming) counts messages until the client half-closes, then
+  replies once;
 * ``wire`` — gorums_h2's raw gRPC layer: ``/bench.Wire/Echo`` echoes every
   message of a bidi stream (on asyncio or trio).
 
@@ -28,6 +30,7 @@ from google.protobuf.wrappers_pb2 import BytesValue
 SERVICE = "benchpeer.Echo"
 UNARY = f"/{SERVICE}/Unary"
 SINK = f"/{SERVICE}/Sink"
+STREAM = f"/{SERVICE}/Stream"
 WIRE_PATH = "/bench.Wire/Echo"
 GRPC_OPTIONS = [("grpc.max_receive_message_length", 8 * 1024 * 1024),
                 ("grpc.max_send_message_length", 8 * 1024 * 1024)]
@@ -61,7 +64,12 @@ class GrpclibEcho:
         return {
             UNARY: Handler(self.unary, Cardinality.UNARY_UNARY, BytesValue, BytesValue),
             SINK: Handler(self.sink, Cardinality.STREAM_UNARY, BytesValue, BytesValue),
+            STREAM: Handler(self.stream, Cardinality.STREAM_STREAM, BytesValue, BytesValue),
         }
+
+    async def stream(self, stream: Any) -> None:
+        async for request in stream:
+            await stream.send_message(request)
 
     async def unary(self, stream: Any) -> None:
         request = await stream.recv_message()
@@ -104,7 +112,15 @@ async def serve_grpcio(count: int) -> None:
             count += 1
         return BytesValue(value=str(count).encode())
 
+    async def echo(requests: AsyncIterator[BytesValue], context: Any
+                   ) -> AsyncIterator[BytesValue]:
+        async for request in requests:
+            yield request
+
     handler = grpc.method_handlers_generic_handler(SERVICE, {
+        "Stream": grpc.stream_stream_rpc_method_handler(
+            echo, request_deserializer=BytesValue.FromString,
+            response_serializer=BytesValue.SerializeToString),
         "Unary": grpc.unary_unary_rpc_method_handler(
             unary, request_deserializer=BytesValue.FromString,
             response_serializer=BytesValue.SerializeToString),
@@ -163,16 +179,26 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("impl", choices=("grpclib", "grpcio", "wire"))
     ap.add_argument("--count", type=int, default=1)
-    ap.add_argument("--backend", default="asyncio", choices=("asyncio", "trio"))
+    ap.add_argument("--backend", default="asyncio", choices=("asyncio", "trio", "uvloop"))
     args = ap.parse_args(argv)
+    loop_factory = None
+    if args.backend == "uvloop":
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
     if args.impl == "grpclib":
-        asyncio.run(serve_grpclib(args.count))
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(serve_grpclib(args.count))
     elif args.impl == "grpcio":
-        asyncio.run(serve_grpcio(args.count))
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(serve_grpcio(args.count))
     else:
         import anyio
 
-        anyio.run(serve_wire, args.count, backend=args.backend)
+        backend, options = args.backend, {}
+        if backend == "uvloop":
+            backend, options = "asyncio", {"use_uvloop": True}
+        anyio.run(serve_wire, args.count, backend=backend, backend_options=options)
     return 0
 
 

@@ -2,11 +2,14 @@
 ``bench/.venv-purerpc`` (purerpc pins h2 < 4, so it cannot share our venv).
 
 * ``purerpc_peer.py server [--count N]`` — ``benchpeer.Echo`` servers
-  (``Unary`` echo, ``Sink`` counting until the client half-closes), one
-  ``LISTENING host:port`` line each; serves until SIGTERM or the parent exits.
+  (``Unary`` echo, ``Stream`` echoing every message of a bidi stream,
+  ``Sink`` counting until the client half-closes), one ``LISTENING
+  host:port`` line each; serves until SIGTERM or the parent exits.
 * ``purerpc_peer.py driver`` — reads JSON commands on stdin, one per line,
   answers one JSON line each on stdout:
-  ``{"cmd": "connect", "addresses": [...]}`` -> ``{"ok": true}``;
+  ``{"cmd": "connect", "addresses": [...], "streaming": false}`` ->
+  ``{"ok": true}`` (``streaming``: the streaming form, one bidi stream per
+  server with request ids, see benchlib.clients);
   ``{"cmd": "run", "workload": "A", "n": 200}`` ->
   ``{"ok": true, "seconds": s, "cpu": c}`` (wall and process CPU seconds of
   the run, measured in the driver); ``{"cmd": "quit"}``. Errors:
@@ -53,7 +56,12 @@ def make_service() -> purerpc.Service:
             count += 1
         yield BytesValue(value=str(count).encode())
 
+    async def stream(requests: Any) -> Any:
+        async for request in requests:
+            yield request
+
     service.add_method("Unary", unary, UNARY_SIG)
+    service.add_method("Stream", stream, SINK_SIG)
     service.add_method("Sink", sink, SINK_SIG)
     return service
 
@@ -143,6 +151,78 @@ class PurerpcClient:
             await stream.receive_message()
 
 
+class PurerpcStreamClient(PurerpcClient):
+    """The streaming form: one bidi ``Stream`` per server, opened once; each
+    request carries an id (8 bytes in front of the payload), a reader task
+    per stream wakes the call waiting for that id."""
+
+    async def __aenter__(self) -> PurerpcStreamClient:
+        await super().__aenter__()
+        self._next_id = 0
+        self._waiting: dict[bytes, Any] = {}
+        self._streams = []
+        for address in self.addresses:
+            host, port = address.rsplit(":", 1)
+            channel = await self._stack.enter_async_context(
+                purerpc.insecure_channel(host, int(port)))
+            stub = purerpc.Client(SERVICE, channel).get_method_stub("Stream", SINK_SIG)
+            stream = await stub.call_stream(None)
+            self._streams.append(stream)
+            self._tg.start_soon(self._reader, stream)
+        for node in range(len(self._streams)):
+            await self._call(node, b"", None)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for stream in self._streams:
+            await stream.close()
+        await super().__aexit__(*exc)
+
+    async def _reader(self, stream: Any) -> None:
+        waiting = self._waiting
+        while (reply := await stream.receive_message()) is not None:
+            done = waiting.pop(reply.value[:8], None)
+            if done is not None:
+                done()
+
+    def message(self, payload: bytes) -> Any:
+        return payload
+
+    async def _call(self, node: int, payload: bytes, on_reply: Any) -> None:
+        """Send one request to ``node``; ``on_reply()`` at its reply (None:
+        wait for the reply here)."""
+        self._next_id += 1
+        key = self._next_id.to_bytes(8, "little")
+        event = None
+        if on_reply is None:
+            event = anyio.Event()
+            on_reply = event.set
+        self._waiting[key] = on_reply
+        await self._streams[node].send_message(BytesValue(value=key + payload))
+        if event is not None:
+            await event.wait()
+
+    async def rpc(self, msg: Any) -> None:
+        await self._call(0, msg, None)
+
+    async def quorum(self, nodes: int, q: int, msg: Any) -> None:
+        done = anyio.Event()
+        count = 0
+
+        def on_reply() -> None:
+            nonlocal count
+            count += 1
+            if count == q:
+                done.set()
+
+        for i in range(nodes):
+            await self._call(i, msg, on_reply)
+        await done.wait()
+
+    async def multicast_round(self, nodes: int, count: int, msg: Any) -> None:
+        await super().multicast_round(nodes, count, BytesValue(value=msg))
+
+
 async def drive() -> None:
     stdin = anyio.wrap_file(sys.stdin)
     client: PurerpcClient | None = None
@@ -151,7 +231,8 @@ async def drive() -> None:
             cmd = json.loads(line)
             try:
                 if cmd["cmd"] == "connect":
-                    client = await stack.enter_async_context(PurerpcClient(cmd["addresses"]))
+                    kind = PurerpcStreamClient if cmd.get("streaming") else PurerpcClient
+                    client = await stack.enter_async_context(kind(cmd["addresses"]))
                     reply: dict[str, Any] = {"ok": True}
                 elif cmd["cmd"] == "run":
                     assert client is not None, "connect first"

@@ -15,6 +15,7 @@ process CPU seconds).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -45,9 +46,14 @@ BENCH = Path(__file__).resolve().parent.parent
 ROOT = BENCH.parent
 PURERPC_VENV = BENCH / ".venv-purerpc"
 
-# (implementation, backend) pairs of the side-by-side workloads
-IMPLS = [("gorums_h2", "asyncio"), ("grpclib", "asyncio"), ("grpcio", "asyncio"),
-         ("gorums_h2", "trio"), ("purerpc", "trio")]
+# (implementation, backend) pairs of the side-by-side workloads: the peers in
+# their unary and streaming forms (benchlib.clients), uvloop on both sides
+# where it is installed (grpcio does its own I/O: asyncio only)
+IMPLS = [("gorums_h2", "asyncio"), ("grpclib", "asyncio"), ("grpclib-stream", "asyncio"),
+         ("grpcio", "asyncio"), ("grpcio-stream", "asyncio"),
+         ("gorums_h2", "trio"), ("purerpc", "trio"), ("purerpc-stream", "trio")]
+if importlib.util.find_spec("uvloop") is not None:
+    IMPLS += [("gorums_h2", "uvloop"), ("grpclib", "uvloop"), ("grpclib-stream", "uvloop")]
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,7 @@ def _server_command(impl: str, backend: str, count: int) -> list[str]:
     if impl == "gorums_h2":
         return [sys.executable, "-m", "gorums_h2.benchmark.server", "--count", str(count),
                 "--backend", backend]
+    impl = impl.removesuffix("-stream")  # the same servers serve both forms
     if impl in ("grpclib", "grpcio", "wire"):
         return [sys.executable, str(BENCH / "benchlib" / "peer_server.py"), impl,
                 "--count", str(count), "--backend", backend]
@@ -190,14 +197,15 @@ class InProcessRunner:
 class PurerpcRunner:
     """purerpc's benchmark driver (trio), in a process of its own venv."""
 
-    impl, backend = "purerpc", "trio"
+    backend = "trio"
 
-    def __init__(self, addresses: list[str]) -> None:
+    def __init__(self, addresses: list[str], *, streaming: bool = False) -> None:
+        self.impl = "purerpc-stream" if streaming else "purerpc"
         self.proc = subprocess.Popen(
             [purerpc_python(), str(BENCH / "benchlib" / "purerpc_peer.py"), "driver"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=_env())
         try:
-            self._ask({"cmd": "connect", "addresses": addresses})
+            self._ask({"cmd": "connect", "addresses": addresses, "streaming": streaming})
         except BaseException:
             self.close()
             raise
@@ -231,6 +239,6 @@ class PurerpcRunner:
 
 
 def make_runner(impl: str, backend: str, addresses: list[str]) -> InProcessRunner | PurerpcRunner:
-    if impl == "purerpc":
-        return PurerpcRunner(addresses)
+    if impl in ("purerpc", "purerpc-stream"):
+        return PurerpcRunner(addresses, streaming=impl == "purerpc-stream")
     return InProcessRunner(impl, backend, addresses)

@@ -13,6 +13,13 @@
   accounting; everything else, and every unusual case (padding, END_STREAM,
   a window or frame-size violation, a stream that is not open, a partial
   frame, a header block in progress), goes through h2 unchanged.
+* Control frames on the same fast path: PING, PING ACK and WINDOW_UPDATE
+  (connection, and streams that can still send), which grpc-go sends with
+  every message (a BDP PING and the connection credit), are parsed next to
+  DATA with h2's exact effect (the PING ACK queued in order, the outbound
+  window grown, the same events).
+  :attr:`H2Connection.ping_acks_queued` counts the ACKs queued this way, so
+  the driver can send them with the next write instead of on their own.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from h2.exceptions import StreamClosedError, StreamIDTooLowError
 from h2.stream import StreamState
 from hyperframe.frame import Frame, GoAwayFrame, RstStreamFrame
 
-__all__ = ["FAST_DATA", "EagerFrameBuffer", "FastData", "H2Connection"]
+__all__ = ["FAST_DATA", "PING_ACK_SIZE", "EagerFrameBuffer", "FastData", "H2Connection"]
 
 # Tests switch the DATA fast path off to compare it with h2's own handling.
 FAST_DATA = True
@@ -38,10 +45,19 @@ FAST_DATA = True
 _OPEN = (ConnectionState.CLIENT_OPEN, ConnectionState.SERVER_OPEN)
 _CAN_RECEIVE = (StreamState.OPEN, StreamState.HALF_CLOSED_LOCAL)
 _CAN_SEND = (StreamState.OPEN, StreamState.HALF_CLOSED_REMOTE)
+_CAN_SEND_OR_RECEIVE = (StreamState.OPEN, StreamState.HALF_CLOSED_LOCAL,
+                        StreamState.HALF_CLOSED_REMOTE)
 _FRAME_HEADER = struct.Struct(">BHBBL")  # 24-bit length as B+H, type, flags, stream id
 _TYPE_DATA = 0x0
+_TYPE_PING = 0x6
+_TYPE_WINDOW_UPDATE = 0x8
 _FLAG_END_STREAM = 0x1
+_FLAG_ACK = 0x1
 _FLAG_PADDED = 0x8
+_MAX_WINDOW = 2**31 - 1
+# a PING ACK's frame header: length 8, type PING, flags ACK, stream 0
+_PING_ACK_HEADER = _FRAME_HEADER.pack(0, 8, _TYPE_PING, _FLAG_ACK, 0)
+PING_ACK_SIZE = len(_PING_ACK_HEADER) + 8
 
 
 class FastData:
@@ -83,13 +99,17 @@ class H2Connection(h2.connection.H2Connection):
     def __init__(self, config: h2.config.H2Configuration) -> None:
         super().__init__(config=config)
         self.incoming_buffer = EagerFrameBuffer(server=not config.client_side)
+        #: PING ACKs the fast path queued since the last :meth:`data_to_send`
+        self.ping_acks_queued = 0
 
     # ---- the DATA fast path ----
 
     def receive_data(self, data: Any) -> list[Any]:
         """h2's ``receive_data``, with plain DATA frames on open streams
         parsed here (see the module doc) and reported as :class:`FastData`
-        events; the rest goes to h2, and the events keep the frames' order."""
+        events, PINGs and connection WINDOW_UPDATEs handled here too
+        (:meth:`_fast_control`); the rest goes to h2, and the events and
+        the queued replies keep the frames' order."""
         buf = self.incoming_buffer
         if (not FAST_DATA or buf._data or buf._headers_buffer or buf._preamble_len
                 or self.state_machine.state not in _OPEN):
@@ -104,7 +124,13 @@ class H2Connection(h2.connection.H2Connection):
         while end - pos >= 9:
             hi, lo, ftype, flags, sid = _FRAME_HEADER.unpack_from(view, pos)
             length = (hi << 16) | lo
-            if (ftype != _TYPE_DATA or flags & (_FLAG_END_STREAM | _FLAG_PADDED)
+            if ftype != _TYPE_DATA:
+                if pos + 9 + length > end or not self._fast_control(
+                        ftype, flags, sid, view, pos + 9, length, events):
+                    break
+                pos += 9 + length
+                continue
+            if (flags & (_FLAG_END_STREAM | _FLAG_PADDED)
                     or length > max_size or length == 0 or pos + 9 + length > end):
                 break
             stream = streams.get(sid & 0x7FFFFFFF)
@@ -123,6 +149,69 @@ class H2Connection(h2.connection.H2Connection):
         if pos < end:
             events.extend(super().receive_data(view[pos:]))
         return events
+
+    def _fast_control(self, ftype: int, flags: int, sid: int, view: memoryview, start: int,
+                      length: int, events: list[Any]) -> bool:
+        """Take a whole PING or WINDOW_UPDATE frame (body at
+        ``view[start:start + length]``) as h2 would; False for anything else
+        or anything h2 would object to, which then goes to h2."""
+        sid &= 0x7FFFFFFF
+        if sid:
+            if ftype == _TYPE_WINDOW_UPDATE and length == 4:
+                return self._fast_stream_window_update(sid, view, start, events)
+            return False  # a PING h2 rejects
+        if ftype == _TYPE_PING:
+            if length != 8:
+                return False
+            if flags & _FLAG_ACK:
+                events.append(h2.events.PingAckReceived(
+                    ping_data=view[start : start + 8].tobytes()))
+            else:  # h2 answers at once, with the same opaque data
+                opaque = view[start : start + 8].tobytes()
+                out = self._data_to_send
+                out += _PING_ACK_HEADER
+                out += opaque
+                self.ping_acks_queued += 1
+                events.append(h2.events.PingReceived(ping_data=opaque))
+            return True
+        if ftype == _TYPE_WINDOW_UPDATE:
+            if length != 4:
+                return False
+            increment = int.from_bytes(view[start : start + 4], "big")
+            window = self.outbound_flow_control_window + increment
+            if not 1 <= increment <= _MAX_WINDOW or window > _MAX_WINDOW:
+                return False  # h2 raises the PROTOCOL_ERROR / FLOW_CONTROL_ERROR
+            self.outbound_flow_control_window = window
+            events.append(h2.events.WindowUpdated(stream_id=0, delta=increment))
+            return True
+        return False
+
+    def _fast_stream_window_update(self, sid: int, view: memoryview, start: int,
+                                   events: list[Any]) -> bool:
+        """A stream's WINDOW_UPDATE while it can send (h2: the window grows,
+        ``WindowUpdated``); closed or unknown streams, a bad increment or an
+        overflow (h2 resets the stream) go to h2."""
+        stream = self.streams.get(sid)
+        if stream is None or stream.state_machine.state not in _CAN_SEND_OR_RECEIVE:
+            return False
+        increment = int.from_bytes(view[start : start + 4], "big")
+        window = stream.outbound_flow_control_window + increment
+        if not 1 <= increment <= _MAX_WINDOW or window > _MAX_WINDOW:
+            return False
+        stream.outbound_flow_control_window = window
+        events.append(h2.events.WindowUpdated(stream_id=sid, delta=increment))
+        return True
+
+    @property
+    def only_ping_acks_queued(self) -> bool:
+        """True when all queued output is PING ACKs of the fast path."""
+        return len(self._data_to_send) == self.ping_acks_queued * PING_ACK_SIZE
+
+    def data_to_send(self, amount: int | None = None) -> bytes:
+        data = super().data_to_send(amount)
+        if not self._data_to_send:
+            self.ping_acks_queued = 0
+        return data
 
     def send_data_fast(self, stream_id: int, data: bytes | memoryview) -> None:
         """h2's ``send_data`` (no padding, no END_STREAM) for the common case;

@@ -21,6 +21,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 from anyio.abc import SocketAttribute
 
 from gorums_h2.wire.errors import ConnectionBroken
@@ -32,6 +33,7 @@ __all__ = [
     "StreamIO",
     "mark_asyncio_context",
     "native_asyncio_enabled",
+    "set_tcp_timeouts",
 ]
 
 _TRANSPORT_ERRORS = (anyio.BrokenResourceError, anyio.EndOfStream, OSError, ssl.SSLError)
@@ -66,6 +68,34 @@ def mark_asyncio_context() -> None:
     sniffio.current_async_library_cvar.set("asyncio")
 
 
+def set_tcp_timeouts(sock: Any, keepalive: float | None, user_timeout: float | None) -> None:
+    """Enable TCP keepalive (idle time and probe interval ``keepalive``
+    seconds, 3 probes) and ``TCP_USER_TIMEOUT`` (``user_timeout`` seconds)
+    on a TCP socket, as far as the platform offers them (silently skipped
+    where it does not: keepalive timing needs Linux/macOS/Windows options,
+    ``TCP_USER_TIMEOUT`` Linux)."""
+    if sock is None or getattr(sock, "family", None) not in (socket.AF_INET, socket.AF_INET6):
+        return
+    options: list[tuple[int, int, int]] = []
+    if keepalive is not None:
+        seconds = max(1, round(keepalive))
+        options.append((socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1))
+        idle = getattr(socket, "TCP_KEEPIDLE", None) or getattr(socket, "TCP_KEEPALIVE", None)
+        for name, value in ((idle, seconds),
+                            (getattr(socket, "TCP_KEEPINTVL", None), seconds),
+                            (getattr(socket, "TCP_KEEPCNT", None), 3)):
+            if name is not None:
+                options.append((socket.IPPROTO_TCP, name, value))
+    user = getattr(socket, "TCP_USER_TIMEOUT", None)
+    if user_timeout is not None and user is not None:
+        options.append((socket.IPPROTO_TCP, user, max(1, round(user_timeout * 1000))))
+    for level, name, value in options:
+        try:
+            sock.setsockopt(level, name, value)
+        except (OSError, AttributeError):
+            pass
+
+
 def _eof_message(core: ConnectionCore) -> str:
     if core.goaway is not None:
         return f"connection closed by peer after GOAWAY ({core.goaway.message})"
@@ -82,7 +112,8 @@ class IOStrategy:
         self.core = core
 
     def start(self) -> None:
-        """The connection is set up (core attached and initiated): go."""
+        """The connection runs (core attached and initiated, its task group
+        up): from now on received bytes go to the core."""
 
     async def run(self, tg: anyio.abc.TaskGroup) -> None:
         """Serve until the connection is dead or closed."""
@@ -94,6 +125,17 @@ class IOStrategy:
 
     def wake_writer(self) -> None:
         raise NotImplementedError
+
+    def wake_writer_soon(self) -> None:
+        """Like :meth:`wake_writer` for output that may wait a little (PING
+        ACKs): it should leave with the next write if one follows at once."""
+        self.wake_writer()
+
+    @property
+    def write_backlog(self) -> int:
+        """Bytes marked written but still buffered in user space (not yet in
+        the kernel): asyncio's transport buffer; 0 where writes await the socket."""
+        return 0
 
     @property
     def peer(self) -> Any:
@@ -161,9 +203,16 @@ class StreamIO(IOStrategy):
     async def _write_loop(self) -> None:
         core = self.core
         transport = self.transport
+        can_wait = True
         try:
             while True:
                 core.flush()
+                if can_wait and core.output_can_wait:
+                    # only PING ACKs: the task the same read woke may queue a
+                    # message in this batch; give it one turn to join the write
+                    can_wait = False
+                    await anyio.lowlevel.checkpoint()
+                    continue
                 data = core.data_to_send()
                 if data:
                     try:
@@ -178,6 +227,7 @@ class StreamIO(IOStrategy):
                 if core.error is not None:
                     return
                 await self._signal.wait()
+                can_wait = True
         finally:
             self._writer_done.set()
 
@@ -196,8 +246,12 @@ class _Protocol(asyncio.Protocol):
         io.last_read = io._loop.time()
         if io._started:
             io.core.receive_data(data)
-        else:  # before the connection is set up (uvloop may read that early)
+        else:
+            # before the connection runs (uvloop reads before connection_made;
+            # a server connection waits for its task): keep it for start(),
+            # and read no more until then, so the buffer stays one read
             io._early.append(data)
+            io._pause_early()
 
     def eof_received(self) -> bool | None:
         io = self.io
@@ -233,6 +287,7 @@ class AsyncioProtocolIO(IOStrategy):
         self.transport: asyncio.Transport | None = None
         self.protocol = _Protocol(self)
         self._scheduled = False
+        self._soon_scheduled = False
         self._flushing = False
         self._again = False
         self._paused = False
@@ -241,6 +296,7 @@ class AsyncioProtocolIO(IOStrategy):
         self._started = False
         self._early: list[bytes | BaseException | None] = []  # before start()
         self._lost_early = False
+        self._early_paused = False
 
     # --- transport callbacks ---
 
@@ -252,6 +308,8 @@ class AsyncioProtocolIO(IOStrategy):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:
                 pass
+        if self._early and not self._started:
+            self._pause_early()  # uvloop: bytes came before connection_made
         if self._on_made is not None:
             self._on_made(self)
 
@@ -264,9 +322,25 @@ class AsyncioProtocolIO(IOStrategy):
                 core.fail(ConnectionBroken(f"connection lost: {exc!r}"))
         self._lost_event.set()
 
+    def _pause_early(self) -> None:
+        transport = self.transport
+        if transport is not None and not self._early_paused and not transport.is_closing():
+            self._early_paused = True
+            transport.pause_reading()
+
     def start(self) -> None:
+        """Replay what arrived before the connection ran, then read on.
+
+        Called by :meth:`Connection.run` once the connection can take
+        requests (its task group exists): no byte reaches the core before.
+        """
         self._started = True
         early, self._early = self._early, []
+        if self._early_paused:
+            self._early_paused = False
+            transport = self.transport
+            if transport is not None and not transport.is_closing():
+                transport.resume_reading()
         for item in early:
             if isinstance(item, bytes):
                 self._protocol_data(item)
@@ -291,6 +365,24 @@ class AsyncioProtocolIO(IOStrategy):
         if not self._scheduled:
             self._scheduled = True
             self._loop.call_soon(self._end_burst)
+
+    def wake_writer_soon(self) -> None:
+        # Two loop iterations later, unless a write comes first: the data
+        # that brought the PINGs woke a task that is about to queue a message
+        # (a call's next request, a handler's reply); its write carries the
+        # ACKs. One iteration is not enough: that task runs in the next one
+        # and its write is scheduled after this callback would run.
+        if not self._scheduled and not self._soon_scheduled:
+            self._soon_scheduled = True
+            self._loop.call_soon(self._soon_hop)
+
+    def _soon_hop(self) -> None:
+        self._loop.call_soon(self._soon_end)
+
+    def _soon_end(self) -> None:
+        self._soon_scheduled = False
+        if not self._scheduled:
+            self._flush()
 
     def _end_burst(self) -> None:
         self._scheduled = False
@@ -327,6 +419,11 @@ class AsyncioProtocolIO(IOStrategy):
             # the connection failed (e.g. the peer broke HTTP/2): the GOAWAY
             # written above goes out, then the socket closes and run() returns
             transport.close()
+
+    @property
+    def write_backlog(self) -> int:
+        transport = self.transport
+        return transport.get_write_buffer_size() if transport is not None else 0
 
     # --- lifecycle ---
 

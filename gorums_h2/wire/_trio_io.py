@@ -104,9 +104,15 @@ class TrioSocketIO(StreamIO):
         core = self.core
         sock = self.sock
         send = sock.send
+        checkpoint = trio.lowlevel.checkpoint
+        can_wait = True
         try:
             while True:
                 core.flush()
+                if can_wait and core.output_can_wait:
+                    can_wait = False  # only PING ACKs: see StreamIO._write_loop
+                    await checkpoint()
+                    continue
                 data = core.data_to_send()
                 if data:
                     view = memoryview(data)
@@ -128,5 +134,6 @@ class TrioSocketIO(StreamIO):
                 if core.error is not None:
                     return
                 await self._signal.wait()
+                can_wait = True
         finally:
             self._writer_done.set()

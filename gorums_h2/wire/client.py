@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
 import anyio.abc
 import h2.exceptions
+from anyio.abc import SocketAttribute
 from anyio.streams.tls import TLSAttribute, TLSStream
 
 from gorums_h2.wire._io import (
@@ -30,6 +32,7 @@ from gorums_h2.wire._io import (
     StreamIO,
     mark_asyncio_context,
     native_asyncio_enabled,
+    set_tcp_timeouts,
 )
 from gorums_h2.wire._trio_io import TrioSocketIO, native_trio_socket
 from gorums_h2.wire.connection import Connection, Stream
@@ -48,19 +51,28 @@ __all__ = [
     "open_transport",
 ]
 
+_DEFAULT_SETTINGS = WireSettings()
+
 
 class ClientStream(Stream):
     """The client end of a gRPC call (bidi-capable).
 
     After the call: ``initial_metadata`` (response headers), ``trailing_metadata``
     and ``status`` (None for OK) are set; :meth:`receive` raises EndOfStream on
-    OK and the :class:`StatusError` otherwise.
+    OK and the :class:`StatusError` otherwise. ``progress_at``
+    (``time.monotonic()``) is when queued bytes were last written (or the
+    stream was opened): how long a full queue has not drained.
     """
 
-    __slots__ = ()
+    __slots__ = ("progress_at",)
 
     def __init__(self, conn: ConnectionCore, stream_id: int) -> None:
         super().__init__(conn, stream_id, client_side=True)
+        self.progress_at = time.monotonic()
+
+    def _wake_senders(self) -> None:
+        self.progress_at = time.monotonic()
+        self._send_signal.set()
 
     def end(self) -> None:
         """Half-close: tell the server that no more messages follow."""
@@ -197,13 +209,16 @@ async def open_io(
     ssl_context: ssl.SSLContext | None = None,
     server_hostname: str | None = None,
     connect_timeout: float = 20.0,
+    settings: WireSettings | None = None,
 ) -> IOStrategy:
     """Connect and return the I/O strategy for a :class:`ClientConnection`.
 
     On asyncio this is the native protocol path, on trio (plain TCP) the raw
-    socket, otherwise (TLS on trio) an anyio stream.
+    socket, otherwise (TLS on trio) an anyio stream. The socket gets
+    ``settings``' TCP keepalive and ``TCP_USER_TIMEOUT`` (defaults when None).
     Raises :class:`ConnectionBroken` like :func:`open_transport`.
     """
+    settings = settings or _DEFAULT_SETTINGS
     if not native_asyncio_enabled():
         stream = await open_transport(
             host,
@@ -212,6 +227,8 @@ async def open_io(
             server_hostname=server_hostname,
             connect_timeout=connect_timeout,
         )
+        set_tcp_timeouts(stream.extra(SocketAttribute.raw_socket, None),
+                         settings.tcp_keepalive, settings.tcp_user_timeout)
         sock = native_trio_socket(stream)
         if sock is not None:
             return TrioSocketIO(stream, sock)  # type: ignore[arg-type]
@@ -236,6 +253,8 @@ async def open_io(
         ) from None
     except (OSError, ssl.SSLError) as exc:
         raise ConnectionBroken(f"cannot connect to {host}:{port}: {exc}") from exc
+    set_tcp_timeouts(transport.get_extra_info("socket"), settings.tcp_keepalive,
+                     settings.tcp_user_timeout)
     ssl_object = transport.get_extra_info("ssl_object")
     if ssl_object is not None:
         alpn = ssl_object.selected_alpn_protocol()
@@ -263,6 +282,7 @@ async def connect(
         ssl_context=ssl_context,
         server_hostname=server_hostname,
         connect_timeout=settings.connect_timeout,
+        settings=settings,
     )
     conn = ClientConnection(
         io,

@@ -12,10 +12,12 @@ control or back-pressure, receive) wakes up with that same exception.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
-from typing import Any
+import sys
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
 
 import anyio
 import anyio.abc
@@ -29,18 +31,44 @@ __all__ = ["Connection", "Signal", "Stream"]
 
 log = logging.getLogger("gorums_h2.wire")
 
+class _NativeEvent(Protocol):
+    def set(self) -> None: ...
+
+    async def wait(self) -> Any: ...
+
+
+def _event_factory() -> Callable[[], _NativeEvent]:
+    """The running loop's own event class.
+
+    ``anyio.Event()`` finds the backend anew for every event (5 to 6 times
+    the cost of the native constructor), and signals make one per wait, a
+    few per call. The native events behave the same under anyio: waiting is
+    a plain suspension its cancel scopes can interrupt.
+    """
+    trio = sys.modules.get("trio")
+    # trio first (its guest mode runs on an asyncio loop); while it runs it
+    # names itself in sniffio's thread-local, the cheapest test there is
+    if trio is not None and sys.modules["sniffio"].thread_local.name == "trio":
+        return trio.Event  # type: ignore[no-any-return]
+    if asyncio._get_running_loop() is not None:
+        return asyncio.Event
+    return anyio.Event  # another anyio backend
+
+
 class Signal:
     """A resettable wake-up for any number of waiters.
 
     ``set()`` wakes the tasks waiting *now*; later ``wait()`` calls block
     until the next ``set()``. Check your condition before waiting (there is
-    no await in between, so no wake-up is lost).
+    no await in between, so no wake-up is lost). A signal serves one event
+    loop (the one of its first ``wait()``).
     """
 
-    __slots__ = ("_event",)
+    __slots__ = ("_event", "_factory")
 
     def __init__(self) -> None:
-        self._event: anyio.Event | None = None
+        self._event: _NativeEvent | None = None
+        self._factory: Callable[[], _NativeEvent] | None = None
 
     def set(self) -> None:
         event = self._event
@@ -51,7 +79,10 @@ class Signal:
     async def wait(self) -> None:
         event = self._event
         if event is None:
-            event = self._event = anyio.Event()
+            factory = self._factory
+            if factory is None:
+                factory = self._factory = _event_factory()
+            event = self._event = factory()
         await event.wait()
 
 
@@ -155,11 +186,11 @@ class Connection:
         self._cancel_scope: anyio.CancelScope | None = None
         self._closing = False
         core.on_output = io.wake_writer
+        core.on_control_output = io.wake_writer_soon
         core.on_streams_available = self._streams_signal.set
         core.on_ping_ack = self._on_ping_ack
         core.on_failed = self._on_failed
-        core.initiate()
-        io.start()
+        core.initiate()  # queued; the bytes leave once the I/O runs
 
     def _on_failed(self) -> None:
         self.io.wake_writer()
@@ -195,6 +226,9 @@ class Connection:
                 if keepalive is not None:
                     tg.start_soon(self._keepalive_loop, keepalive, core.settings.keepalive_timeout)
                 self._start_extra_tasks(tg)
+                # only now may received bytes reach the core: a server's
+                # request dispatch needs the task group (see _io.start)
+                self.io.start()
                 task_status.started()
                 await self.io.run(tg)
                 tg.cancel_scope.cancel()
@@ -250,7 +284,13 @@ class Connection:
                 return
 
     async def ping(self) -> float:
-        """Send a PING and return the round-trip time in seconds."""
+        """Send a PING and return the round-trip time in seconds.
+
+        Raises the connection's error, or the peer's :class:`GoAwayError`
+        once it sent GOAWAY (HTTP/2 allows no new PING then).
+        """
+        if self.core.error is None and self.core.goaway is not None:
+            raise self.core.goaway
         opaque = os.urandom(8)
         start = anyio.current_time()
         self._pings[opaque] = None

@@ -77,6 +77,8 @@ class ConnectionCore:
         self.goaway: GoAwayError | None = None  # received from the peer
         self.goaway_sent = False
         self.on_output: Callable[[], None] = _noop
+        # output that is only PING ACKs: may wait for the next write (see receive_data)
+        self.on_control_output: Callable[[], None] = self._control_output
         self.on_request: Callable[[StreamCore, Headers], None] = _reject_requests
         self.on_ping_ack: Callable[[bytes], None] = _ignore
         self.on_streams_available: Callable[[], None] = _noop
@@ -149,8 +151,18 @@ class ConnectionCore:
             handler = handlers.get(type(event))
             if handler is not None:
                 handler(event)
-        if self.h2._data_to_send:
-            self.on_output()
+        h2c = self.h2
+        if h2c._data_to_send:
+            if h2c.only_ping_acks_queued:
+                # grpc-go's per-message BDP PING: its ACK can leave with the
+                # reply or request this data is about to cause, not in a
+                # write of its own (the driver still bounds the wait)
+                self.on_control_output()
+            else:
+                self.on_output()
+
+    def _control_output(self) -> None:
+        self.on_output()
 
     def flush(self) -> None:
         """Move queued stream data into h2 as far as flow control allows."""
@@ -164,6 +176,13 @@ class ConnectionCore:
 
     def data_to_send(self) -> bytes:
         return self.h2.data_to_send()
+
+    @property
+    def output_can_wait(self) -> bool:
+        """True when all queued output is PING ACKs (after :meth:`flush`):
+        a writer may let them wait a moment for the next message."""
+        h2c = self.h2
+        return bool(h2c._data_to_send) and h2c.only_ping_acks_queued
 
     def confirm_written(self) -> None:
         """The bytes from the last :meth:`data_to_send` reached the transport
@@ -213,8 +232,9 @@ class ConnectionCore:
         WINDOW_UPDATE of it (h2 batches them: about every half window)."""
         if size:
             h2c = self.h2
+            queued = len(h2c._data_to_send)  # may hold PING ACKs that can wait
             h2c.acknowledge_received_data(size, stream_id)
-            if h2c._data_to_send:
+            if len(h2c._data_to_send) != queued:
                 self.on_output()
 
     def reset_stream(self, stream: StreamCore, code: int = ErrorCodes.CANCEL) -> None:

@@ -30,6 +30,19 @@ class WireSettings:
     * ``keepalive_interval`` / ``keepalive_timeout``: when set, a PING is sent
       after that many idle seconds and an unanswered PING breaks the
       connection with :class:`~gorums_h2.wire.errors.ConnectionBroken`.
+    * ``peer_probe_after`` / ``peer_probe_timeout`` / ``peer_probe_min_interval``
+      (client, :class:`~gorums_h2.Manager`): when a connection has had replies
+      outstanding or writes undrained, and received nothing, for
+      ``peer_probe_after`` seconds, a PING is sent — only if the server sent a
+      reply since the last PING's ACK or ``peer_probe_min_interval`` seconds
+      passed (grpc-go's enforcement policy never counts it as a strike) — and
+      no ACK within ``peer_probe_timeout`` breaks the connection with
+      :class:`~gorums_h2.wire.errors.ConnectionBroken`. None: off.
+    * ``tcp_keepalive``: TCP keepalive idle time and probe interval in seconds
+      on client sockets (Go's dialer default, 15 s; None: off).
+    * ``tcp_user_timeout``: ``TCP_USER_TIMEOUT`` on client sockets, where the
+      platform has it: written data unacknowledged for that many seconds
+      breaks the connection (None: the kernel's default, minutes).
     * ``connect_timeout``: seconds for TCP connect plus TLS handshake.
     * ``read_size``: bytes asked of the socket per read.
     """
@@ -44,6 +57,11 @@ class WireSettings:
     send_buffer_bytes: int = 4 * MiB
     keepalive_interval: float | None = None
     keepalive_timeout: float = 20.0
+    peer_probe_after: float | None = 3.0
+    peer_probe_timeout: float = 5.0
+    peer_probe_min_interval: float = 310.0
+    tcp_keepalive: float | None = 15.0
+    tcp_user_timeout: float | None = 10.0
     connect_timeout: float = 20.0
     read_size: int = 256 * 1024
 
@@ -56,3 +74,9 @@ class WireSettings:
             raise ValueError("connection_window must be within 65535..2**31-1")
         if self.max_receive_message_size <= 0:
             raise ValueError("max_receive_message_size must be positive")
+        for name in ("peer_probe_after", "tcp_keepalive", "tcp_user_timeout"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive (or None)")
+        if self.peer_probe_timeout <= 0:
+            raise ValueError("peer_probe_timeout must be positive")

@@ -5,13 +5,15 @@ What the Go Gorums v0.11 server does on the wire (go-v0.11-*-decoded.txt):
 * its SETTINGS carry only ``MAX_FRAME_SIZE=16384``;
 * each received DATA frame is answered with a connection WINDOW_UPDATE of
   its size (we also update the stream window, as grpc-go does in batches);
-* before each reply it sends a BDP PING with opaque ``02041010090e0707``;
+* before each reply it sends a BDP PING with opaque ``02041010090e0707``
+  (with the WINDOW_UPDATE and the reply, in one write);
 * the response HEADERS go out lazily, together with the first reply;
 * the stream ends with trailers when the client half-closes.
 
 The handler here echoes each gRPC message. It records what it saw, so tests
-can check that our client acknowledged every PING and stayed within the
-frame size. Runs on the test's event loop (any anyio backend).
+can check that our client acknowledged every PING, sent the ACKs with its
+next request rather than on their own, and stayed within the frame size.
+Runs on the test's event loop (any anyio backend).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class GoLikeStats:
     max_data_frame: int = 0
     trailers_sent: bool = False
     closed_by_client: bool = False
+    reads: int = 0
+    lone_ack_reads: int = 0  # reads that held PING ACKs and nothing else
 
 
 class GoLikeServer:
@@ -70,6 +74,9 @@ class GoLikeServer:
                 except (anyio.EndOfStream, anyio.BrokenResourceError):
                     stats.closed_by_client = True
                     return
+                stats.reads += 1
+                if _only_ping_acks(data):
+                    stats.lone_ack_reads += 1
                 for event in conn.receive_data(data):
                     if isinstance(event, h2.events.RequestReceived):
                         stats.requests.append(list(event.headers or []))
@@ -106,3 +113,10 @@ class GoLikeServer:
                 out = conn.data_to_send()
                 if out:
                     await sock.send(out)
+
+
+def _only_ping_acks(data: bytes) -> bool:
+    """True if ``data`` is whole PING ACK frames (9-byte header, 8 bytes) only."""
+    if not data or len(data) % 17:
+        return False
+    return all(data[pos + 3] == 0x6 and data[pos + 4] & 0x1 for pos in range(0, len(data), 17))

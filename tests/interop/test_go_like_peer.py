@@ -59,3 +59,28 @@ async def test_our_client_against_a_go_like_server() -> None:
     assert stats.pings_sent == len(sizes)
     assert stats.ping_acks == [BDP_PING] * len(sizes)
     assert stats.trailers_sent
+
+
+async def test_ping_acks_leave_with_the_next_request() -> None:
+    """grpc-go's per-reply PING: our ACK rides with the next request (the
+    write the reply causes), not in a socket write of its own."""
+    server = GoLikeServer()
+    rounds = 50
+    async with anyio.create_task_group() as tg:
+        port = await tg.start(server.serve)
+        with anyio.fail_after(20):
+            async with connect("127.0.0.1", port) as conn:
+                stream = await conn.open_stream("/ordering.Gorums/NodeStream", subtype="gorums")
+                for seq in range(1, rounds + 1):
+                    stream.send_nowait(envelope(seq, b"x"))
+                    await stream.receive()
+                stream.end()
+                with pytest.raises(EndOfStream):
+                    await stream.receive()
+                assert await conn.ping() >= 0
+        tg.cancel_scope.cancel()
+    stats = server.stats
+    assert stats.ping_acks == [BDP_PING] * rounds
+    # before: every ACK was a read of its own (asyncio); now only when the
+    # last reply's ACK has no request to go with
+    assert stats.lone_ack_reads <= 2, (stats.lone_ack_reads, stats.reads)
