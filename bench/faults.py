@@ -4,6 +4,7 @@
     python bench/faults.py --no-soak    # without the default-settings vanished client
     python bench/faults.py -k stalled   # extra arguments go to pytest
     python bench/faults.py --runs 3     # three runs; each figure is the median
+    python bench/faults.py --loops asyncio,trio,uvloop
 
 Runs ``pytest tests/faults`` with ``GORUMS_FAULTS_MIN_RATE=0.9`` (the issue's
 ">= 90 % of the normal rate", which the suite relaxes for noisy CI machines)
@@ -68,6 +69,8 @@ def main() -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--no-soak", action="store_true", help="skip the ~1 min soak scenarios")
     ap.add_argument("--runs", type=int, default=1, help="runs; figures are medians")
+    ap.add_argument("--loops", default="asyncio,trio",
+                    help="comma-separated loops (asyncio, trio, uvloop)")
     ap.add_argument("--min-rate", type=float, default=0.9,
                     help="rate bound while a node is faulty (default 0.9, the issue's)")
     args, extra = ap.parse_known_args()
@@ -76,7 +79,8 @@ def main() -> int:
     for _ in range(max(1, args.runs)):
         with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as report:
             env = {**os.environ, "GORUMS_FAULTS_REPORT": report.name,
-                   "GORUMS_FAULTS_MIN_RATE": str(args.min_rate)}
+                   "GORUMS_FAULTS_MIN_RATE": str(args.min_rate),
+                   "GORUMS_FAULTS_LOOPS": args.loops}
             marks = "not soak" if args.no_soak else "soak or not soak"
             done = subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/faults",
                                    "-m", marks, *extra], cwd=ROOT, env=env)

@@ -19,7 +19,13 @@ from collections.abc import Sequence
 import anyio
 
 from gorums_h2.benchmark.procs import spawn_listening
-from gorums_h2.benchmark.server import _format, _until_orphaned, _until_signal
+from gorums_h2.benchmark.server import (
+    BACKENDS,
+    _format,
+    _until_orphaned,
+    _until_signal,
+    run_backend,
+)
 
 __all__ = ["main", "spawn_echo_servers"]
 
@@ -57,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m gorums_h2.testing.serve", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--addr", action="append", required=True, metavar="HOST:PORT")
-    ap.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
+    ap.add_argument("--backend", choices=BACKENDS, default="asyncio")
     ap.add_argument("--lifetime", type=float, default=300.0,
                     help="exit after this many seconds at the latest")
     args = ap.parse_args(argv)
@@ -68,10 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             ap.error(f"--addr must be HOST:PORT, got {text!r}")
         addresses.append((host.strip("[]"), int(port)))
     try:
-        anyio.run(_serve, addresses, args.lifetime, os.getppid(), backend=args.backend)
+        run_backend(_serve, addresses, args.lifetime, os.getppid(), backend=args.backend)
     except KeyboardInterrupt:
         pass
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:
         print(f"gorums_h2.testing.serve: {exc}", file=sys.stderr)
         return 1
     return 0

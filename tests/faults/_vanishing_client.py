@@ -1,6 +1,6 @@
 """A client that opens N NodeStreams to one server, says READY and waits to be killed.
 
-``python _vanishing_client.py HOST:PORT N BACKEND`` (run inside a namespace
+``python _vanishing_client.py HOST:PORT N LOOP`` (asyncio, trio or uvloop) (run inside a namespace
 by test_vanished_client.py); exits by itself after 120 s.
 """
 
@@ -26,4 +26,6 @@ async def main(address: str, n: int) -> None:
 
 
 if __name__ == "__main__":
-    anyio.run(main, sys.argv[1], int(sys.argv[2]), backend=sys.argv[3])
+    from gorums_h2.benchmark.server import run_backend
+
+    run_backend(main, sys.argv[1], int(sys.argv[2]), backend=sys.argv[3])

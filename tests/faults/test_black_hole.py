@@ -32,7 +32,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_black_holed_node_is_reported_within_10s_and_reconnects(
-        anyio_backend: str) -> None:
+        loop: str) -> None:
     async with proxied_configuration() as env:
         node = env.cfg.nodes()[2]
         with anyio.fail_after(90):
@@ -65,13 +65,13 @@ async def test_black_holed_node_is_reported_within_10s_and_reconnects(
                 await anyio.sleep(0.5)
             figures = check_fault_phase(load, "black-holed")
             await all_reply_again(env.cfg)
-    record("black-holed node (proxy)", anyio_backend, detection=detection,
+    record("black-holed node (proxy)", loop, detection=detection,
            reconnect=reconnect, reason=str(err), **figures)
 
 
 
 
-async def test_first_connect_that_hangs_does_not_hold_calls(anyio_backend: str) -> None:
+async def test_first_connect_that_hangs_does_not_hold_calls(loop: str) -> None:
     """Node 2's address drops SYNs (a full listen backlog) from the start."""
     mgrs: list[g.Manager] = []
     async with leak_checked(lambda: mgrs), test_servers(3) as servers:
@@ -104,5 +104,5 @@ async def test_first_connect_that_hangs_does_not_hold_calls(anyio_backend: str) 
                                      ECHO_RPC, Echo)
                 rpc = anyio.current_time() - start
                 assert rpc <= TIMEOUT + SLACK, f"the RPC took {rpc:.2f} s"
-    record("first connect hangs (backlog)", anyio_backend, first_call=first, rpc=rpc,
+    record("first connect hangs (backlog)", loop, first_call=first, rpc=rpc,
            **figures)

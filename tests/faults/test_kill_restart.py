@@ -23,9 +23,9 @@ import gorums_h2 as g
 pytestmark = pytest.mark.anyio
 
 
-async def test_kill_and_restart_under_load(anyio_backend: str) -> None:
+async def test_kill_and_restart_under_load(loop: str) -> None:
     mgrs: list[g.Manager] = []
-    with server_processes(3, anyio_backend) as procs:
+    with server_processes(3, loop) as procs:
         async with leak_checked(lambda: mgrs), g.Manager() as mgr:
             mgrs.append(mgr)
             cfg = mgr.new_configuration(
@@ -51,5 +51,5 @@ async def test_kill_and_restart_under_load(anyio_backend: str) -> None:
                     await anyio.sleep(0.5)
                 figures = check_fault_phase(load, "killed")
                 await all_reply_again(cfg)
-    record("kill and restart", anyio_backend, detection=detection, reconnect=reconnect,
+    record("kill and restart", loop, detection=detection, reconnect=reconnect,
            **figures)

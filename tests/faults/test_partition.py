@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.skipif(REASON is not None, reason=R
 PAYLOAD = 16 * 1024
 
 
-async def test_partition_under_load(anyio_backend: str) -> None:
+async def test_partition_under_load(loop: str) -> None:
     mgrs: list[g.Manager] = []
     with NetLab() as lab:
         async with namespace_servers(lab) as net, \
@@ -71,11 +71,11 @@ async def test_partition_under_load(anyio_backend: str) -> None:
                     assert rpc <= TIMEOUT + SLACK, f"the RPC took {rpc:.2f} s"
                     assert detection <= DETECT_WITHIN, f"detected after {detection:.1f} s"
                     await all_reply_again(cfg)
-    record("partition under load (netns)", anyio_backend, detection=detection,
+    record("partition under load (netns)", loop, detection=detection,
            reconnect=reconnect, rpc=rpc, **figures)
 
 
-async def test_partition_before_the_manager_exists(anyio_backend: str) -> None:
+async def test_partition_before_the_manager_exists(loop: str) -> None:
     mgrs: list[g.Manager] = []
     with NetLab() as lab:
         async with namespace_servers(lab) as net:
@@ -102,5 +102,5 @@ async def test_partition_before_the_manager_exists(anyio_backend: str) -> None:
                             await anyio.sleep(0.5)
                         figures = check_fault_phase(load, "partitioned", normal="healed")
                         await all_reply_again(cfg)
-    record("partition before the manager (netns)", anyio_backend, first_call=first,
+    record("partition before the manager (netns)", loop, first_call=first,
            reconnect=reconnect, **figures)

@@ -17,8 +17,8 @@ SERVE = [sys.executable, "-m", "gorums_h2.testing.serve"]
 
 
 @pytest.mark.anyio
-async def test_serves_echo_servers_until_terminated(anyio_backend: str) -> None:
-    proc, addrs = spawn_echo_servers(["127.0.0.1:0", "127.0.0.1:0"], backend=anyio_backend)
+async def test_serves_echo_servers_until_terminated(loop: str) -> None:
+    proc, addrs = spawn_echo_servers(["127.0.0.1:0", "127.0.0.1:0"], backend=loop)
     try:
         assert len(addrs) == 2
         with anyio.fail_after(20):

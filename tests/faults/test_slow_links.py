@@ -11,7 +11,7 @@ pytestmark = pytest.mark.anyio
 ONE_WAY = (0.005, 0.05, 0.2)  # per node and direction: round trips 10 ms, 100 ms, 400 ms
 
 
-async def test_majority_latency_follows_the_second_fastest_node(anyio_backend: str) -> None:
+async def test_majority_latency_follows_the_second_fastest_node(loop: str) -> None:
     async with proxied_configuration() as env:
         with anyio.fail_after(60):
             await all_reply(env.cfg)
@@ -29,5 +29,5 @@ async def test_majority_latency_follows_the_second_fastest_node(anyio_backend: s
             # (node 2's replies come after the calls ended: its latency is not updated)
             fast, second = (n.latency for n in env.cfg.nodes()[:2])
             assert fast is not None and second is not None and fast < second
-    record("slow links", anyio_backend, median_latency=median,
+    record("slow links", loop, median_latency=median,
            overshoot=slow.overshoot, success=slow.success)

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.anyio
 PAYLOAD = 16 * 1024  # the issue's: the stalled node's queue fills within a second
 
 
-async def test_proxy_stalled_node_does_not_block_majority_calls(anyio_backend: str) -> None:
+async def test_proxy_stalled_node_does_not_block_majority_calls(loop: str) -> None:
     async with proxied_configuration() as env:
         with anyio.fail_after(60):
             await all_reply(env.cfg)
@@ -49,12 +49,12 @@ async def test_proxy_stalled_node_does_not_block_majority_calls(anyio_backend: s
             # the node is usable again once its backlog drained
             await eventually(lambda: env.cfg.nodes()[2].connected, within=20)
             await all_reply_again(env.cfg)
-    record("stalled node (proxy)", anyio_backend, **figures)
+    record("stalled node (proxy)", loop, **figures)
 
 
-async def test_sigstopped_server_does_not_block_majority_calls(anyio_backend: str) -> None:
+async def test_sigstopped_server_does_not_block_majority_calls(loop: str) -> None:
     mgrs: list[g.Manager] = []
-    with server_processes(3, anyio_backend) as procs:
+    with server_processes(3, loop) as procs:
         async with leak_checked(lambda: mgrs), g.Manager() as mgr:
             mgrs.append(mgr)
             cfg = mgr.new_configuration(
@@ -76,4 +76,4 @@ async def test_sigstopped_server_does_not_block_majority_calls(anyio_backend: st
                 figures = check_fault_phase(load, "stopped")
                 await eventually(lambda: cfg.nodes()[2].connected, within=20)
                 await all_reply_again(cfg)
-    record("stalled node (SIGSTOP)", anyio_backend, **figures)
+    record("stalled node (SIGSTOP)", loop, **figures)

@@ -40,7 +40,7 @@ def _server(scaled: bool) -> Server:
     return server
 
 
-async def _vanish_in_namespace(anyio_backend: str, scaled: bool, within: float) -> float:
+async def _vanish_in_namespace(loop: str, scaled: bool, within: float) -> float:
     server = _server(scaled)
     with NetLab() as lab:
         client, host = lab.host("client"), lab.host("server")
@@ -49,7 +49,7 @@ async def _vanish_in_namespace(anyio_backend: str, scaled: bool, within: float) 
             with host.entered():
                 _, port = await tg.start(server.serve_tcp, link.b_addr, 0)
             proc = client.popen([sys.executable, str(CLIENT), f"{link.b_addr}:{port}",
-                                 str(CONNECTIONS), anyio_backend],
+                                 str(CONNECTIONS), loop],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             assert proc.stdout is not None
             line = await anyio.to_thread.run_sync(proc.stdout.readline)
@@ -66,19 +66,19 @@ async def _vanish_in_namespace(anyio_backend: str, scaled: bool, within: float) 
 
 
 @needs_netns
-async def test_vanished_client_scaled_settings(anyio_backend: str) -> None:
-    closed = await _vanish_in_namespace(anyio_backend, scaled=True, within=SCALED_WITHIN)
-    record("vanished client, keepalive 1 s + 1 s (netns)", anyio_backend, detection=closed)
+async def test_vanished_client_scaled_settings(loop: str) -> None:
+    closed = await _vanish_in_namespace(loop, scaled=True, within=SCALED_WITHIN)
+    record("vanished client, keepalive 1 s + 1 s (netns)", loop, detection=closed)
 
 
 @needs_netns
 @pytest.mark.soak
-async def test_vanished_client_default_settings(anyio_backend: str) -> None:
-    closed = await _vanish_in_namespace(anyio_backend, scaled=False, within=DEFAULT_WITHIN)
-    record("vanished client, defaults (netns)", anyio_backend, detection=closed)
+async def test_vanished_client_default_settings(loop: str) -> None:
+    closed = await _vanish_in_namespace(loop, scaled=False, within=DEFAULT_WITHIN)
+    record("vanished client, defaults (netns)", loop, detection=closed)
 
 
-async def test_vanished_client_behind_a_black_hole(anyio_backend: str) -> None:
+async def test_vanished_client_behind_a_black_hole(loop: str) -> None:
     server = _server(scaled=True)
     async with leak_checked(servers=lambda: [server]), anyio.create_task_group() as tg:
         _, port = await tg.start(server.serve_tcp, "127.0.0.1", 0)
@@ -94,4 +94,4 @@ async def test_vanished_client_behind_a_black_hole(anyio_backend: str) -> None:
             closed = anyio.current_time() - gone
         server.stop()
     assert closed <= SCALED_WITHIN, f"the dead connection was closed after {closed:.1f} s"
-    record("vanished client, keepalive 1 s + 1 s (proxy)", anyio_backend, detection=closed)
+    record("vanished client, keepalive 1 s + 1 s (proxy)", loop, detection=closed)
