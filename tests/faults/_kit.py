@@ -275,6 +275,23 @@ def record(scenario: str, backend: str, **figures: float | str | None) -> None:
 
 # ---- three servers, three ways ----
 
+SCALED_LIMITS = {"keepalive_time": 1.0, "keepalive_timeout": 1.0}
+"""Server keepalive scaled down from 30 s + 20 s, so a test sees a dead
+client's connection closed within seconds."""
+
+
+def scaled_server_fn(index: int) -> Server:
+    """An echo server that PINGs a client silent for 1 s and closes its
+    connection 1 s later without an answer (see :data:`SCALED_LIMITS`)."""
+    from gorums_h2.testing import EchoService, register_echo_service
+    from gorums_h2.wire import ServerLimits  # type: ignore[attr-defined]
+
+    server = Server(limits=ServerLimits(**SCALED_LIMITS))  # type: ignore[call-arg]
+    service = EchoService(index)
+    register_echo_service(server, service)
+    server.service = service  # type: ignore[attr-defined]
+    return server
+
 @asynccontextmanager
 async def leak_checked(managers: Callable[[], list[g.Manager]] = list,
                        servers: Callable[[], list[Server]] = list) -> AsyncIterator[None]:

@@ -1,7 +1,10 @@
 """Real partitions (network namespaces, a veth link taken down: packets vanish
 silently; root only): majority calls go on under load, the cut-off node is
-detected and recovers when the link comes back; a node partitioned before the
-manager exists (its first connect hangs) holds no call past its timeout."""
+detected and recovers when the link comes back, and the server drops the
+half-open connection the partition left (scaled server keepalive: the
+default-settings case is test_vanished_client's soak); a node partitioned
+before the manager exists (its first connect hangs) holds no call past its
+timeout."""
 
 from __future__ import annotations
 
@@ -21,9 +24,11 @@ from _kit import (
     namespace_servers,
     record,
     reference_phase,
+    scaled_server_fn,
 )
 
 import gorums_h2 as g
+from gorums_h2.server import Server
 from gorums_h2.testing import ECHO_RPC, Echo
 from gorums_h2.testing.netns import NetLab, netns_unavailable
 
@@ -36,7 +41,7 @@ PAYLOAD = 16 * 1024
 async def test_partition_under_load(loop: str) -> None:
     mgrs: list[g.Manager] = []
     with NetLab() as lab:
-        async with namespace_servers(lab) as net, \
+        async with namespace_servers(lab, srv_fn=scaled_server_fn) as net, \
                 leak_checked(lambda: mgrs, lambda: net.servers):
             with net.client.entered(), anyio.fail_after(90):
                 async with g.Manager() as mgr:
@@ -67,12 +72,20 @@ async def test_partition_under_load(loop: str) -> None:
                         await eventually(lambda: node.connected, within=30)
                         reconnect = anyio.current_time() - healed
                         await anyio.sleep(0.5)
+                    # the client dropped the dead connection during the partition, maybe
+                    # with an RST that was lost: the server's keepalive closes it
+                    await eventually(lambda: _server_connections(net.servers) == 3, within=10)
+                    cleanup = anyio.current_time() - healed
                     figures = check_fault_phase(load, "partitioned")
                     assert rpc <= TIMEOUT + SLACK, f"the RPC took {rpc:.2f} s"
                     assert detection <= DETECT_WITHIN, f"detected after {detection:.1f} s"
                     await all_reply_again(cfg)
     record("partition under load (netns)", loop, detection=detection,
-           reconnect=reconnect, rpc=rpc, **figures)
+           reconnect=reconnect, rpc=rpc, server_cleanup=cleanup, **figures)
+
+
+def _server_connections(servers: list[Server]) -> int:
+    return sum(len(s.wire.connections) for s in servers)
 
 
 async def test_partition_before_the_manager_exists(loop: str) -> None:

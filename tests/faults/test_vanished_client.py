@@ -11,13 +11,12 @@ from pathlib import Path
 
 import anyio
 import pytest
-from _kit import eventually, leak_checked, record
+from _kit import eventually, leak_checked, record, scaled_server_fn
 
 import gorums_h2 as g
 from gorums_h2.server import Server
-from gorums_h2.testing import FaultProxy, echo_server_fn, register_echo_service
+from gorums_h2.testing import FaultProxy, echo_server_fn
 from gorums_h2.testing.netns import NetLab, netns_unavailable
-from gorums_h2.testing.services import EchoService
 
 REASON = netns_unavailable()
 needs_netns = pytest.mark.skipif(REASON is not None, reason=REASON or "")
@@ -26,18 +25,11 @@ pytestmark = pytest.mark.anyio
 CLIENT = Path(__file__).with_name("_vanishing_client.py")
 CONNECTIONS = 20
 DEFAULT_WITHIN = 60.0
-SCALED = {"keepalive_time": 1.0, "keepalive_timeout": 1.0}
 SCALED_WITHIN = 5.0  # keepalive_time + keepalive_timeout + margin
 
 
 def _server(scaled: bool) -> Server:
-    if not scaled:
-        return echo_server_fn(0)
-    from gorums_h2.wire import ServerLimits  # type: ignore[attr-defined]
-
-    server = Server(limits=ServerLimits(**SCALED))  # type: ignore[call-arg]
-    register_echo_service(server, EchoService(0))
-    return server
+    return scaled_server_fn(0) if scaled else echo_server_fn(0)
 
 
 async def _vanish_in_namespace(loop: str, scaled: bool, within: float) -> float:
