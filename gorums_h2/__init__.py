@@ -51,7 +51,7 @@ from gorums_h2.server import (
     unary_handler,
 )
 from gorums_h2.system import System, local_systems
-from gorums_h2.wire import Metadata, StatusCode, StatusError, WireSettings
+from gorums_h2.wire import Metadata, ServerLimits, StatusCode, StatusError, WireSettings
 
 CONTENT_SUBTYPE = "gorums"
 """The gRPC content subtype of the NodeStream (``application/grpc+gorums``)."""
@@ -88,6 +88,7 @@ __all__ = [
     "SendQueueFull",
     "Server",
     "ServerCtx",
+    "ServerLimits",
     "StatusCode",
     "StatusError",
     "System",

@@ -117,10 +117,12 @@ async def rpc_call(ctx: NodeContext, req: ProtoMessage, method: str,
 
     Waits while the node's send queue is full, then sends (in call order).
     Raises the node's StatusError, DEADLINE_EXCEEDED after ``ctx.timeout``
-    (which bounds the whole call: waiting for room and for the reply).
+    (which bounds the whole call: waiting for room and for the reply),
+    ConnectionClosed if the manager is closed.
     """
     info = method_info(method, response_type)  # type: ignore[arg-type]
     node = ctx.node
+    node.manager.check_open()
     channel = node._channel
     timeout = ctx.timeout
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -169,6 +171,8 @@ async def unicast(ctx: NodeContext, req: ProtoMessage, method: str, *,
     """
     info = method_info(method)
     node = ctx.node
+    if not ignore_errors:
+        node.manager.check_open()
     channel = node._channel
     if ignore_errors:
         seq = node.manager.next_seq()
@@ -210,6 +214,8 @@ async def multicast(ctx: ConfigContext, req: Req, method: str, *, ignore_errors:
     manager = config.manager
     if manager is None:
         return
+    if not ignore_errors:
+        manager.check_open()
     client_ctx: ClientCtx[Req, Any] = ClientCtx(req, config, method)
     empty: ResponseSeq[Any] = ResponseSeq(_no_replies)
     for interceptor in interceptors:

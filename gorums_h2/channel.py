@@ -184,6 +184,8 @@ class NodeChannel:
 
     def unavailable(self) -> StatusError:
         """The error for a call to this node while it is not connected."""
+        if self._closing:
+            return ConnectionClosed(f"node {self.address}: the manager is closed")
         err = self.last_err
         if isinstance(err, StatusError) and err.code == StatusCode.UNAVAILABLE:
             return err

@@ -3,7 +3,9 @@
 An async context manager: ``async with Manager(...) as mgr:`` starts a task
 group in which every node's channel connects and reconnects; leaving the
 block (or :meth:`Manager.close`) closes every connection, fails what is
-pending with ConnectionClosed, and waits for the channel tasks to end.
+pending with ConnectionClosed, and waits for the channel tasks to end. An
+exception raised in the block leaves it as raised (not wrapped in an
+ExceptionGroup), so ``except IncompleteError:`` around the block works.
 """
 
 from __future__ import annotations
@@ -19,13 +21,16 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from gorums_h2._groups import TaskGroup
 from gorums_h2.backoff import Backoff
 from gorums_h2.channel import ChannelOptions, NodeChannel
 from gorums_h2.configuration import Configuration
 from gorums_h2.node import Node
 from gorums_h2.nodelist import NodeListOption
+from gorums_h2.wire.errors import ConnectionClosed
 from gorums_h2.wire.metadata import Metadata, MetadataLike
 from gorums_h2.wire.settings import WireSettings
+from gorums_h2.wire.tls import check_alpn_h2
 
 __all__ = ["Manager", "new_config"]
 
@@ -34,7 +39,8 @@ class Manager:
     """The connection pool of a client (keyword options mirror Go's ManagerOptions).
 
     * ``ssl_context`` / ``server_hostname`` / ``wire_settings`` — Go's dial
-      options: TLS (ALPN h2 is set for you), timeouts, dead-peer detection
+      options: TLS (the context must offer ALPN ``h2``, ValueError
+      otherwise; it is not changed), timeouts, dead-peer detection
       (on by default), TCP keepalive, windows, message size limits
       (:class:`~gorums_h2.wire.WireSettings`; see docs/client.md, "Faults and
       timeouts");
@@ -65,6 +71,8 @@ class Manager:
     ) -> None:
         if send_buffer_size < 0:
             raise ValueError("send_buffer_size must not be negative")
+        if ssl_context is not None:
+            check_alpn_h2(ssl_context, server_side=False)
         md = Metadata(metadata) if metadata is not None else Metadata()
         md.validate_for_send()
         self.logger = logger or logging.getLogger("gorums_h2.manager")
@@ -82,7 +90,7 @@ class Manager:
         self._by_address: dict[tuple[str, int], Node] = {}
         self._seq = itertools.count(1)
         self._tg: anyio.abc.TaskGroup | None = None
-        self._tg_cm: anyio.abc.TaskGroup | None = None
+        self._tg_cm: TaskGroup | None = None
         self._closed = False
 
     # ---- lifecycle ----
@@ -90,7 +98,7 @@ class Manager:
     async def __aenter__(self) -> Manager:
         if self._tg_cm is not None:
             raise RuntimeError("a Manager can be entered only once")
-        self._tg_cm = anyio.create_task_group()
+        self._tg_cm = TaskGroup()  # exceptions leave the block unwrapped
         self._tg = await self._tg_cm.__aenter__()
         return self
 
@@ -119,6 +127,13 @@ class Manager:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def check_open(self) -> None:
+        """Raise :class:`~gorums_h2.wire.errors.ConnectionClosed` if the manager
+        is closed: a call made after that fails at once, saying so."""
+        if self._closed:
+            raise ConnectionClosed("the manager is closed: calls need an open Manager "
+                                   "(inside `async with Manager() as mgr`)")
 
     def next_seq(self) -> int:
         """The next message sequence number (shared by all nodes, as in Go)."""
@@ -187,7 +202,9 @@ async def new_config(nodes: NodeListOption, **manager_options: Any) -> AsyncIter
     """A new :class:`Manager` and a configuration of ``nodes`` (Go's ``NewConfig``).
 
     ``async with new_config(with_node_list(addrs)) as cfg:`` — the manager is
-    ``cfg.manager`` and is closed when the block ends.
+    ``cfg.manager`` and is closed when the block ends. Host names are looked
+    up off the event loop (:meth:`NodeListOption.resolved`).
     """
+    nodes = await nodes.resolved()
     async with Manager(**manager_options) as manager:
         yield manager.new_configuration(nodes)

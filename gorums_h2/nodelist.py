@@ -6,13 +6,23 @@
 * :func:`with_node_ids` — IDs of nodes the manager already has;
 * ``Configuration.and_/except_/with_new_nodes/without_nodes/without_errors``
   derive options from existing configurations.
+
+Addresses are resolved when a configuration is made. IP addresses need no
+lookup; a host name is looked up with a blocking ``getaddrinfo`` in
+``Manager.new_configuration`` (fine for ``localhost`` and /etc/hosts). To
+keep DNS off the event loop, ``await option.resolved()`` first (a worker
+thread, via :func:`anyio.getaddrinfo`); :func:`~gorums_h2.new_config` does
+that for you.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import socket
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
+
+import anyio
 
 if TYPE_CHECKING:
     from gorums_h2.manager import Manager
@@ -22,7 +32,9 @@ __all__ = [
     "NodeListOption",
     "node_id_for",
     "parse_address",
+    "parse_listen_address",
     "resolve_address",
+    "resolve_address_async",
     "with_node_ids",
     "with_node_list",
     "with_node_map",
@@ -50,17 +62,71 @@ def parse_address(address: str) -> tuple[str, int]:
     return host, port
 
 
+def parse_listen_address(address: str) -> tuple[str, int]:
+    """Split a listen address: ``host:port``, ``[v6]:port`` or ``:port``.
+
+    ``:port`` (no host) listens on **127.0.0.1 only**, in every gorums_h2
+    CLI and in ``System``: all interfaces must be asked for explicitly, with
+    ``0.0.0.0:port`` or ``[::]:port`` (Go's ``:port`` means all interfaces;
+    a server reachable from the network should be a deliberate choice).
+    Port 0 picks a free port. ValueError if malformed.
+    """
+    host, sep, port_text = address.strip().rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 <= int(port_text) < 65536:
+        raise ValueError(
+            f"invalid listen address {address!r}: expected HOST:PORT or :PORT (port 0: any)")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"invalid listen address {address!r}: write IPv6 hosts as [host]:port")
+    return host or "127.0.0.1", int(port_text)
+
+
+def _ip_literal(host: str) -> str | None:
+    """``host`` as getaddrinfo would print it if it is an IP address, else None."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
+def _first_ip(infos: list[tuple[object, ...]]) -> str:
+    # prefer IPv4, like Go's net.ResolveTCPAddr
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)
+    sockaddr = infos[0][4]
+    assert isinstance(sockaddr, tuple)
+    return str(sockaddr[0])
+
+
 def resolve_address(address: str) -> tuple[str, int]:
     """Resolve ``host:port`` to ``(ip, port)``, preferring IPv4 like Go's
-    ``net.ResolveTCPAddr``. Raises ValueError if the host does not resolve."""
+    ``net.ResolveTCPAddr``. An IP address is returned without a lookup; a
+    host name is looked up with a blocking ``getaddrinfo`` (see
+    :func:`resolve_address_async`). Raises ValueError if the host does not
+    resolve."""
     host, port = parse_address(address)
+    ip = _ip_literal(host)
+    if ip is not None:
+        return ip, port
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise ValueError(f"cannot resolve node address {address!r}: {exc}") from None
-    infos.sort(key=lambda info: info[0] != socket.AF_INET)
-    ip = str(infos[0][4][0])
-    return ip, port
+    return _first_ip(infos), port  # type: ignore[arg-type]
+
+
+async def resolve_address_async(address: str) -> tuple[str, int]:
+    """:func:`resolve_address` off the event loop (:func:`anyio.getaddrinfo`
+    runs the lookup in a worker thread). Raises ValueError likewise."""
+    host, port = parse_address(address)
+    ip = _ip_literal(host)
+    if ip is not None:
+        return ip, port
+    try:
+        infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ValueError(f"cannot resolve node address {address!r}: {exc}") from None
+    return _first_ip(infos), port  # type: ignore[arg-type]
 
 
 def canonical_address(ip: str, port: int) -> str:
@@ -76,14 +142,27 @@ def node_id_for(address: str) -> int:
 class NodeListOption:
     """Describes the nodes of a configuration; resolved by a manager."""
 
-    __slots__ = ("_resolve",)
+    __slots__ = ("_resolve", "_resolve_names")
 
-    def __init__(self, resolve: Callable[[Manager], list[Node]]) -> None:
+    def __init__(self, resolve: Callable[[Manager], list[Node]],
+                 resolve_names: Callable[[], Awaitable[NodeListOption]] | None = None) -> None:
         self._resolve = resolve
+        self._resolve_names = resolve_names
 
     def nodes(self, manager: Manager) -> list[Node]:
         """The nodes this option names, created in ``manager`` if needed."""
         return self._resolve(manager)
+
+    async def resolved(self) -> NodeListOption:
+        """The same nodes with every host name already looked up, off the
+        event loop (``cfg = mgr.new_configuration(await opt.resolved())``).
+
+        Node IDs are unchanged (they hash the resolved address). Raises
+        ValueError if a host does not resolve.
+        """
+        if self._resolve_names is None:
+            return self
+        return await self._resolve_names()
 
 
 def with_node_list(addresses: Iterable[str]) -> NodeListOption:
@@ -100,7 +179,11 @@ def with_node_list(addresses: Iterable[str]) -> NodeListOption:
             nodes.append(manager._add_node(nid, ip, port))
         return nodes
 
-    return NodeListOption(resolve)
+    async def resolve_names() -> NodeListOption:
+        return with_node_list(
+            [canonical_address(*await resolve_address_async(a)) for a in addrs])
+
+    return NodeListOption(resolve, resolve_names)
 
 
 def with_node_map(id_map: Mapping[str, int]) -> NodeListOption:
@@ -119,7 +202,13 @@ def with_node_map(id_map: Mapping[str, int]) -> NodeListOption:
             nodes.append(manager._add_node(nid, ip, port))
         return nodes
 
-    return NodeListOption(resolve)
+    async def resolve_names() -> NodeListOption:
+        resolved: dict[str, int] = {}
+        for addr, nid in items:
+            resolved[canonical_address(*await resolve_address_async(addr))] = nid
+        return with_node_map(resolved)
+
+    return NodeListOption(resolve, resolve_names)
 
 
 def with_node_ids(ids: Iterable[int]) -> NodeListOption:

@@ -33,7 +33,7 @@ from gorums_h2.errors import IncompleteError
 from gorums_h2.futures import LEVEL_NOT_SET, Async, Correctable
 from gorums_h2.interceptors import ClientCtx, QuorumInterceptor
 from gorums_h2.pb import ordering_pb2
-from gorums_h2.responses import NodeResponse, ResponseSeq, aclose_iterator
+from gorums_h2.responses import CONSUMED, NodeResponse, ResponseSeq, aclose_iterator
 from gorums_h2.wire.connection import Signal
 from gorums_h2.wire.status import StatusCode, StatusError
 
@@ -119,10 +119,12 @@ class QuorumCallState(Generic[Resp]):
         """
         if self.started:
             return
-        self.started = True
         ctx = self._ctx
         config = ctx.configuration
         manager = config.manager
+        if manager is not None:
+            manager.check_open()  # before anything counts as sent
+        self.started = True
         if manager is None:  # empty configuration
             return
         seq = self._seq = manager.next_seq()
@@ -271,7 +273,10 @@ class Responses(Generic[Resp]):
     ``async_*`` return an :class:`Async` future and send at once;
     ``correctable(n)`` returns a :class:`Correctable`. ``async for r in
     responses`` yields :class:`NodeResponse` values as they arrive; so do
-    ``seq()``, ``ignore_errors()`` and ``filter()``. A Responses is single-use.
+    ``seq()``, ``ignore_errors()`` and ``filter()``. A Responses is single-use:
+    a second iteration or terminal method raises RuntimeError (make a new call).
+    A threshold above the configuration's size raises ValueError at once, and
+    a call on a closed manager raises ``ConnectionClosed``.
 
     Cleanup is deterministic: leaving an iteration early (``break``, an
     exception, cancellation) ends the call at once, and ``async with
@@ -279,7 +284,7 @@ class Responses(Generic[Resp]):
     are removed and replies arriving later are dropped).
     """
 
-    __slots__ = ("_call", "_client_ctx", "_intercepted", "_iterators", "_seq")
+    __slots__ = ("_call", "_client_ctx", "_intercepted", "_iterators", "_seq", "_used")
 
     def __init__(
         self,
@@ -300,6 +305,24 @@ class Responses(Generic[Resp]):
         self._seq = seq
         self._intercepted = bool(interceptors)
         self._iterators: weakref.WeakSet[CallIterator[Resp]] | None = None  # made on demand
+        self._used = False
+
+    def _use(self) -> None:
+        """Claim the replies for one consumer; RuntimeError if already claimed
+        (here, or by iterating ``seq()``, ``ignore_errors()`` or ``filter()``)."""
+        if self._used:
+            raise RuntimeError(CONSUMED)
+        self._seq._claim()
+        self._used = True
+
+    def _check_threshold(self, n: int, *, positive: bool = True) -> None:
+        if positive and n <= 0:
+            raise ValueError("threshold must be positive")
+        size = self.size()
+        # (a streaming call's nodes reply many times: any count can be reached)
+        if n > size and not self._call.streaming:
+            raise ValueError(f"threshold {n} can never be reached: the configuration has "
+                             f"{size} node(s)")
 
     # ---- explicit cleanup ----
 
@@ -319,9 +342,10 @@ class Responses(Generic[Resp]):
         for it in list(self._iterators or ()):
             await it.aclose()
 
-    def _guard(self, seq: ResponseSeq[Resp]) -> ResponseSeq[Resp]:
+    def _guard(self, seq: ResponseSeq[Resp], *, claim: bool = True) -> ResponseSeq[Resp]:
         def iterate() -> AsyncIterator[NodeResponse[Resp]]:
-            it = CallIterator(seq.__aiter__(), self._call)
+            # (claim=False: the caller already claimed the replies, see _use)
+            it = CallIterator(seq.__aiter__() if claim else seq._iter(), self._call)
             if self._iterators is None:
                 self._iterators = weakref.WeakSet()
             self._iterators.add(it)
@@ -346,7 +370,8 @@ class Responses(Generic[Resp]):
         return self._guard(self._seq)
 
     def __aiter__(self) -> AsyncIterator[NodeResponse[Resp]]:
-        return self._guard(self._seq).__aiter__()
+        self._use()
+        return self._guard(self._seq, claim=False).__aiter__()
 
     def ignore_errors(self) -> ResponseSeq[Resp]:
         return self._guard(self._seq.ignore_errors())
@@ -355,14 +380,16 @@ class Responses(Generic[Resp]):
         return self._guard(self._seq.filter(keep))
 
     async def collect_n(self, n: int) -> dict[int, Resp | None]:
+        self._use()
         try:
-            return await self._seq.collect_n(n)
+            return await ResponseSeq(self._seq._iter).collect_n(n)
         finally:
             self._call.close()
 
     async def collect_all(self) -> dict[int, Resp | None]:
+        self._use()
         try:
-            return await self._seq.collect_all()
+            return await ResponseSeq(self._seq._iter).collect_all()
         finally:
             self._call.close()
 
@@ -385,13 +412,17 @@ class Responses(Generic[Resp]):
 
         Raises :class:`IncompleteError` (with each failed node's error) as
         soon as ``n`` successes became impossible, or when the replies (or the
-        call's timeout) ran out.
+        call's timeout) ran out; ValueError at once if ``n`` is not in
+        1..size; RuntimeError if the replies were already consumed.
         """
-        if n <= 0:
-            raise ValueError("threshold must be positive")
+        self._check_threshold(n)
+        self._use()
+        return await self._threshold(n)
+
+    async def _threshold(self, n: int) -> Resp:
         call = self._call
         it: AsyncIterator[NodeResponse[Resp]] = (
-            self._seq.__aiter__() if self._intercepted else call)
+            self._seq._iter() if self._intercepted else call)
         errors: dict[int, BaseException] = {}
         first: Resp | None = None
         successes = 0
@@ -407,33 +438,38 @@ class Responses(Generic[Resp]):
                     first = response.value
                 if successes >= n:
                     return first  # type: ignore[return-value]
-            # quorum impossible: report the errors that already arrived too
+            # quorum impossible: count the replies that already arrived too
             for response in call.take_queued():
                 if response.err is not None:
                     errors[response.node_id] = response.err
+                else:
+                    successes += 1
         finally:
             call.close()
             if it is not call:
                 await aclose_iterator(it)
-        raise IncompleteError(errors, f"{successes} of {n} needed replies")
+        raise IncompleteError(errors, _shortfall(successes, n, len(errors), call.expected))
 
     def async_first(self) -> Async[Resp]:
-        return self._async(self.first)
+        return self.async_threshold(1)
 
     def async_majority(self) -> Async[Resp]:
-        return self._async(self.majority)
+        return self.async_threshold(self.size() // 2 + 1)
 
     def async_all(self) -> Async[Resp]:
-        return self._async(self.all)
+        return self.async_threshold(self.size())
 
     def async_threshold(self, n: int) -> Async[Resp]:
-        return self._async(lambda: self.threshold(n))
+        if self.size():
+            self._check_threshold(n)
+        return self._async(lambda: self._threshold(n))
 
     def _async(self, compute: Callable[[], Any]) -> Async[Resp]:
         """Send now (preserving call order), aggregate in a manager task."""
         manager = self._client_ctx.config.manager
         if manager is None:
             raise ValueError("cannot call an empty configuration")
+        self._use()
         self._call.start()
         fut: Async[Resp] = Async()
         manager.spawn(fut._drive, compute)
@@ -444,6 +480,8 @@ class Responses(Generic[Resp]):
         manager = self._client_ctx.config.manager
         if manager is None:
             raise ValueError("cannot call an empty configuration")
+        self._check_threshold(threshold, positive=False)
+        self._use()
         self._call.start()
         corr: Correctable[Resp] = Correctable()
         manager.spawn(self._drive_correctable, corr, threshold)
@@ -452,7 +490,7 @@ class Responses(Generic[Resp]):
     async def _drive_correctable(self, corr: Correctable[Resp], threshold: int) -> None:
         call = self._call
         it: AsyncIterator[NodeResponse[Resp]] = (
-            self._seq.__aiter__() if self._intercepted else call)
+            self._seq._iter() if self._intercepted else call)
         errors: dict[int, BaseException] = {}
         level = LEVEL_NOT_SET
         last: Resp | None = None
@@ -468,10 +506,20 @@ class Responses(Generic[Resp]):
                 if done:
                     return
             corr._update(last, level, True, IncompleteError(
-                errors, f"{max(level, 0)} of {threshold} needed replies"))
+                errors, _shortfall(max(level, 0), threshold, len(errors), call.expected)))
         except Exception as exc:
             corr._update(last, level, True, exc)
         finally:
             call.close()
             if it is not call:
                 await aclose_iterator(it)
+
+
+def _shortfall(successes: int, needed: int, failed: int, expected: int) -> str:
+    """The detail of an IncompleteError: what succeeded, failed, and was not
+    waited for (a quorum that became impossible ends the call early)."""
+    text = f"{successes} of {needed} needed replies; {failed} of {expected} node(s) failed"
+    pending = expected - successes - failed
+    if pending > 0:
+        text += f", {pending} not awaited (the quorum could no longer be reached)"
+    return text

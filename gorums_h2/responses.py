@@ -13,6 +13,10 @@ from typing import Generic, NamedTuple, TypeVar
 
 __all__ = ["NodeResponse", "ResponseSeq"]
 
+CONSUMED = ("these replies were already consumed: a quorum call's replies can be "
+            "iterated, or aggregated by one terminal method, once; make a new call to "
+            "ask again")
+
 Resp = TypeVar("Resp")
 
 
@@ -35,18 +39,31 @@ class ResponseSeq(Generic[Resp]):
     """A single-use async iterable of :class:`NodeResponse` (see module doc).
 
     ``source`` is an async iterable, or a function returning an async
-    iterator (as interceptors build them).
+    iterator (as interceptors build them). Iterating it a second time raises
+    RuntimeError rather than silently yielding nothing.
     """
 
-    __slots__ = ("_source",)
+    __slots__ = ("_claimed", "_source")
 
     def __init__(
         self,
         source: AsyncIterable[NodeResponse[Resp]] | Callable[[], AsyncIterator[NodeResponse[Resp]]],
     ) -> None:
         self._source = source
+        self._claimed = False
+
+    def _claim(self) -> None:
+        """Mark the replies as consumed; RuntimeError if they already were."""
+        if self._claimed:
+            raise RuntimeError(CONSUMED)
+        self._claimed = True
 
     def __aiter__(self) -> AsyncIterator[NodeResponse[Resp]]:
+        self._claim()
+        return self._iter()
+
+    def _iter(self) -> AsyncIterator[NodeResponse[Resp]]:
+        """The source's iterator, without claiming (the caller claimed)."""
         source = self._source
         if callable(source) and not hasattr(source, "__aiter__"):
             return source()

@@ -44,10 +44,12 @@ from gorums_h2.codec import (
 from gorums_h2.message import Message
 from gorums_h2.pb import ordering_pb2
 from gorums_h2.wire.errors import EndOfStream, MessageTooLarge
+from gorums_h2.wire.lifecycle import ServerLimits
 from gorums_h2.wire.metadata import Metadata
 from gorums_h2.wire.server import ServerStream, WireServer
 from gorums_h2.wire.settings import WireSettings
 from gorums_h2.wire.status import StatusCode, StatusError
+from gorums_h2.wire.tls import check_alpn_h2
 
 __all__ = [
     "Handler",
@@ -61,6 +63,7 @@ __all__ = [
 ]
 
 NODE_STREAM_PATH = "/ordering.Gorums/NodeStream"
+CONTENT_SUBTYPE = "gorums"  # the NodeStream takes application/grpc+gorums only
 
 Req = TypeVar("Req", bound=ProtoMessage)
 Resp = TypeVar("Resp", bound=ProtoMessage)
@@ -205,9 +208,15 @@ class Server:
       only the HTTP/2 window bounds it);
     * ``connect_callback`` — called with a :class:`NodeStreamInfo` whenever a
       client opens its NodeStream (WithConnectCallback; may be async);
-    * ``ssl_context`` — TLS for :meth:`serve_tcp`;
+    * ``ssl_context`` — TLS for :meth:`serve_tcp` (must select ALPN ``h2``:
+      ValueError otherwise; not changed);
     * ``max_receive_message_size`` / ``max_send_message_size`` and
-      ``wire_settings`` — the gRPC server options (WithGRPCServerOptions).
+      ``wire_settings`` — the gRPC server options (WithGRPCServerOptions);
+    * ``limits`` — a :class:`~gorums_h2.wire.ServerLimits`: handshake
+      timeout, keepalive PINGs to silent clients, max connection idle time
+      and age, max connections (grpc-go's ``KeepaliveParams`` and
+      ``ConnectionTimeout``; defaults close a vanished client's connection
+      within 50 s).
     """
 
     def __init__(
@@ -221,6 +230,7 @@ class Server:
         max_send_message_size: int | None = None,
         wire_settings: WireSettings | None = None,
         logger: logging.Logger | None = None,
+        limits: ServerLimits | None = None,
     ) -> None:
         settings = wire_settings or WireSettings()
         if max_receive_message_size is not None or max_send_message_size is not None:
@@ -234,14 +244,17 @@ class Server:
             )
         if receive_buffer_size < 0:
             raise ValueError("receive_buffer_size must not be negative")
+        if ssl_context is not None:
+            check_alpn_h2(ssl_context, server_side=True)
         self.log = logger or logging.getLogger("gorums_h2.server")
         self.interceptors = tuple(interceptors)
         self.receive_buffer_size = receive_buffer_size
         self.connect_callback = connect_callback
         self.ssl_context = ssl_context
         self._handlers: dict[str, _Registered] = {}
-        self.wire = WireServer({NODE_STREAM_PATH: self._node_stream}, settings=settings,
-                               logger=self.log)
+        self.wire = WireServer(settings=settings, logger=self.log, limits=limits)
+        # only gorums clients: their envelopes are not plain protobuf requests
+        self.wire.register(NODE_STREAM_PATH, self._node_stream, subtype=CONTENT_SUBTYPE)
 
     # ---- registration ----
 

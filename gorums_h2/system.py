@@ -11,7 +11,8 @@ from typing import Any
 import anyio
 import anyio.abc
 
-from gorums_h2.nodelist import parse_address
+from gorums_h2._groups import TaskGroup
+from gorums_h2.nodelist import parse_listen_address
 from gorums_h2.server import Server
 
 __all__ = ["System", "local_systems"]
@@ -30,11 +31,11 @@ class System:
     """
 
     def __init__(self, address: str = "127.0.0.1:0", **server_options: Any) -> None:
-        self._host, self._port = _parse_listen_address(address)
+        self._host, self._port = parse_listen_address(address)
         self.server = Server(**server_options)
         self._closers: list[Closer] = []
         self._tg: anyio.abc.TaskGroup | None = None
-        self._tg_cm: anyio.abc.TaskGroup | None = None
+        self._tg_cm: TaskGroup | None = None
         self.address = ""
         self._stopped = False
 
@@ -53,7 +54,7 @@ class System:
             self._closers.append(closer)
 
     async def __aenter__(self) -> System:
-        self._tg_cm = anyio.create_task_group()
+        self._tg_cm = TaskGroup()  # exceptions leave the block unwrapped
         self._tg = await self._tg_cm.__aenter__()
         try:
             host, port = await self._tg.start(self.server.serve_tcp, self._host, self._port)
@@ -108,13 +109,6 @@ async def _close(closer: Closer) -> None:
     result = close()
     if inspect.isawaitable(result):
         await result
-
-
-def _parse_listen_address(address: str) -> tuple[str, int]:
-    if address.endswith(":0"):
-        host = address[:-2].strip("[]") or "127.0.0.1"
-        return host, 0
-    return parse_address(address)
 
 
 @asynccontextmanager

@@ -1,7 +1,7 @@
-"""``python -m protoc_plugin``: the same plugin as the ``protoc-gen-gorums_py`` script."""
+"""``python -m gorums_h2.protoc_plugin``: the plugin, as the ``protoc-gen-gorums_py`` script."""
 
 import sys
 
-from protoc_plugin.main import main
+from .main import main
 
 sys.exit(main())

@@ -5,8 +5,8 @@ from __future__ import annotations
 from google.protobuf import descriptor_pb2
 from google.protobuf.compiler import plugin_pb2
 
-from protoc_plugin.model import GenerationError, TypeIndex, build_file
-from protoc_plugin.render import render
+from .model import GenerationError, TypeIndex, build_file
+from .render import render
 
 __all__ = ["generate"]
 

@@ -3,7 +3,7 @@
 protoc runs it with a serialized ``CodeGeneratorRequest`` on stdin and reads
 a ``CodeGeneratorResponse`` from stdout. Usually started through
 ``gorums-h2 protoc ... --gorums_py_out=DIR``, or by protoc directly when the
-console script is on PATH. Also runnable as ``python -m protoc_plugin``.
+console script is on PATH. Also runnable as ``python -m gorums_h2.protoc_plugin``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from google.protobuf.compiler import plugin_pb2
 from google.protobuf.message import DecodeError
 
 from gorums_h2._version import GEN_VERSION, __version__
-from protoc_plugin.generator import generate
+
+from .generator import generate
 
 __all__ = ["main"]
 

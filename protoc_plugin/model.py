@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from google.protobuf import descriptor_pb2
 
 from gorums_h2.pb import gorums_pb2
-from protoc_plugin import naming
+
+from . import naming
 
 __all__ = [
     "Alias",

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gorums_h2._version import GEN_VERSION, __version__
-from protoc_plugin import naming
-from protoc_plugin.model import CallType, FileModel, Method, Service
+
+from . import naming
+from .model import CallType, FileModel, Method, Service
 
 __all__ = ["GENERATOR_NAME", "render"]
 

@@ -7,6 +7,12 @@ from typing import Any
 
 import pytest
 from _loops import backend_of, with_uvloop
+from hypothesis import settings
+
+# Property tests check what happens, not how fast: on a loaded 2-core CI
+# machine Hypothesis' default 200 ms deadline per example is noise.
+settings.register_profile("gorums_h2", deadline=None)
+settings.load_profile("gorums_h2")
 
 
 @pytest.fixture(params=with_uvloop(["asyncio", "trio"]))

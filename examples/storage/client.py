@@ -20,6 +20,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 import gorums_h2
 from gorums_h2.examples.storage import storage_gorums as sg
+from gorums_h2.examples.storage.newest import read_newest
 from gorums_h2.examples.storage.storage_pb2 import (
     ReadRequest,
     ReadResponse,
@@ -163,7 +164,7 @@ async def run_steps(cfg: gorums_h2.Configuration, steps: Sequence[Step] = STEPS,
 
 
 HELP = """commands:
-  read KEY              ReadQC (majority)
+  read KEY              ReadQC, the newest value of a majority
   readall KEY           ReadQC, every node's reply
   write KEY VALUE       WriteQC (majority), timestamped now
   rpc-read N KEY        ReadRPC on node number N (0-based)
@@ -193,8 +194,8 @@ async def repl(cfg: gorums_h2.Configuration, *, prompt: str = "storage> ") -> No
                     state = "connected" if node.connected else f"down ({node.last_err})"
                     print(f"  {node.full_string()} | {state}")
             elif cmd == "read" and len(args) == 1:
-                print(MessageToDict(await sg.read_qc(cfg.context(), ReadRequest(key=args[0]))
-                                    .majority()))
+                print(MessageToDict(await read_newest(
+                    sg.read_qc(cfg.context(), ReadRequest(key=args[0])))))
             elif cmd == "readall" and len(args) == 1:
                 async for r in sg.read_qc(cfg.context(), ReadRequest(key=args[0])):
                     shown = MessageToDict(r.value) if r.err is None and r.value else r.err

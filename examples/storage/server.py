@@ -98,16 +98,20 @@ def new_storage_server(service: StorageService | None = None,
 async def serve(addresses: Sequence[tuple[str, int]], *, announce: bool = True) -> None:
     """Serve one storage server per address until SIGINT or SIGTERM.
 
-    Prints ``LISTENING host:port`` for each server once it accepts connections.
+    Prints ``LISTENING host:port`` for each server once all of them accept
+    connections; if one cannot listen, the others are stopped and the
+    OSError is raised (in the task group's ExceptionGroup).
     """
-    async with anyio.create_task_group() as tg:
-        for host, port in addresses:
-            server = new_storage_server()
-            bound_host, bound_port = await tg.start(server.serve_tcp, host, port)
+    # the signal receiver is open before LISTENING is printed: a Ctrl-C right
+    # after the announcement stops the servers cleanly too
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with anyio.create_task_group() as tg:
+            bound = [await tg.start(new_storage_server().serve_tcp, host, port)
+                     for host, port in addresses]
             if announce:
-                print(f"LISTENING {bound_host}:{bound_port}", flush=True)
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                for bound_host, bound_port in bound:
+                    print(f"LISTENING {bound_host}:{bound_port}", flush=True)
             async for signum in signals:
                 print(f"stopping on {signal.Signals(signum).name}", file=sys.stderr, flush=True)
                 break
-        tg.cancel_scope.cancel()
+            tg.cancel_scope.cancel()

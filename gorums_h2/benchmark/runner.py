@@ -195,7 +195,12 @@ async def _async_loop(name: str, bctx: BenchContext) -> BenchResult:
     async def measure() -> None:
         await worker(True)
 
-    return await _client_measured(name, bctx, stats, deadline, warm, measure)
+    result = await _client_measured(name, bctx, stats, deadline, warm, measure)
+    in_flight = limit * opts.concurrent
+    if in_flight > 1:
+        result.note = (f"latency includes queueing: up to {in_flight} calls in flight "
+                       "(--max-async)")
+    return result
 
 
 async def _one_way_loop(name: str, bctx: BenchContext, config: Configuration,
@@ -232,6 +237,9 @@ async def _one_way_loop(name: str, bctx: BenchContext, config: Configuration,
         assert reply.value is not None
         replies.append(reply.value)
     result = BenchResult.from_servers(name, combine_server_results(replies), client)
+    # senders do not wait for the servers: messages queue in buffers, and the
+    # servers' one-way latency counts that wait
+    result.note = "latency includes queueing: sends do not wait for the servers"
     _add_server_cpu(bctx, result, cpu0, result.total_ops)
     return result
 

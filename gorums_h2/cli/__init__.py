@@ -3,6 +3,10 @@
 Each subcommand lives in its own module of this package with a
 ``register(subparsers)`` function that adds its parser and sets
 ``func=<callable(args) -> int>``; :data:`SUBCOMMANDS` lists them in help order.
+
+Exit status: 0 success, 1 a runtime failure (one line on stderr saying what
+failed and where), 2 a usage error (argparse's message, or one line), 130
+interrupted (Ctrl-C: one line, no traceback).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from gorums_h2._groups import sole_exception
 from gorums_h2._version import __version__
 
 SUBCOMMANDS: list[str] = ["demo", "storage", "protoc", "benchmark"]
@@ -36,8 +41,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except KeyboardInterrupt:
+        return _interrupted()
+    except BaseExceptionGroup as group:
+        # a Ctrl-C that surfaced through a task group of the subcommand
+        if isinstance(sole_exception(group), KeyboardInterrupt):
+            return _interrupted()
+        raise
     return result
+
+
+def _interrupted() -> int:
+    print("gorums-h2: interrupted", file=sys.stderr, flush=True)
+    return 130
 
 
 if __name__ == "__main__":

@@ -24,14 +24,9 @@ from contextlib import ExitStack
 from dataclasses import asdict
 from typing import Any
 
+from gorums_h2.cli._args import duration
+
 __all__ = ["format_table", "register", "run"]
-
-
-def _positive_float(text: str) -> float:
-    value = float(text.removesuffix("s"))
-    if value < 0 or math.isnan(value):
-        raise argparse.ArgumentTypeError(f"not a non-negative duration: {text!r}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,14 +48,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="messages that may wait unwritten per node (0: byte limit only)")
     p.add_argument("--server-buffer", type=int, default=0,
                    help="requests a client may have queued per server stream (local servers)")
-    p.add_argument("--time", type=_positive_float, default=1.0, metavar="SECONDS",
-                   help="measured duration of each benchmark (default 1)")
-    p.add_argument("--warmup", type=_positive_float, default=0.1, metavar="SECONDS",
-                   help="warmup before each benchmark (default 0.1)")
+    p.add_argument("--time", type=duration, default=1.0, metavar="DURATION",
+                   help="measured duration of each benchmark, e.g. 500ms, 2s, 1m30s "
+                        "(a bare number is seconds; default 1s)")
+    p.add_argument("--warmup", type=duration, default=0.1, metavar="DURATION",
+                   help="warmup before each benchmark (default 100ms)")
     p.add_argument("--remotes", default="", metavar="ADDR,...",
                    help="comma-separated host:port of running benchmark servers")
     p.add_argument("--server", default="", metavar="ADDR",
-                   help="only run a benchmark server on ADDR (host:port) until interrupted")
+                   help="only run a benchmark server on ADDR until interrupted (HOST:PORT; "
+                   ":PORT is 127.0.0.1:PORT, 0.0.0.0:PORT all interfaces)")
     p.add_argument("--backend", default="asyncio", choices=("asyncio", "trio", "uvloop"),
                    help="event loop of the client (and local servers); default asyncio")
     p.add_argument("--server-backend", default=None, choices=("asyncio", "trio", "uvloop"),
@@ -86,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if args.server:
         return _serve(args.server, args.server_buffer, args.backend)
     try:
+        _check_addresses(args)
         benches = select(args.benchmarks)
         options = Options(
             config_size=args.config_size, quorum_size=args.quorum_size, payload=args.payload,
@@ -119,6 +117,23 @@ def run(args: argparse.Namespace) -> int:
               f"{', remote servers' if options.remote else ''}")
         print(format_table(results))
     return 0
+
+
+def _check_addresses(args: argparse.Namespace) -> None:
+    """Usage errors in --remotes / --config-size, before anything starts (ValueError)."""
+    from gorums_h2.nodelist import parse_address
+
+    if args.remotes:
+        remotes = [a.strip() for a in args.remotes.split(",") if a.strip()]
+        if not remotes:
+            raise ValueError("--remotes names no address")
+        for address in remotes:
+            try:
+                parse_address(address)
+            except ValueError as exc:
+                raise ValueError(f"--remotes: {exc}") from None
+    elif args.config_size < 1:
+        raise ValueError("--config-size must be at least 1 without --remotes")
 
 
 def _describe(exc: BaseException) -> str:
@@ -206,20 +221,19 @@ def format_table(results: Sequence[Any]) -> str:
              for row in rows]
     if any(r.measured_by == "servers" for r in results):
         lines.append("* one-way: throughput and latency measured by the servers")
+    # latency under many calls in flight is mostly time waiting in queues,
+    # not one call's service time (compare QuorumCall's closed loop)
+    lines += [f"{r.name}: {r.note}" for r in results if r.note]
     return "\n".join(lines)
 
 
 def _serve(address: str, server_buffer: int, backend: str) -> int:
     from gorums_h2.benchmark.server import run_backend, serve
-    from gorums_h2.nodelist import parse_address
+    from gorums_h2.nodelist import parse_listen_address
 
     try:
-        if address.startswith(":"):
-            address = "0.0.0.0" + address
-        if address.endswith(":0"):  # a free port (printed in the LISTENING line)
-            host, port = parse_address(address[:-1] + "1")[0], 0
-        else:
-            host, port = parse_address(address)
+        # port 0: a free port (printed in the LISTENING line)
+        host, port = parse_listen_address(address)
     except ValueError as exc:
         print(f"gorums-h2 benchmark: {exc}", file=sys.stderr)
         return 2

@@ -9,7 +9,7 @@ through, plus:
 * ``-I .`` if the arguments give no include path (protoc's default, which
   adding ours would otherwise switch off);
 * ``--plugin=protoc-gen-gorums_py=...``: the ``protoc-gen-gorums_py`` script
-  of this installation, or a launcher running ``python -m protoc_plugin``
+  of this installation, or a launcher running ``python -m gorums_h2.protoc_plugin``
   with this interpreter.
 
 So ``gorums-h2 protoc -I. --python_out=. --pyi_out=. --gorums_py_out=. x.proto``
@@ -69,7 +69,7 @@ def _write_launcher(directory: Path) -> Path:
     """A POSIX launcher running the plugin with this interpreter."""
     path = directory / PLUGIN
     path.write_text(
-        f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m protoc_plugin \"$@\"\n")
+        f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m gorums_h2.protoc_plugin \"$@\"\n")
     path.chmod(0o755)
     return path
 

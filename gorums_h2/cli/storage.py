@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from collections.abc import Sequence
 
 import anyio
+
+from gorums_h2._groups import sole_exception
+from gorums_h2.cli._args import duration, port
 
 BACKENDS = ("asyncio", "trio")
 
@@ -18,9 +22,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     serve = actions.add_parser("serve", help="serve storage servers until SIGINT/SIGTERM")
     serve.add_argument("--addr", action="append", default=[], metavar="HOST:PORT",
-                       help="listen address (repeatable; port 0 picks a free port)")
+                       help="listen address (repeatable; :PORT is 127.0.0.1:PORT, "
+                       "0.0.0.0:PORT all interfaces; port 0 picks a free port)")
     serve.add_argument("--n", type=int, default=0, help="number of servers on consecutive ports")
-    serve.add_argument("--base-port", type=int, default=29100, help="first port for --n")
+    serve.add_argument("--base-port", type=port, default=29100, help="first port for --n")
     serve.add_argument("--host", default="127.0.0.1", help="host for --n (default 127.0.0.1)")
     serve.add_argument("--backend", choices=BACKENDS, default="asyncio")
     serve.set_defaults(func=run_serve)
@@ -33,23 +38,46 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="also run the capture's error steps 8 and 9 (expected to fail)")
     client.add_argument("--client-name", default="gorums-h2-storage-client",
                         help="value of the client-name stream header")
-    client.add_argument("--timeout", type=float, default=10.0,
-                        help="seconds allowed per step (the run gets steps x this)")
+    client.add_argument("--timeout", type=duration, default=10.0, metavar="DURATION",
+                        help="time allowed per step, e.g. 10s or 500ms (the run gets "
+                             "steps x this; default 10s)")
     client.add_argument("--backend", choices=BACKENDS, default="asyncio")
     client.set_defaults(func=run_client)
 
 
-def _listen_address(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ValueError(f"invalid listen address {text!r}: expected HOST:PORT (port 0: any)")
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
 def _listen_addresses(args: argparse.Namespace) -> list[tuple[str, int]]:
-    addrs = [_listen_address(a) for a in args.addr]
+    from gorums_h2.nodelist import parse_listen_address
+
+    addrs = [parse_listen_address(a) for a in args.addr]
+    if args.n < 0:
+        raise ValueError(f"--n must not be negative, got {args.n}")
+    if args.n and args.base_port + args.n - 1 > 65535:
+        raise ValueError(f"--base-port {args.base_port} + --n {args.n} runs past port 65535")
     addrs += [(args.host, args.base_port + i) for i in range(args.n)]
     return addrs
+
+
+def _check_bindable(addresses: Sequence[tuple[str, int]]) -> None:
+    """Bind (and release) every fixed port first, so that a busy port is
+    reported before any server starts: nothing is left half-started.
+    Raises OSError naming the address."""
+    for host, number in addresses:
+        if number == 0:
+            continue
+        try:
+            infos = socket.getaddrinfo(host, number, type=socket.SOCK_STREAM,
+                                       flags=socket.AI_PASSIVE)
+        except socket.gaierror as exc:
+            raise OSError(f"cannot listen on {host}:{number}: {exc}") from None
+        family, kind, proto, _name, sockaddr = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            # the servers set SO_REUSEADDR too: only a port in use fails, not TIME_WAIT
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(sockaddr)
+            except OSError as exc:
+                raise OSError(exc.errno,
+                              f"cannot listen on {host}:{number}: {exc.strerror}") from None
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -64,15 +92,31 @@ def run_serve(args: argparse.Namespace) -> int:
         print("gorums-h2 storage serve: give --addr HOST:PORT or --n N", file=sys.stderr)
         return 2
     try:
+        _check_bindable(addresses)
         anyio.run(serve, addresses, backend=args.backend)
-    except OSError as exc:
-        print(f"gorums-h2 storage serve: {exc}", file=sys.stderr)
+    except (OSError, BaseExceptionGroup) as exc:
+        # (in a group: a port taken between the check and the bind; the
+        # servers already started were stopped by the task group)
+        err = sole_exception(exc) if isinstance(exc, BaseExceptionGroup) else exc
+        if not isinstance(err, OSError):
+            raise
+        print(f"gorums-h2 storage serve: {err}", file=sys.stderr)
         return 1
     return 0
 
 
 def run_client(args: argparse.Namespace) -> int:
+    from gorums_h2.nodelist import parse_address
+
     addrs = [a.strip() for a in args.addrs.split(",") if a.strip()]
+    try:
+        if not addrs:
+            raise ValueError("--addrs names no address")
+        for addr in addrs:
+            parse_address(addr)
+    except ValueError as exc:
+        print(f"gorums-h2 storage client: --addrs: {exc}", file=sys.stderr)
+        return 2
     return anyio.run(_client, addrs, args, backend=args.backend)
 
 
@@ -87,7 +131,7 @@ async def _client(addrs: Sequence[str], args: argparse.Namespace) -> int:
     )
 
     try:
-        nodes = gorums_h2.with_node_list(addrs)
+        nodes = await gorums_h2.with_node_list(addrs).resolved()  # DNS off the event loop
         async with gorums_h2.Manager(metadata=stream_metadata(args.client_name)) as mgr:
             cfg = mgr.new_configuration(nodes)
             first = mgr.node(gorums_h2.node_id_for(addrs[0]))

@@ -18,13 +18,14 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from gorums_h2._groups import TaskGroup
 from gorums_h2.configuration import Configuration
 from gorums_h2.errors import IncompleteError, QuorumCallError
 from gorums_h2.manager import Manager
 from gorums_h2.node import Node
 from gorums_h2.nodelist import NodeListOption, with_node_map
 from gorums_h2.server import Server
-from gorums_h2.testing.leaks import assert_no_leaks, task_count
+from gorums_h2.testing.leaks import assert_no_leaks, task_baseline
 from gorums_h2.testing.services import echo_server_fn
 
 __all__ = [
@@ -90,10 +91,10 @@ async def test_servers(
     check_leaks: bool = True,
 ) -> AsyncIterator[TestServers]:
     """Start ``n`` servers made by ``srv_fn(i)`` (default: echo servers)."""
-    baseline = task_count()
+    baseline = task_baseline()
     servers = TestServers()
     make = srv_fn or echo_server_fn
-    async with anyio.create_task_group() as tg:
+    async with TaskGroup() as tg:  # exceptions leave the block unwrapped
         for i in range(n):
             server = make(i)
             done = anyio.Event()
@@ -140,7 +141,7 @@ async def test_configuration(
     ``pre_connect(stop)`` runs after the servers start and before the nodes
     connect (Go's ``WithPreConnect``).
     """
-    baseline = task_count()
+    baseline = task_baseline()
     async with test_servers(n, srv_fn, check_leaks=False) as servers:
         if stop_func is not None:
             stop_func._servers = servers
@@ -160,7 +161,7 @@ async def test_configuration(
     if check_leaks:
         # a caller's manager (still open) keeps its nodes' tasks: count tasks
         # only when the manager was ours
-        await assert_no_leaks(baseline if manager is None else task_count(),
+        await assert_no_leaks(baseline if manager is None else task_baseline(),
                               managers=managers if manager is None else [],
                               servers=servers.servers)
 

@@ -4,7 +4,10 @@ Layers, bottom up: :mod:`~.framing` (length-prefixed messages),
 :mod:`~.headers` and :mod:`~.metadata` (header blocks), :mod:`~.status`
 and :mod:`~.errors` (outcomes), :mod:`~.protocol` (sans-IO connection and
 stream state on h2), :mod:`~.connection` (the anyio driver), and the
-:mod:`~.client` and :mod:`~.server` entry points.
+:mod:`~.client` and :mod:`~.server` entry points (:mod:`~.server_stream`
+the server end of a call, :mod:`~.lifecycle` the server's connection limits,
+:mod:`~.tls` TLS contexts and the ALPN check, :mod:`~._hpack` linear-time
+header encoding).
 """
 
 from gorums_h2.wire.client import (
@@ -20,12 +23,14 @@ from gorums_h2.wire.errors import (
     ConnectionClosed,
     EndOfStream,
     GoAwayError,
+    HeaderListTooLarge,
     MessageTooLarge,
     ProtocolViolation,
     StreamReset,
     WireError,
 )
 from gorums_h2.wire.framing import DEFAULT_MAX_MESSAGE_SIZE, MessageDecoder, encode_message
+from gorums_h2.wire.lifecycle import ServerLimits
 from gorums_h2.wire.metadata import Metadata, MetadataLike, MetadataValue
 from gorums_h2.wire.server import (
     ServerConnection,
@@ -35,7 +40,8 @@ from gorums_h2.wire.server import (
     server_ssl_context,
 )
 from gorums_h2.wire.settings import WireSettings
-from gorums_h2.wire.status import StatusCode, StatusError
+from gorums_h2.wire.status import StatusCode, StatusError, escape_peer_text
+from gorums_h2.wire.tls import check_alpn_h2
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
@@ -46,6 +52,7 @@ __all__ = [
     "ConnectionClosed",
     "EndOfStream",
     "GoAwayError",
+    "HeaderListTooLarge",
     "MessageDecoder",
     "MessageTooLarge",
     "Metadata",
@@ -53,6 +60,7 @@ __all__ = [
     "MetadataValue",
     "ProtocolViolation",
     "ServerConnection",
+    "ServerLimits",
     "ServerStream",
     "Signal",
     "StatusCode",
@@ -63,9 +71,11 @@ __all__ = [
     "WireError",
     "WireServer",
     "WireSettings",
+    "check_alpn_h2",
     "client_ssl_context",
     "connect",
     "encode_message",
+    "escape_peer_text",
     "open_transport",
     "server_ssl_context",
 ]

@@ -15,6 +15,7 @@ create the transport with :func:`open_transport`, then
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -26,6 +27,7 @@ import h2.exceptions
 from anyio.abc import SocketAttribute
 from anyio.streams.tls import TLSAttribute, TLSStream
 
+from gorums_h2.wire._hpack import MAX_SEND_HEADER_LIST_SIZE, header_list_size, install
 from gorums_h2.wire._io import (
     AsyncioProtocolIO,
     IOStrategy,
@@ -35,12 +37,13 @@ from gorums_h2.wire._io import (
     set_tcp_timeouts,
 )
 from gorums_h2.wire._trio_io import TrioSocketIO, native_trio_socket
-from gorums_h2.wire.connection import Connection, Stream
-from gorums_h2.wire.errors import ConnectionBroken
+from gorums_h2.wire.connection import Connection, Signal, Stream
+from gorums_h2.wire.errors import ConnectionBroken, HeaderListTooLarge
 from gorums_h2.wire.headers import USER_AGENT, build_request_headers
 from gorums_h2.wire.metadata import Metadata, MetadataLike
 from gorums_h2.wire.protocol import ConnectionCore
 from gorums_h2.wire.settings import WireSettings
+from gorums_h2.wire.tls import check_alpn_h2
 
 __all__ = [
     "ClientConnection",
@@ -107,6 +110,10 @@ class ClientConnection(Connection):
         core = ConnectionCore(
             client_side=True, settings=settings, stream_factory=lambda c, sid: ClientStream(c, sid)
         )
+        install(core.h2)  # linear-time HPACK encoding of large metadata
+        self._peer_settings = False  # the server's first SETTINGS arrived
+        self._settings_signal = Signal()
+        core.on_remote_settings = self._on_remote_settings
         super().__init__(io, core)
         self.authority = authority
         self.scheme = scheme
@@ -127,7 +134,11 @@ class ClientConnection(Connection):
         ``grpc-timeout`` header for the server to enforce. Waits while the
         peer's MAX_CONCURRENT_STREAMS is reached. Raises the connection's
         sticky error, :class:`GoAwayError` after a GOAWAY, ValueError for
-        reserved metadata keys.
+        reserved metadata keys, :class:`HeaderListTooLarge` (nothing sent)
+        when the headers exceed the peer's SETTINGS_MAX_HEADER_LIST_SIZE (as
+        far as it is known yet) or our own cap of 1 MiB. Headers above 16 KiB
+        wait for the server's first SETTINGS (at most ``connect_timeout``),
+        so its limit is known before they are sent.
         """
         md = metadata if isinstance(metadata, Metadata) or metadata is None else Metadata(metadata)
         headers = build_request_headers(
@@ -139,6 +150,9 @@ class ClientConnection(Connection):
             metadata=md,
             user_agent=self.user_agent,
         )
+        if header_list_size(headers) > _SMALL_HEADERS and not self._peer_settings:
+            await self._wait_peer_settings()
+        self.check_header_list(headers)
         while True:
             try:
                 stream = self.core.open_stream(headers)
@@ -149,10 +163,46 @@ class ClientConnection(Connection):
             return stream
 
 
+    def _on_remote_settings(self) -> None:
+        self._peer_settings = True
+        self._settings_signal.set()
+
+    def _on_failed(self) -> None:
+        super()._on_failed()
+        self._settings_signal.set()
+
+    async def _wait_peer_settings(self) -> None:
+        with anyio.move_on_after(self.core.settings.connect_timeout):
+            while not self._peer_settings:
+                if self.core.error is not None:
+                    raise self.core.error
+                await self._settings_signal.wait()
+
+    def check_header_list(self, headers: list[tuple[bytes, bytes]]) -> None:
+        """Raise :class:`HeaderListTooLarge` if the peer would refuse ``headers``."""
+        size = header_list_size(headers)
+        if size <= _SMALL_HEADERS:  # below every limit a gRPC peer may set in practice
+            return
+        peer = self.core.h2.remote_settings.max_header_list_size
+        if size > MAX_SEND_HEADER_LIST_SIZE:
+            raise HeaderListTooLarge(
+                f"request headers are {size} bytes (mostly metadata), above the "
+                f"{MAX_SEND_HEADER_LIST_SIZE}-byte cap for headers we send; send large data "
+                "in messages", size, MAX_SEND_HEADER_LIST_SIZE)
+        if peer is not None and size > peer:
+            raise HeaderListTooLarge(
+                f"request headers are {size} bytes (mostly metadata), above the server's "
+                f"SETTINGS_MAX_HEADER_LIST_SIZE of {peer} bytes", size, peer)
+
+
+_SMALL_HEADERS = 16 * 1024
+
+
 def client_ssl_context(
     cafile: str | None = None, *, certfile: str | None = None, keyfile: str | None = None
 ) -> ssl.SSLContext:
-    """A TLS client context for gRPC: system (or ``cafile``) trust, ALPN ``h2``."""
+    """A TLS client context for gRPC: system (or ``cafile``) trust, ALPN ``h2``;
+    ``certfile``/``keyfile``: the client certificate for mutual TLS."""
     ctx = ssl.create_default_context(cafile=cafile)
     if certfile:
         ctx.load_cert_chain(certfile, keyfile)
@@ -171,14 +221,17 @@ async def open_transport(
     """Connect TCP (and TLS with ALPN ``h2`` when ``ssl_context`` is given).
 
     Raises :class:`ConnectionBroken` (UNAVAILABLE) when the connection or
-    handshake fails or takes longer than ``connect_timeout`` seconds.
+    handshake fails or takes longer than ``connect_timeout`` seconds;
+    ValueError if ``ssl_context`` does not offer ALPN ``h2`` (it is not
+    changed: see :func:`~gorums_h2.wire.tls.check_alpn_h2`).
     """
+    if ssl_context is not None:
+        check_alpn_h2(ssl_context, server_side=False)
     try:
         with anyio.fail_after(connect_timeout):
             tcp = await anyio.connect_tcp(host, port)
             if ssl_context is None:
                 return tcp
-            ssl_context.set_alpn_protocols(["h2"])
             try:
                 tls = await TLSStream.wrap(
                     tcp,
@@ -194,12 +247,32 @@ async def open_transport(
             f"connect to {host}:{port} timed out after {connect_timeout:g}s"
         ) from None
     except (OSError, ssl.SSLError, anyio.BrokenResourceError) as exc:
-        raise ConnectionBroken(f"cannot connect to {host}:{port}: {exc}") from exc
+        raise ConnectionBroken(f"cannot connect to {host}:{port}: {_cause_text(exc)}") from exc
     alpn = tls.extra(TLSAttribute.alpn_protocol, None)
     if alpn not in (None, "h2"):
         await anyio.aclose_forcefully(tls)
         raise ConnectionBroken(f"server at {host}:{port} negotiated ALPN {alpn!r}, not h2")
     return tls
+
+
+def _cause_text(exc: BaseException) -> str:
+    """Why a connection attempt failed, the same on both loops: ``[Errno 111]
+    Connection refused``. anyio's connect_tcp (trio) says only "All connection
+    attempts failed" and keeps the per-address errors in ``__cause__``."""
+    cause = exc.__cause__ if type(exc) is OSError and exc.errno is None else None
+    leaves: list[BaseException] = (
+        list(cause.exceptions) if isinstance(cause, BaseExceptionGroup)
+        else [cause] if cause is not None else [exc])
+    texts: list[str] = []
+    for leaf in leaves:
+        errno = leaf.errno if isinstance(leaf, OSError) else None
+        if isinstance(leaf, ssl.SSLError) or errno is None:
+            text = str(leaf) or type(leaf).__name__
+        else:
+            text = f"[Errno {errno}] {os.strerror(errno)}"
+        if text not in texts:
+            texts.append(text)
+    return "; ".join(texts)
 
 
 async def open_io(
@@ -237,7 +310,7 @@ async def open_io(
     io = AsyncioProtocolIO()
     loop = asyncio.get_running_loop()
     if ssl_context is not None:
-        ssl_context.set_alpn_protocols(["h2"])
+        check_alpn_h2(ssl_context, server_side=False)
     try:
         with anyio.fail_after(connect_timeout):
             transport, _ = await loop.create_connection(
@@ -252,7 +325,7 @@ async def open_io(
             f"connect to {host}:{port} timed out after {connect_timeout:g}s"
         ) from None
     except (OSError, ssl.SSLError) as exc:
-        raise ConnectionBroken(f"cannot connect to {host}:{port}: {exc}") from exc
+        raise ConnectionBroken(f"cannot connect to {host}:{port}: {_cause_text(exc)}") from exc
     set_tcp_timeouts(transport.get_extra_info("socket"), settings.tcp_keepalive,
                      settings.tcp_user_timeout)
     ssl_object = transport.get_extra_info("ssl_object")

@@ -19,6 +19,9 @@ exception               code                meaning
                                             (bad content-type, compressed flag without encoding,
                                             a stream that ended without trailers).
 ``MessageTooLarge``     RESOURCE_EXHAUSTED  a message exceeded the configured maximum size.
+``HeaderListTooLarge``  RESOURCE_EXHAUSTED  (a ``MessageTooLarge``) headers to send (metadata)
+                                            exceed the peer's SETTINGS_MAX_HEADER_LIST_SIZE or
+                                            our own cap; nothing was sent.
 ======================  ==================  =====================================================
 
 :class:`EndOfStream` is not an error status: it tells a reader that the peer
@@ -36,6 +39,7 @@ __all__ = [
     "ConnectionClosed",
     "EndOfStream",
     "GoAwayError",
+    "HeaderListTooLarge",
     "MessageTooLarge",
     "ProtocolViolation",
     "StreamReset",
@@ -114,3 +118,17 @@ class MessageTooLarge(StatusError):
     """A message was larger than allowed (status RESOURCE_EXHAUSTED)."""
 
     default_code = StatusCode.RESOURCE_EXHAUSTED
+
+
+class HeaderListTooLarge(MessageTooLarge):
+    """Headers to send (stream or call metadata) are larger than the peer
+    accepts or than our own cap; refused before encoding (RESOURCE_EXHAUSTED).
+
+    ``size`` is their RFC 9113 size (name + value + 32 per field), ``limit``
+    the limit they exceed.
+    """
+
+    def __init__(self, message: str = "", size: int = 0, limit: int = 0) -> None:
+        super().__init__(None, message)
+        self.size = size
+        self.limit = limit

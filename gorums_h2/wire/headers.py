@@ -23,6 +23,7 @@ from gorums_h2.wire.status import (
     decode_status_details,
     encode_grpc_message,
     encode_status_details,
+    escape_peer_text,
     status_code_from_http,
 )
 
@@ -174,7 +175,7 @@ def validate_request_headers(headers: Sequence[tuple[bytes, bytes]]) -> RequestH
     ctype = fields.get(b"content-type")
     subtype = _parse_content_type(ctype) if ctype is not None else None
     if subtype is None:
-        shown = ctype.decode(errors="replace") if ctype is not None else "none"
+        shown = escape_peer_text(ctype.decode(errors="replace"), 100) if ctype else "none"
         raise HeaderError(f"invalid gRPC request content-type {shown!r}",
                           StatusCode.INTERNAL, 415)
     timeout = None
@@ -251,7 +252,7 @@ def parse_response_headers(headers: Sequence[tuple[bytes, bytes]]) -> tuple[Meta
             http = 0
         raise StatusError(status_code_from_http(http), f"unexpected HTTP status {http}")
     if ctype is None or _parse_content_type(ctype) is None:
-        shown = ctype.decode(errors="replace") if ctype is not None else "none"
+        shown = escape_peer_text(ctype.decode(errors="replace"), 100) if ctype else "none"
         raise ProtocolViolation(f"unexpected response content-type {shown!r}")
     return Metadata.from_headers(headers, _RESPONSE_SKIP), encoding
 
@@ -261,8 +262,10 @@ def parse_trailers(headers: Sequence[tuple[bytes, bytes]]) -> tuple[StatusError 
 
     Missing ``grpc-status`` is a protocol violation (INTERNAL), unless a
     trailers-only block has a non-200 ``:status``, which is mapped to a code
-    (gRPC's http-grpc-status-mapping). The message is
-    percent-decoded; ``grpc-status-details-bin``, when valid, supplies details.
+    (gRPC's http-grpc-status-mapping). The message is percent-decoded, then
+    escaped and bounded (:func:`~gorums_h2.wire.status.escape_peer_text`:
+    a peer's ``%0A`` becomes the two characters ``\\n``);
+    ``grpc-status-details-bin``, when valid, supplies details.
     """
     code: StatusCode | None = None
     message = ""
@@ -274,7 +277,7 @@ def parse_trailers(headers: Sequence[tuple[bytes, bytes]]) -> tuple[StatusError 
         elif key == b"grpc-status":
             code = StatusCode.parse(value)
         elif key == b"grpc-message":
-            message = decode_grpc_message(value)
+            message = escape_peer_text(decode_grpc_message(value))
         elif key == b"grpc-status-details-bin":
             status = decode_status_details(value)
             if status is not None:

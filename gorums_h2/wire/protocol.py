@@ -42,7 +42,7 @@ from gorums_h2.wire.errors import (
 )
 from gorums_h2.wire.headers import Headers
 from gorums_h2.wire.settings import WireSettings
-from gorums_h2.wire.status import StatusError
+from gorums_h2.wire.status import StatusError, escape_peer_text
 from gorums_h2.wire.stream_core import StreamCore
 
 __all__ = ["ConnectionCore", "StreamCore"]
@@ -83,6 +83,7 @@ class ConnectionCore:
         self.on_ping_ack: Callable[[bytes], None] = _ignore
         self.on_streams_available: Callable[[], None] = _noop
         self.on_failed: Callable[[], None] = _noop
+        self.on_remote_settings: Callable[[], None] = _noop  # each SETTINGS (not ACK) received
         self._stream_factory = stream_factory or (
             lambda conn, sid: StreamCore(conn, sid, client_side=client_side)
         )
@@ -208,7 +209,7 @@ class ConnectionCore:
             raise self.error
         if self.goaway is not None:
             raise GoAwayError(
-                "peer is shutting down (GOAWAY); no new streams",
+                f"no new streams: {self.goaway.message}",  # says why (e.g. max_connections)
                 self.goaway.h2_code,
                 self.goaway.last_stream_id,
             )
@@ -381,6 +382,7 @@ class ConnectionCore:
             self.on_output()
 
     def _on_settings_changed(self, event: h2.events.RemoteSettingsChanged) -> None:
+        self.on_remote_settings()
         if self._dirty:
             self.on_output()
         if h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS in event.changed_settings:
@@ -394,7 +396,7 @@ class ConnectionCore:
         except ValueError:
             name = str(code)
         data = event.additional_data
-        extra = f": {data.decode(errors='replace')}" if data else ""
+        extra = f": {escape_peer_text(data.decode(errors='replace'), 256)}" if data else ""
         goaway = GoAwayError(f"peer sent GOAWAY ({name}{extra})", code, last)
         if self.goaway is None:
             self.goaway = goaway

@@ -12,7 +12,11 @@ becomes the call's status:
 * the request's ``grpc-timeout`` passes -> cancelled, DEADLINE_EXCEEDED.
 
 Refusals need no handler: an unknown path gets a trailers-only UNIMPLEMENTED,
-a content-type that is not gRPC gets HTTP 415.
+a content-type that is not gRPC gets HTTP 415, and a gRPC content-type whose
+subtype the path was not registered for (``application/grpc+json`` on a
+path registered with ``subtype="gorums"``) gets a trailers-only INTERNAL
+naming the content-types the path takes (grpc-go, lacking per-method
+subtypes, would decode the request with its proto codec and fail there).
 """
 
 from __future__ import annotations
@@ -20,100 +24,53 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import anyio
 import anyio.abc
 from anyio.abc import SocketAttribute
-from anyio.streams.tls import TLSListener
+from anyio.streams.tls import TLSAttribute
+from h2.errors import ErrorCodes
 
+from gorums_h2.wire._hpack import install
 from gorums_h2.wire._io import (
     AsyncioProtocolIO,
     IOStrategy,
     StreamIO,
     mark_asyncio_context,
     native_asyncio_enabled,
+    set_tcp_timeouts,
 )
 from gorums_h2.wire._trio_io import TrioSocketIO, native_trio_socket
-from gorums_h2.wire.connection import Connection, Stream
-from gorums_h2.wire.errors import EndOfStream
+from gorums_h2.wire.connection import Connection, Signal
+from gorums_h2.wire.errors import ConnectionClosed, EndOfStream
 from gorums_h2.wire.headers import (
     HeaderError,
     Headers,
-    RequestHead,
     build_response_headers,
     build_trailers,
     content_type,
     validate_request_headers,
 )
-from gorums_h2.wire.metadata import Metadata, MetadataLike
+from gorums_h2.wire.lifecycle import Action, ServerLimits, log_rarely, supervise
 from gorums_h2.wire.protocol import ConnectionCore, StreamCore
+from gorums_h2.wire.server_stream import ServerStream
 from gorums_h2.wire.settings import WireSettings
-from gorums_h2.wire.status import StatusCode, StatusError, encode_grpc_message
+from gorums_h2.wire.status import StatusCode, StatusError, encode_grpc_message, escape_peer_text
+from gorums_h2.wire.tls import QuietTLSListener, check_alpn_h2, server_ssl_context
 
 __all__ = ["ServerConnection", "ServerStream", "StreamHandler", "WireServer", "server_ssl_context"]
 
 StreamHandler = Callable[["ServerStream"], Awaitable[None]]
 
-_EMPTY_HEAD = RequestHead("", "", "", None, None, Metadata())
-
-
-class ServerStream(Stream):
-    """The server end of one gRPC call.
-
-    ``head`` is the validated request (path, metadata, timeout), ``peer`` the
-    client's address, ``shutdown_requested`` an event set when the server
-    starts a graceful shutdown (long-lived streams should finish and end).
-    """
-
-    __slots__ = ("cancel_scope", "head", "peer", "shutdown_requested")
-
-    def __init__(self, conn: ConnectionCore, stream_id: int) -> None:
-        super().__init__(conn, stream_id, client_side=False)
-        self.head = _EMPTY_HEAD
-        self.peer: Any = None
-        self.cancel_scope: anyio.CancelScope | None = None
-        self.shutdown_requested: anyio.Event | None = None
-
-    def _set_end(self, exc: BaseException) -> None:
-        super()._set_end(exc)
-        # reset by the client or connection lost: the handler's work is moot
-        if self.local_closed and self.cancel_scope is not None:
-            self.cancel_scope.cancel()
-
-    @property
-    def ended(self) -> bool:
-        """True once the response is complete (or can no longer be sent)."""
-        return self.local_closed or self._end is not None
-
-    def send_initial_metadata(self, metadata: MetadataLike) -> None:
-        """Send response headers with ``metadata`` now (before any message)."""
-        if self.response_headers is None:
-            raise RuntimeError("response headers were already sent")
-        md = metadata if isinstance(metadata, Metadata) else Metadata(metadata)
-        headers = build_response_headers(self.head.subtype or None, md)
-        self.response_headers = None
-        self.conn.h2.send_headers(self.stream_id, headers)
-        self.conn.on_output()
-
-    def end(
-        self,
-        code: StatusCode | int = StatusCode.OK,
-        message: str = "",
-        details: Any = (),
-        metadata: MetadataLike | None = None,
-    ) -> None:
-        """Finish the response with a status (trailers). Later calls do nothing."""
-        if self.ended:
-            return
-        md = None if metadata is None else (
-            metadata if isinstance(metadata, Metadata) else Metadata(metadata))
-        self.queue_end(build_trailers(code, message, details, md))
-
-
 class ServerConnection(Connection):
-    """A server-side connection: dispatches each new stream to its handler."""
+    """A server-side connection: dispatches each new stream to its handler.
+
+    ``handshaken`` turns true when the client's preface and first SETTINGS
+    arrived; ``closed_by_limit`` says which :class:`ServerLimits` limit
+    closed the connection, if one did (``refused``: ``max_connections``).
+    """
 
     def __init__(self, io: IOStrategy, server: WireServer) -> None:
         core = ConnectionCore(
@@ -122,16 +79,44 @@ class ServerConnection(Connection):
             stream_factory=lambda c, sid: ServerStream(c, sid),
         )
         self.server = server
+        install(core.h2)  # linear-time HPACK encoding of large metadata
         core.on_request = self._on_request
         super().__init__(io, core)
         self._tg: anyio.abc.TaskGroup | None = None
+        self.handshaken = False
+        self.refused = False
+        self.closed_by_limit: Action | None = None
+        self.lifecycle_signal = Signal()  # handshake done or a stream closed
+        # only the idle and age limits care when streams close (saves a
+        # wake-up of the lifecycle task per call on unary-heavy servers)
+        limits = server.limits
+        self._wake_on_stream_close = (limits.max_connection_idle is not None
+                                      or limits.max_connection_age is not None)
         core.on_streams_available = self._on_stream_closed
+        core.on_remote_settings = self._on_remote_settings
 
     def _start_extra_tasks(self, tg: anyio.abc.TaskGroup) -> None:
         self._tg = tg
+        if self.refused:
+            tg.start_soon(self._refuse_connection)
+        else:
+            tg.start_soon(supervise, self, self.server.limits, name="connection lifecycle")
+
+    async def _refuse_connection(self) -> None:
+        # over max_connections: tell the client why (SETTINGS, GOAWAY), close
+        self.core.send_goaway(ErrorCodes.ENHANCE_YOUR_CALM, b"too many connections")
+        self.core.fail(ConnectionClosed("too many connections"))
+        await self.io.close()
+
+    def _on_remote_settings(self) -> None:
+        if not self.handshaken:
+            self.handshaken = True
+            self.lifecycle_signal.set()
 
     def _on_stream_closed(self) -> None:
         self._streams_signal.set()
+        if self._wake_on_stream_close:
+            self.lifecycle_signal.set()
         self.server._streams_changed.set()
 
     def _on_request(self, stream: StreamCore, headers: Headers) -> None:
@@ -147,6 +132,11 @@ class ServerConnection(Connection):
         handler = self.server._handlers.get(head.path)
         if handler is None:
             self._refuse(stream, StatusCode.UNIMPLEMENTED, _unknown_method(head.path))
+            return
+        accepted = self.server._subtypes.get(head.path)
+        if accepted is not None and head.subtype not in accepted:
+            self._refuse(stream, StatusCode.INTERNAL, _wrong_subtype(
+                head.path, accepted, head.subtype))
             return
         stream.shutdown_requested = self.server.shutting_down
         assert self._tg is not None
@@ -196,20 +186,19 @@ def _unknown_method(path: str) -> str:
     return f"unknown method {method} for service {service}"
 
 
-def server_ssl_context(certfile: str, keyfile: str | None = None) -> ssl.SSLContext:
-    """A TLS server context with ALPN ``h2`` (TLS 1.2+)."""
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(certfile, keyfile)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.set_alpn_protocols(["h2"])
-    return ctx
+def _wrong_subtype(path: str, accepted: frozenset[str], got: str) -> str:
+    shown = escape_peer_text(content_type(got).decode("ascii", "replace"), 100)
+    takes = " or ".join(content_type(s).decode() for s in sorted(accepted))
+    return f"{path} takes content-type {takes}, not {shown}"
 
 
 class WireServer:
     """Serves gRPC stream handlers on anyio listeners.
 
     ``serve(listener)`` runs until :meth:`stop` or a graceful shutdown
-    completes; it may be called for several listeners at once.
+    completes; it may be called for several listeners at once. ``limits``
+    bounds each connection's handshake, silence, idle time and age, and
+    the number of connections (:class:`ServerLimits`).
     """
 
     def __init__(
@@ -219,10 +208,14 @@ class WireServer:
         settings: WireSettings | None = None,
         logger: logging.Logger | None = None,
         on_connection: Callable[[ServerConnection], None] | None = None,
+        limits: ServerLimits | None = None,
     ) -> None:
         self.settings = settings or WireSettings()
+        self.limits = limits or ServerLimits()
         self.log = logger or logging.getLogger("gorums_h2.wire.server")
         self._handlers: dict[str, StreamHandler] = dict(handlers or {})
+        self._subtypes: dict[str, frozenset[str]] = {}
+        self._refusals_logged: dict[str, float] = {}
         self._on_connection = on_connection
         self.connections: set[ServerConnection] = set()
         self.shutting_down = anyio.Event()
@@ -231,11 +224,24 @@ class WireServer:
         self._accept_scopes: list[anyio.CancelScope] = []
         self._stopped = False
 
-    def register(self, path: str, handler: StreamHandler) -> None:
-        """Route streams on ``path`` (``/package.Service/Method``) to ``handler``."""
+    def register(self, path: str, handler: StreamHandler, *,
+                 subtype: str | Iterable[str] | None = None) -> None:
+        """Route streams on ``path`` (``/package.Service/Method``) to ``handler``.
+
+        ``subtype``: the content-type(s) the path accepts, as gRPC subtypes
+        (``"gorums"``: ``application/grpc+gorums``; ``""``: plain
+        ``application/grpc``; or several, e.g. ``{"", "proto"}``); other
+        gRPC content-types get INTERNAL before the handler runs. None: any
+        ``application/grpc[+...]``.
+        """
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/': {path!r}")
         self._handlers[path] = handler
+        if subtype is None:
+            self._subtypes.pop(path, None)
+        else:
+            subtypes = [subtype] if isinstance(subtype, str) else list(subtype)
+            self._subtypes[path] = frozenset(s.lower() for s in subtypes)
 
     async def serve(
         self,
@@ -275,18 +281,28 @@ class WireServer:
 
         ``task_status.started`` receives the bound ``(host, port)``. On
         asyncio this uses the native protocol path (see :mod:`._io`).
+        ``ssl_context`` must select ALPN ``h2`` (ValueError otherwise; it is
+        not changed); TLS clients that do not negotiate ``h2`` are closed
+        right after the handshake.
         """
         if ssl_context is not None:
-            ssl_context.set_alpn_protocols(["h2"])
+            check_alpn_h2(ssl_context, server_side=True)
         if native_asyncio_enabled():
             await self._serve_tcp_asyncio(host, port, ssl_context, task_status)
             return
-        listener: anyio.abc.Listener[Any] = await anyio.create_tcp_listener(
-            local_host=host, local_port=port
-        )
+        try:
+            listener: anyio.abc.Listener[Any] = await anyio.create_tcp_listener(
+                local_host=host, local_port=port
+            )
+        except OSError as exc:
+            # trio says only "Address already in use": name the address, as asyncio does
+            raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+                          ) from exc
         bound = listener.extra(SocketAttribute.local_address)
         if ssl_context is not None:
-            listener = TLSListener(listener, ssl_context, standard_compatible=False)
+            listener = QuietTLSListener(listener, ssl_context, standard_compatible=False,
+                                        handshake_timeout=self.limits.handshake_timeout or 3600.0)
+            listener.log = self.log
         await self.serve(listener, task_status=_Started(task_status, (bound[0], bound[1])))
 
     async def _serve_tcp_asyncio(
@@ -303,6 +319,12 @@ class WireServer:
         tg_ref: list[anyio.abc.TaskGroup] = []
 
         def on_made(io: AsyncioProtocolIO) -> None:
+            assert io.transport is not None
+            ssl_object = io.transport.get_extra_info("ssl_object")
+            if ssl_object is not None and not self._alpn_ok(
+                    ssl_object.selected_alpn_protocol(), io.peer):
+                io.transport.close()
+                return
             conn = ServerConnection(io, self)
             if tg_ref:
                 tg_ref[0].start_soon(self._serve_connection, conn)
@@ -316,7 +338,10 @@ class WireServer:
 
         # bind before the task group exists, so a bind error is a plain OSError
         mark_asyncio_context()
-        server = await loop.create_server(factory, host, port, ssl=ssl_context)
+        server = await loop.create_server(
+            factory, host, port, ssl=ssl_context,
+            ssl_handshake_timeout=(self.limits.handshake_timeout or 3600.0
+                                   ) if ssl_context is not None else None)
         try:
             async with anyio.create_task_group() as tg:
                 self._scopes.append(tg.cancel_scope)
@@ -334,13 +359,42 @@ class WireServer:
         finally:
             server.close()
 
+    def _alpn_ok(self, protocol: str | None, peer: Any) -> bool:
+        if protocol == "h2":
+            return True
+        # grpc-go refuses such clients too (since 1.67); they do not speak
+        # HTTP/2 or are misconfigured, so say so in our log, briefly
+        self._log_refusal("alpn", "closing TLS connection from %s: ALPN %s is not 'h2'",
+                          escape_peer_text(str(peer)), "not negotiated" if protocol is None
+                          else escape_peer_text(repr(protocol)))
+        return False
+
+    def _log_refusal(self, kind: str, msg: str, *args: Any) -> None:
+        # a client that keeps getting refused must not flood the log
+        log_rarely(self.log, self._refusals_logged, kind, msg, *args)
+
     async def _serve_transport(self, transport: anyio.abc.ByteStream) -> None:
+        if transport.extra(TLSAttribute.ssl_object, None) is not None and not self._alpn_ok(
+                transport.extra(TLSAttribute.alpn_protocol, None),
+                transport.extra(SocketAttribute.remote_address, None)):
+            await anyio.aclose_forcefully(transport)
+            return
         sock = native_trio_socket(transport)
         io: IOStrategy = (StreamIO(transport) if sock is None
                           else TrioSocketIO(transport, sock))  # type: ignore[arg-type]
         await self._serve_connection(ServerConnection(io, self))
 
     async def _serve_connection(self, conn: ServerConnection) -> None:
+        limits = self.limits
+        if limits.max_connections is not None and len(self.connections) >= limits.max_connections:
+            conn.refused = True
+            self._log_refusal("max_connections",
+                              "refusing connection from %s: %d connections open (max_connections)",
+                              escape_peer_text(str(conn.peer)), len(self.connections))
+        elif limits.tcp_keepalive is not None:
+            set_tcp_timeouts(conn.extra(SocketAttribute.raw_socket), limits.tcp_keepalive,
+                             limits.keepalive_timeout if limits.keepalive_time is not None
+                             else None)
         if self._on_connection is not None:
             self._on_connection(conn)
         self.connections.add(conn)

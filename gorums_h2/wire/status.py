@@ -25,6 +25,7 @@ __all__ = [
     "decode_status_details",
     "encode_grpc_message",
     "encode_status_details",
+    "escape_peer_text",
     "status_code_from_http",
 ]
 
@@ -103,8 +104,49 @@ class StatusError(Exception):
 
     @classmethod
     def from_proto(cls, status: status_pb2.Status) -> StatusError:
-        """Build a status error from a ``google.rpc.Status`` message."""
-        return cls(StatusCode.parse(status.code), status.message, status.details)
+        """Build a status error from a ``google.rpc.Status`` message a peer
+        sent; its message is escaped (:func:`escape_peer_text`)."""
+        return cls(StatusCode.parse(status.code), escape_peer_text(status.message),
+                   status.details)
+
+
+# --- text from peers, on its way to log lines and exception messages ---
+
+MAX_PEER_TEXT = 1024
+"""Characters of peer-provided text kept by :func:`escape_peer_text`."""
+
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(c: str) -> str:
+    if c.isprintable():
+        return c
+    short = _SHORT_ESCAPES.get(c)
+    if short is not None:
+        return short
+    n = ord(c)
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+
+
+def escape_peer_text(text: str, limit: int = MAX_PEER_TEXT) -> str:
+    """``text`` from a peer, made safe for one log line or exception message.
+
+    Every character that is not printable (C0 and C1 controls such as a
+    newline or ESC, DEL, line and paragraph separators, bidirectional
+    overrides, unassigned code points) becomes a Python-style escape
+    (``\\n``, ``\\x1b``, ``\\u2028``), so a peer cannot forge log lines or
+    hide text; printable text, including non-ASCII letters and backslashes,
+    is kept. Text longer than ``limit`` characters is cut there and marked
+    ``... (N chars)``. Never raises; linear in ``limit``.
+    """
+    total = len(text)
+    if total > limit:
+        text = text[:limit]
+    if not text.isprintable():
+        text = "".join(map(_escape_char, text))
+    if total > limit:
+        text += f"... ({total} chars)"
+    return text
 
 
 # --- grpc-message: percent-encoding of the UTF-8 bytes (gRPC PROTOCOL-HTTP2) ---

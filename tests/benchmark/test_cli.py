@@ -128,7 +128,7 @@ def test_remotes_against_serve_only_process() -> None:
     (["--benchmarks", "("], "invalid --benchmarks pattern"),
     (["--benchmarks", "NoSuchBenchmark"], "no benchmark matches"),
     (["--concurrent", "0"], "concurrent must be at least 1"),
-    (["--server", "nonsense"], "invalid node address"),
+    (["--server", "nonsense"], "invalid listen address"),
 ])
 def test_bad_arguments(args: list[str], message: str) -> None:
     proc = run_cli(*args)

@@ -44,7 +44,7 @@ from gorums_h2.testing import (
     assert_no_leaks,
     echo_server_fn,
     open_fds,
-    task_count,
+    task_baseline,
     test_servers,
 )
 from gorums_h2.testing.netns import Host, Link, NetLab
@@ -296,7 +296,7 @@ def scaled_server_fn(index: int) -> Server:
 async def leak_checked(managers: Callable[[], list[g.Manager]] = list,
                        servers: Callable[[], list[Server]] = list) -> AsyncIterator[None]:
     """After the block: no task, route, connection or file descriptor left behind."""
-    tasks, fds = task_count(), open_fds()
+    tasks, fds = task_baseline(), open_fds()
     yield
     await assert_no_leaks(tasks, managers=managers(), servers=servers(), settle=5.0)
     await assert_no_fd_leak(fds, settle=5.0)

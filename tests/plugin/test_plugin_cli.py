@@ -68,7 +68,7 @@ def test_launcher_runs_the_plugin_when_the_script_is_not_installed(
 def test_a_plugin_given_by_the_user_is_used(tmp_path: Path) -> None:
     write_proto(tmp_path, "svc.proto", SERVICE)
     mine = tmp_path / "my-plugin"
-    mine.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m protoc_plugin "$@"\n')
+    mine.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m gorums_h2.protoc_plugin "$@"\n')
     mine.chmod(0o755)
     cmd = protoc_cli.build_command(Path("/x/bin/protoc"),
                                    [f"--plugin=protoc-gen-gorums_py={mine}"], None)
@@ -115,7 +115,7 @@ def test_help_shows_ours_and_protocs() -> None:
 
 
 def _plugin(args: list[str], stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "protoc_plugin", *args], input=stdin,
+    return subprocess.run([sys.executable, "-m", "gorums_h2.protoc_plugin", *args], input=stdin,
                           capture_output=True, check=False)
 
 

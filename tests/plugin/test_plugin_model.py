@@ -13,9 +13,9 @@ from google.protobuf.compiler import plugin_pb2
 
 from gorums_h2.cli.protoc import INCLUDE, find_protoc
 from gorums_h2.codec.methods import call_type_of
-from protoc_plugin import generate
-from protoc_plugin.model import classify
-from protoc_plugin.render import escape_docstring
+from gorums_h2.protoc_plugin import generate
+from gorums_h2.protoc_plugin.model import classify
+from gorums_h2.protoc_plugin.render import escape_docstring
 
 
 def descriptor_set(cwd: Path, files: list[str],

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from protoc_plugin import naming
+from gorums_h2.protoc_plugin import naming
 
 
 @pytest.mark.parametrize(("proto", "python"), [

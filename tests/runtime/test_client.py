@@ -358,3 +358,19 @@ def test_message_helpers_and_quorum_call_error() -> None:
     assert "incomplete call" in str(err) and "node 2: UNAVAILABLE: x" in str(err)
     send = quorum_call_error({}, g.SendFailureError)
     assert isinstance(send, g.QuorumCallError) and not isinstance(send, g.IncompleteError)
+
+
+async def test_host_names_resolve_off_the_event_loop_with_the_same_ids() -> None:
+    async with test_servers(1) as servers:
+        port = servers.addresses[0].rsplit(":", 1)[1]
+        by_name = g.with_node_list([f"localhost:{port}"])
+        resolved = await by_name.resolved()
+        async with g.Manager() as mgr:
+            [node] = mgr.new_configuration(resolved).nodes()
+            assert node.host in ("127.0.0.1", "::1")
+            assert node.id == g.node_id_for(f"localhost:{port}")
+            # the synchronous path gives the same node
+            assert mgr.new_configuration(by_name).nodes() == [node]
+        mapped = await g.with_node_map({f"localhost:{port}": 7}).resolved()
+        async with g.new_config(mapped) as cfg:
+            assert cfg.node_ids() == [7]
