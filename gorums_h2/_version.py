@@ -24,7 +24,7 @@ def enforce_version(gen_version: int, module: str) -> None:
         raise VersionError(
             f"{module} was generated for gorums-h2 runtime API {gen_version}, older than the "
             f"oldest this runtime ({__version__}) supports ({MIN_GEN_VERSION}): regenerate it "
-            "with `gorums-h2 protoc --python_out=. --pyi_out=. --gorums_py_out=. <files>`"
+            "with `gorums-h2 protoc --python_out=. --gorums_py_out=. <files>`"
         )
     if gen_version > GEN_VERSION:
         raise VersionError(

@@ -25,6 +25,7 @@ import anyio
 from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
+from gorums_h2 import _telemetry
 from gorums_h2.channel import SendQueueFull, wait_for_draining
 from gorums_h2.codec import MethodInfo, encode, encode_metadata, lookup_method
 from gorums_h2.errors import SendFailureError, TypeMismatchError
@@ -120,6 +121,23 @@ async def rpc_call(ctx: NodeContext, req: ProtoMessage, method: str,
     (which bounds the whole call: waiting for room and for the reply),
     ConnectionClosed if the manager is closed.
     """
+    hooks = _telemetry.hooks
+    if hooks is None:
+        return await _rpc_call(ctx, req, method, response_type)
+    call = hooks.start_call(method, "rpc", 1)
+    try:
+        reply = await _rpc_call(ctx, req, method, response_type)
+    except BaseException as exc:
+        call.node_done(ctx.node.id, exc)
+        call.end(exc)
+        raise
+    call.node_done(ctx.node.id, None)
+    call.end(None)
+    return reply
+
+
+async def _rpc_call(ctx: NodeContext, req: ProtoMessage, method: str,
+                    response_type: type[Resp]) -> Resp:
     info = method_info(method, response_type)  # type: ignore[arg-type]
     node = ctx.node
     node.manager.check_open()
@@ -169,6 +187,22 @@ async def unicast(ctx: NodeContext, req: ProtoMessage, method: str, *,
     ``ignore_errors`` it never waits and never raises (fire and forget: the
     message is queued even beyond the limit, or dropped if the node is down).
     """
+    hooks = _telemetry.hooks
+    if hooks is None:
+        return await _unicast(ctx, req, method, ignore_errors)
+    call = hooks.start_call(method, "unicast", 1)
+    try:
+        await _unicast(ctx, req, method, ignore_errors)
+    except BaseException as exc:
+        call.node_done(ctx.node.id, exc)
+        call.end(exc)
+        raise
+    call.node_done(ctx.node.id, None)
+    call.end(None)
+
+
+async def _unicast(ctx: NodeContext, req: ProtoMessage, method: str,
+                   ignore_errors: bool) -> None:
     info = method_info(method)
     node = ctx.node
     if not ignore_errors:
@@ -209,6 +243,25 @@ async def multicast(ctx: ConfigContext, req: Req, method: str, *, ignore_errors:
     :data:`~gorums_h2.channel.STALLED_AFTER`); with ``ignore_errors`` it
     never waits and never raises.
     """
+    hooks = _telemetry.hooks
+    if hooks is None:
+        return await _multicast(ctx, req, method, ignore_errors, interceptors)
+    call = hooks.start_call(method, "multicast", ctx.configuration.size())
+    try:
+        await _multicast(ctx, req, method, ignore_errors, interceptors)
+    except BaseException as exc:
+        failed = exc.node_errors if isinstance(exc, SendFailureError) else {}
+        for node in ctx.configuration:
+            call.node_done(node.id, failed.get(node.id, exc if not failed else None))
+        call.end(exc)
+        raise
+    for node in ctx.configuration:
+        call.node_done(node.id, None)
+    call.end(None)
+
+
+async def _multicast(ctx: ConfigContext, req: Req, method: str, ignore_errors: bool,
+                     interceptors: Sequence[QuorumInterceptor[Req, Any]]) -> None:
     info = method_info(method)
     config = ctx.configuration
     manager = config.manager

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
+from gorums_h2 import _telemetry
 from gorums_h2.backoff import Backoff
 from gorums_h2.codec import split
 from gorums_h2.errors import NodeShutdownError
@@ -391,6 +392,9 @@ class NodeChannel:
                 established = True
                 self._end_first_attempt(None)
                 self.state_changed.set()
+                hooks = _telemetry.hooks
+                if hooks is not None:
+                    hooks.connected(self)
                 if opts.wire_settings.peer_probe_after is not None:
                     tg.start_soon(self._watch_peer, conn, stream, watch)
                 await stream.wait_closed()

@@ -10,6 +10,7 @@ ExceptionGroup), so ``except IncompleteError:`` around the block works.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import ssl
@@ -54,7 +55,10 @@ class Manager:
       queue (0: no message limit). The queue is *full* beyond
       ``wire_settings.send_buffer_bytes``: quorum calls and multicasts then
       fail that node's part at once with
-      :class:`~gorums_h2.channel.SendQueueFull`.
+      :class:`~gorums_h2.channel.SendQueueFull`;
+    * ``compression`` — ``"gzip"`` compresses every request (gRPC's
+      ``grpc-encoding``; sets ``wire_settings.compression``); compressed
+      replies are decoded either way (Go's ``grpc.UseCompressor``).
     """
 
     def __init__(
@@ -68,18 +72,22 @@ class Manager:
         metadata: MetadataLike | None = None,
         per_node_metadata: Callable[[int], MetadataLike | None] | None = None,
         send_buffer_size: int = 0,
+        compression: str | None = None,
     ) -> None:
         if send_buffer_size < 0:
             raise ValueError("send_buffer_size must not be negative")
         if ssl_context is not None:
             check_alpn_h2(ssl_context, server_side=False)
+        wire_settings = wire_settings or WireSettings()
+        if compression is not None:
+            wire_settings = dataclasses.replace(wire_settings, compression=compression)
         md = Metadata(metadata) if metadata is not None else Metadata()
         md.validate_for_send()
         self.logger = logger or logging.getLogger("gorums_h2.manager")
         self._options = ChannelOptions(
             ssl_context=ssl_context,
             server_hostname=server_hostname,
-            wire_settings=wire_settings or WireSettings(),
+            wire_settings=wire_settings,
             backoff=backoff or Backoff(),
             metadata=md,
             per_node_metadata=per_node_metadata,

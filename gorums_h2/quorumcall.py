@@ -27,6 +27,7 @@ import anyio
 from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
+from gorums_h2 import _telemetry
 from gorums_h2.channel import wait_for_draining
 from gorums_h2.codec import MethodInfo, encode_metadata
 from gorums_h2.errors import IncompleteError
@@ -38,6 +39,7 @@ from gorums_h2.wire.connection import Signal
 from gorums_h2.wire.status import StatusCode, StatusError
 
 if TYPE_CHECKING:
+    from gorums_h2._telemetry import CallObservation
     from gorums_h2.channel import NodeChannel
     from gorums_h2.context import ConfigContext
     from gorums_h2.node import Node
@@ -70,9 +72,11 @@ class QuorumCallState(Generic[Resp]):
         "_response_type",
         "_seq",
         "_signal",
+        "_telemetry",
         "closed",
         "deadline",
         "expected",
+        "quorum",
         "sent_at",
         "started",
         "streaming",
@@ -96,6 +100,8 @@ class QuorumCallState(Generic[Resp]):
         self.expected = 0
         self.started = False
         self.closed = False
+        self.quorum: str | None = None  # the terminal method, for telemetry
+        self._telemetry: CallObservation | None = None
 
     # ---- sending ----
 
@@ -129,6 +135,11 @@ class QuorumCallState(Generic[Resp]):
             return
         seq = self._seq = manager.next_seq()
         md = encode_metadata(seq, self._info.method_field, b"", ctx.entries_bytes)
+        hooks = _telemetry.hooks
+        if hooks is not None:
+            self._telemetry = hooks.start_call(
+                self._info.name, "quorumcall_stream" if self.streaming else "quorumcall",
+                config.size())
         self.sent_at = now = time.monotonic()
         if ctx.timeout is not None:
             self.deadline = now + ctx.timeout
@@ -140,6 +151,8 @@ class QuorumCallState(Generic[Resp]):
                 channel.send(seq, envelope, self)
             except StatusError as exc:
                 self._queue.append(NodeResponse(node.id, None, exc))
+                if self._telemetry is not None:
+                    self._telemetry.node_done(node.id, exc)
                 continue
             active[node.id] = channel
 
@@ -160,11 +173,15 @@ class QuorumCallState(Generic[Resp]):
             self._active.pop(node.id, None)
         self._queue.append(response)
         self._signal.set()
+        if self._telemetry is not None:
+            self._telemetry.node_done(node.id, response.err)
 
     def fail(self, node: Node, exc: BaseException) -> None:
         if self._active.pop(node.id, None) is not None:
             self._queue.append(NodeResponse(node.id, None, exc))
             self._signal.set()
+            if self._telemetry is not None:
+                self._telemetry.node_done(node.id, exc)
 
     # ---- iteration ----
 
@@ -193,7 +210,7 @@ class QuorumCallState(Generic[Resp]):
             return queue.popleft()
         except BaseException as exc:
             if not isinstance(exc, StopAsyncIteration):
-                self.close()  # cancelled or failed: drop our routes
+                self.close(exc)  # cancelled or failed: drop our routes
             raise
 
     def take_queued(self) -> list[NodeResponse[Resp]]:
@@ -207,18 +224,26 @@ class QuorumCallState(Generic[Resp]):
         active, self._active = self._active, {}
         for node_id, channel in active.items():
             channel.remove_route(self._seq)
+            err = StatusError(StatusCode.DEADLINE_EXCEEDED,
+                              f"no reply from node {node_id} within the call's timeout")
             if not self.streaming:
-                self._queue.append(NodeResponse(node_id, None, StatusError(
-                    StatusCode.DEADLINE_EXCEEDED,
-                    f"no reply from node {node_id} within the call's timeout")))
+                self._queue.append(NodeResponse(node_id, None, err))
+            if self._telemetry is not None:
+                self._telemetry.node_done(node_id, err)
 
-    def close(self) -> None:
-        """End the call: remove its routes from every channel (idempotent).
+    def close(self, err: BaseException | None = None) -> None:
+        """End the call: remove its routes from every channel (idempotent);
+        ``err`` is what the call failed with, for telemetry.
 
         Replies not yet consumed are dropped, and later ones are not queued.
         """
         self.closed = True
         self._queue.clear()
+        observation = self._telemetry
+        if observation is not None:
+            self._telemetry = None
+            observation.quorum = self.quorum
+            observation.end(err)
         active = self._active
         if active:
             seq = self._seq
@@ -397,14 +422,17 @@ class Responses(Generic[Resp]):
 
     async def first(self) -> Resp:
         """The first successful reply."""
+        self._call.quorum = self._call.quorum or "first"
         return await self.threshold(1)
 
     async def majority(self) -> Resp:
         """The first successful reply once a majority (n//2 + 1) succeeded."""
+        self._call.quorum = self._call.quorum or "majority"
         return await self.threshold(self.size() // 2 + 1)
 
     async def all(self) -> Resp:
         """The first successful reply once every node succeeded."""
+        self._call.quorum = self._call.quorum or "all"
         return await self.threshold(self.size())
 
     async def threshold(self, n: int) -> Resp:
@@ -421,6 +449,7 @@ class Responses(Generic[Resp]):
 
     async def _threshold(self, n: int) -> Resp:
         call = self._call
+        call.quorum = call.quorum or "threshold"
         it: AsyncIterator[NodeResponse[Resp]] = (
             self._seq._iter() if self._intercepted else call)
         errors: dict[int, BaseException] = {}
@@ -444,24 +473,34 @@ class Responses(Generic[Resp]):
                     errors[response.node_id] = response.err
                 else:
                     successes += 1
+            failure = IncompleteError(errors, _shortfall(successes, n, len(errors),
+                                                         call.expected))
+            call.close(failure)
+        except BaseException as exc:
+            call.close(exc)
+            raise
         finally:
             call.close()
             if it is not call:
                 await aclose_iterator(it)
-        raise IncompleteError(errors, _shortfall(successes, n, len(errors), call.expected))
+        raise failure
 
     def async_first(self) -> Async[Resp]:
+        self._call.quorum = "async_first"
         return self.async_threshold(1)
 
     def async_majority(self) -> Async[Resp]:
+        self._call.quorum = "async_majority"
         return self.async_threshold(self.size() // 2 + 1)
 
     def async_all(self) -> Async[Resp]:
+        self._call.quorum = "async_all"
         return self.async_threshold(self.size())
 
     def async_threshold(self, n: int) -> Async[Resp]:
         if self.size():
             self._check_threshold(n)
+        self._call.quorum = self._call.quorum or "async_threshold"
         return self._async(lambda: self._threshold(n))
 
     def _async(self, compute: Callable[[], Any]) -> Async[Resp]:
@@ -483,6 +522,7 @@ class Responses(Generic[Resp]):
         self._check_threshold(threshold, positive=False)
         self._use()
         self._call.start()
+        self._call.quorum = "correctable"
         corr: Correctable[Resp] = Correctable()
         manager.spawn(self._drive_correctable, corr, threshold)
         return corr
@@ -505,9 +545,12 @@ class Responses(Generic[Resp]):
                 corr._update(last, level, done)
                 if done:
                     return
-            corr._update(last, level, True, IncompleteError(
-                errors, _shortfall(max(level, 0), threshold, len(errors), call.expected)))
+            failure = IncompleteError(
+                errors, _shortfall(max(level, 0), threshold, len(errors), call.expected))
+            call.close(failure)
+            corr._update(last, level, True, failure)
         except Exception as exc:
+            call.close(exc)
             corr._update(last, level, True, exc)
         finally:
             call.close()

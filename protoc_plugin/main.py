@@ -24,7 +24,7 @@ USAGE = """\
 protoc-gen-gorums_py is a protoc plugin: it reads a CodeGeneratorRequest from
 stdin and is started by protoc, e.g.
 
-    gorums-h2 protoc -I. --python_out=. --pyi_out=. --gorums_py_out=. storage.proto
+    gorums-h2 protoc -I. --python_out=. --gorums_py_out=. storage.proto
 
 which writes storage_pb2.py, storage_pb2.pyi and storage_gorums.py.
 """

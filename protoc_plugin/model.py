@@ -85,8 +85,7 @@ def classify(method: descriptor_pb2.MethodDescriptorProto) -> CallType:
     set to ``false`` counts as absent, as in the runtime.
     """
     opts = method.options
-    # gorums_pb2.pyi types the extensions as plain FieldDescriptors
-    chosen = [name for name, ext in _CALL_OPTIONS if opts.Extensions[ext]]  # type: ignore[index]
+    chosen = [name for name, ext in _CALL_OPTIONS if opts.Extensions[ext]]
     if len(chosen) > 1:
         raise ValueError(f"more than one call type option ({', '.join(chosen)}); choose one")
     if method.client_streaming:

@@ -50,7 +50,7 @@ def _header(model: FileModel, protoc_version: str) -> list[str]:
         f"# source: {model.proto_name}",
         *_docstring(
             f"Gorums client functions and server interfaces of ``{model.proto_name}``.\n\n"
-            "Regenerate with ``gorums-h2 protoc --python_out=. --pyi_out=. --gorums_py_out=. "
+            "Regenerate with ``gorums-h2 protoc --python_out=. --gorums_py_out=. "
             "<files>``.",
             ""),
     ]

@@ -5,7 +5,7 @@
 # source: gorums_h2/benchmark/benchmark.proto
 """Gorums client functions and server interfaces of ``gorums_h2/benchmark/benchmark.proto``.
 
-Regenerate with ``gorums-h2 protoc --python_out=. --pyi_out=. --gorums_py_out=. <files>``.
+Regenerate with ``gorums-h2 protoc --python_out=. --gorums_py_out=. <files>``.
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def call_type_of(method: MethodDescriptor) -> CallType:
             ("multicast", gorums_pb2.multicast),
             ("quorumcall", gorums_pb2.quorumcall),
         )
-        if opts.Extensions[ext]  # type: ignore[index]
+        if opts.Extensions[ext]
     ]
     if len(chosen) > 1:
         raise CallTypeError(

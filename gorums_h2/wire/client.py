@@ -139,8 +139,11 @@ class ClientConnection(Connection):
         far as it is known yet) or our own cap of 1 MiB. Headers above 16 KiB
         wait for the server's first SETTINGS (at most ``connect_timeout``),
         so its limit is known before they are sent.
+        With ``settings.compression`` the stream's messages are compressed
+        (``grpc-encoding``).
         """
         md = metadata if isinstance(metadata, Metadata) or metadata is None else Metadata(metadata)
+        compression = self.core.settings.compression
         headers = build_request_headers(
             path,
             self.authority,
@@ -149,6 +152,7 @@ class ClientConnection(Connection):
             timeout=grpc_timeout,
             metadata=md,
             user_agent=self.user_agent,
+            encoding=compression,
         )
         if header_list_size(headers) > _SMALL_HEADERS and not self._peer_settings:
             await self._wait_peer_settings()
@@ -160,6 +164,7 @@ class ClientConnection(Connection):
                 await self._streams_signal.wait()
                 continue
             assert isinstance(stream, ClientStream)
+            stream.send_encoding = compression
             return stream
 
 

@@ -3,7 +3,9 @@
 A message on the wire is ``flag(1) length(4, big-endian) body``. The flag is 1
 when the body is compressed with the stream's ``grpc-encoding``.
 :class:`MessageDecoder` reassembles messages from DATA frame payloads of any
-split: one frame may hold many messages or a slice of one.
+split: one frame may hold many messages or a slice of one (and decompresses
+them); :func:`compress` and :func:`encode_compressed_prefix` make compressed
+ones. ``gzip`` and ``deflate`` are the encodings known here, as in grpcio.
 """
 
 from __future__ import annotations
@@ -13,9 +15,25 @@ import zlib
 
 from gorums_h2.wire.errors import MessageTooLarge, ProtocolViolation
 
-__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "MessageDecoder", "encode_message", "encode_prefix"]
+__all__ = [
+    "ACCEPT_ENCODING",
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "ENCODINGS",
+    "MessageDecoder",
+    "compress",
+    "encode_compressed_prefix",
+    "encode_message",
+    "encode_prefix",
+]
 
 DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024  # grpc-go's default receive limit
+
+# zlib window bits of each known grpc-encoding: gzip's header, or zlib's (deflate)
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+ENCODINGS = frozenset(_WBITS)
+"""The ``grpc-encoding`` values we decompress and can send."""
+ACCEPT_ENCODING = "identity,deflate,gzip"
+"""Our ``grpc-accept-encoding`` (grpcio's value), sent when compression is on."""
 
 _PREFIX = struct.Struct(">BI")
 _pack_prefix = _PREFIX.pack
@@ -25,6 +43,17 @@ _unpack_prefix = _PREFIX.unpack_from
 def encode_prefix(length: int) -> bytes:
     """The 5-byte prefix of an uncompressed message of ``length`` bytes."""
     return _pack_prefix(0, length)
+
+
+def encode_compressed_prefix(length: int) -> bytes:
+    """The 5-byte prefix of a compressed message of ``length`` (compressed) bytes."""
+    return _pack_prefix(1, length)
+
+
+def compress(body: bytes, encoding: str) -> bytes:
+    """``body`` compressed with ``encoding`` (one of :data:`ENCODINGS`; KeyError otherwise)."""
+    c = zlib.compressobj(6, zlib.DEFLATED, _WBITS[encoding])
+    return c.compress(body) + c.flush()
 
 
 def encode_message(body: bytes) -> bytes:
@@ -44,7 +73,9 @@ class MessageDecoder:
       is None or ``identity``, an unsupported encoding, a flag other than 0/1,
       or a body that does not decompress.
 
-    ``gzip`` and ``deflate`` bodies are decompressed (never produced).
+    ``gzip`` and ``deflate`` bodies are decompressed. ``encoding`` is the
+    stream's ``grpc-encoding``; it may be set after construction (a server
+    learns it from the request headers).
     """
 
     __slots__ = ("_buf", "_encoding", "max_size")
@@ -53,6 +84,15 @@ class MessageDecoder:
         self.max_size = max_size
         self._encoding = None if encoding in (None, "identity") else encoding
         self._buf = bytearray()
+
+    @property
+    def encoding(self) -> str | None:
+        """The stream's ``grpc-encoding`` (None: identity)."""
+        return self._encoding
+
+    @encoding.setter
+    def encoding(self, value: str | None) -> None:
+        self._encoding = None if value in (None, "identity") else value
 
     @property
     def buffered(self) -> int:
@@ -97,11 +137,8 @@ class MessageDecoder:
             raise ProtocolViolation(
                 "received a compressed message but no grpc-encoding was negotiated"
             )
-        if self._encoding == "gzip":
-            wbits = 16 + zlib.MAX_WBITS
-        elif self._encoding == "deflate":
-            wbits = zlib.MAX_WBITS
-        else:
+        wbits = _WBITS.get(self._encoding)
+        if wbits is None:
             raise ProtocolViolation(f"unsupported grpc-encoding {self._encoding!r}")
         d = zlib.decompressobj(wbits)
         try:

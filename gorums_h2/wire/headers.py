@@ -15,6 +15,7 @@ from google.protobuf import any_pb2
 
 from gorums_h2._version import __version__
 from gorums_h2.wire.errors import ProtocolViolation
+from gorums_h2.wire.framing import ACCEPT_ENCODING
 from gorums_h2.wire.metadata import Metadata
 from gorums_h2.wire.status import (
     StatusCode,
@@ -127,8 +128,14 @@ def build_request_headers(
     timeout: float | None = None,
     metadata: Metadata | None = None,
     user_agent: str = USER_AGENT,
+    encoding: str | None = None,
 ) -> Headers:
-    """The HEADERS of a gRPC request, in grpc-go's order, custom metadata last."""
+    """The HEADERS of a gRPC request, in grpc-go's order, custom metadata last.
+
+    With an ``encoding`` (messages compressed with it) come ``grpc-encoding``
+    and our ``grpc-accept-encoding``; without, neither (as grpc-go without
+    registered compressors, so the bytes of Go's captures are kept).
+    """
     headers = [
         (b":method", b"POST"),
         (b":scheme", scheme.encode()),
@@ -138,6 +145,9 @@ def build_request_headers(
         (b"user-agent", user_agent.encode()),
         (b"te", b"trailers"),
     ]
+    if encoding is not None:
+        headers.append((b"grpc-encoding", encoding.encode()))
+        headers.append((b"grpc-accept-encoding", ACCEPT_ENCODING.encode()))
     if timeout is not None:
         headers.append((b"grpc-timeout", encode_timeout(timeout)))
     if metadata:
@@ -156,6 +166,7 @@ class RequestHead:
     timeout: float | None
     encoding: str | None
     metadata: Metadata
+    accept_encoding: frozenset[str] = frozenset()  # grpc-accept-encoding, lower-cased
 
 
 def validate_request_headers(headers: Sequence[tuple[bytes, bytes]]) -> RequestHead:
@@ -186,6 +197,7 @@ def validate_request_headers(headers: Sequence[tuple[bytes, bytes]]) -> RequestH
         except ValueError as exc:
             raise HeaderError(str(exc), StatusCode.INTERNAL) from None
     encoding = fields.get(b"grpc-encoding")
+    accept = fields.get(b"grpc-accept-encoding")
     return RequestHead(
         path=fields.get(b":path", b"").decode("utf-8", "replace"),
         authority=fields.get(b":authority", b"").decode("utf-8", "replace"),
@@ -193,15 +205,22 @@ def validate_request_headers(headers: Sequence[tuple[bytes, bytes]]) -> RequestH
         timeout=timeout,
         encoding=encoding.decode("ascii", "replace") if encoding else None,
         metadata=Metadata.from_headers(headers, _REQUEST_SKIP),
+        accept_encoding=frozenset(
+            e.strip() for e in accept.decode("ascii", "replace").lower().split(",")
+        ) if accept else frozenset(),
     )
 
 
 # --- responses ---
 
 
-def build_response_headers(subtype: str | None, metadata: Metadata | None = None) -> Headers:
-    """The first HEADERS of a response (``:status 200`` and content-type)."""
+def build_response_headers(subtype: str | None, metadata: Metadata | None = None,
+                           encoding: str | None = None) -> Headers:
+    """The first HEADERS of a response (``:status 200``, content-type, and
+    ``grpc-encoding`` when the messages are compressed with ``encoding``)."""
     headers = [(b":status", b"200"), (b"content-type", content_type(subtype))]
+    if encoding is not None:
+        headers.append((b"grpc-encoding", encoding.encode()))
     if metadata:
         metadata.validate_for_send()
         headers.extend(metadata.to_headers())

@@ -45,6 +45,7 @@ from gorums_h2.wire._io import (
 from gorums_h2.wire._trio_io import TrioSocketIO, native_trio_socket
 from gorums_h2.wire.connection import Connection, Signal
 from gorums_h2.wire.errors import ConnectionClosed, EndOfStream
+from gorums_h2.wire.framing import ENCODINGS
 from gorums_h2.wire.headers import (
     HeaderError,
     Headers,
@@ -128,7 +129,18 @@ class ServerConnection(Connection):
             return
         stream.head = head
         stream.peer = self.peer
-        stream.response_headers = build_response_headers(head.subtype or None)
+        if head.encoding is not None and head.encoding != "identity":
+            if head.encoding not in ENCODINGS:
+                self._refuse(stream, StatusCode.UNIMPLEMENTED,
+                             f'grpc: Decompressor is not installed for grpc-encoding '
+                             f'"{head.encoding}"')
+                return
+            stream._decoder.encoding = head.encoding
+        compression = self.server.settings.compression
+        if compression is not None and compression in head.accept_encoding:
+            stream.send_encoding = compression  # the client can read it: compress replies
+        stream.response_headers = build_response_headers(head.subtype or None,
+                                                         encoding=stream.send_encoding)
         handler = self.server._handlers.get(head.path)
         if handler is None:
             self._refuse(stream, StatusCode.UNIMPLEMENTED, _unknown_method(head.path))
@@ -317,9 +329,15 @@ class WireServer:
         loop = asyncio.get_running_loop()
         early: list[ServerConnection] = []  # accepted before the task group is up
         tg_ref: list[anyio.abc.TaskGroup] = []
+        done: list[bool] = []  # set once the task group is gone
 
         def on_made(io: AsyncioProtocolIO) -> None:
             assert io.transport is not None
+            if done:
+                # uvloop runs connection_made of a connection accepted just
+                # before server.close() later: nobody serves it any more
+                io.transport.abort()
+                return
             ssl_object = io.transport.get_extra_info("ssl_object")
             if ssl_object is not None and not self._alpn_ok(
                     ssl_object.selected_alpn_protocol(), io.peer):
@@ -357,6 +375,7 @@ class WireServer:
                     await anyio.sleep_forever()
                 server.close()  # graceful shutdown: refuse new clients now
         finally:
+            done.append(True)
             server.close()
 
     def _alpn_ok(self, protocol: str | None, peer: Any) -> bool:

@@ -56,7 +56,7 @@ class ServerStream(Stream):
         if self.response_headers is None:
             raise RuntimeError("response headers were already sent")
         md = metadata if isinstance(metadata, Metadata) else Metadata(metadata)
-        headers = build_response_headers(self.head.subtype or None, md)
+        headers = build_response_headers(self.head.subtype or None, md, self.send_encoding)
         size, limit = header_list_size(headers), self._header_limit()
         if size > limit:
             raise HeaderListTooLarge(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gorums_h2.wire.framing import DEFAULT_MAX_MESSAGE_SIZE
+from gorums_h2.wire.framing import DEFAULT_MAX_MESSAGE_SIZE, ENCODINGS
 
 __all__ = ["WireSettings"]
 
@@ -23,6 +23,11 @@ class WireSettings:
       RESOURCE_EXHAUSTED (grpc-go's default, 4 MiB).
     * ``max_send_message_size``: larger outgoing messages are refused locally
       with RESOURCE_EXHAUSTED before anything is sent (None: no limit).
+    * ``compression``: ``"gzip"`` (or ``"deflate"``) compresses what we send:
+      a client's requests (``grpc-encoding``), a server's replies to clients
+      that accept it (``grpc-accept-encoding``). None (default): nothing is
+      compressed and no compression header is sent. Compressed messages are
+      decoded either way.
     * ``max_frame_size``: the largest DATA frame we accept (SETTINGS).
     * ``max_concurrent_streams``: what a server advertises (None: no limit).
     * ``send_buffer_bytes``: queued-but-unwritten bytes per stream above which
@@ -49,6 +54,7 @@ class WireSettings:
 
     max_receive_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     max_send_message_size: int | None = None
+    compression: str | None = None
     stream_window: int = 16 * MiB
     connection_window: int = 64 * MiB
     max_frame_size: int = 1 * MiB
@@ -72,6 +78,9 @@ class WireSettings:
             raise ValueError("stream_window must be within 65535..2**31-1")
         if not 65535 <= self.connection_window <= 2**31 - 1:
             raise ValueError("connection_window must be within 65535..2**31-1")
+        if self.compression is not None and self.compression not in ENCODINGS:
+            raise ValueError(f"compression must be None or one of {sorted(ENCODINGS)}, "
+                             f"not {self.compression!r}")
         if self.max_receive_message_size <= 0:
             raise ValueError("max_receive_message_size must be positive")
         for name in ("peer_probe_after", "tcp_keepalive", "tcp_user_timeout"):

@@ -10,7 +10,12 @@ from h2.errors import ErrorCodes
 
 from gorums_h2.wire._h2 import H2Connection
 from gorums_h2.wire.errors import EndOfStream, MessageTooLarge, ProtocolViolation, StreamReset
-from gorums_h2.wire.framing import MessageDecoder, encode_prefix
+from gorums_h2.wire.framing import (
+    MessageDecoder,
+    compress,
+    encode_compressed_prefix,
+    encode_prefix,
+)
 from gorums_h2.wire.headers import Headers, parse_response_headers, parse_trailers
 from gorums_h2.wire.metadata import Metadata
 from gorums_h2.wire.status import StatusError
@@ -50,6 +55,7 @@ class StreamCore:
         "queued",
         "remote_closed",
         "response_headers",
+        "send_encoding",
         "status",
         "stream_id",
         "trailing_metadata",
@@ -81,6 +87,7 @@ class StreamCore:
         self.initial_metadata: Metadata | None = None
         self.trailing_metadata: Metadata | None = None
         self.response_headers: Headers | None = None  # server: sent with the first message
+        self.send_encoding: str | None = None  # grpc-encoding of what we send (None: identity)
 
     # ---- hooks for the driver (no-ops here) ----
 
@@ -211,6 +218,8 @@ class StreamCore:
         """
         if self.local_closed or self._end is not None:
             raise self._send_error()
+        if self.send_encoding is not None:
+            return self._queue_compressed(body, self.send_encoding)
         limit = self.conn.settings.max_send_message_size
         if limit is not None and len(body) > limit:
             raise MessageTooLarge(f"message of {len(body)} bytes exceeds the send limit {limit}")
@@ -223,6 +232,20 @@ class StreamCore:
         if self not in dirty:
             dirty[self] = None
         conn.on_output()
+        return self.queued
+
+    def _queue_compressed(self, body: bytes, encoding: str) -> int:
+        """:meth:`queue_message` for a stream whose messages are compressed
+        (kept apart so the common path gains nothing but one test)."""
+        body = compress(body, encoding)
+        limit = self.conn.settings.max_send_message_size
+        if limit is not None and len(body) > limit:  # the compressed size, as grpc-go
+            raise MessageTooLarge(f"message of {len(body)} bytes exceeds the send limit {limit}")
+        self._out.append(encode_compressed_prefix(len(body)))
+        self._out.append(body)
+        self.queued += 5 + len(body)
+        self.conn._dirty[self] = None
+        self.conn.on_output()
         return self.queued
 
     def queue_end(self, trailers: Headers | None = None) -> None:

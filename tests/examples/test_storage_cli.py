@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +102,15 @@ def test_version() -> None:
 
     done = subprocess.run([*CLI, "--version"], capture_output=True, text=True, timeout=30)
     assert done.stdout.strip() == f"gorums-h2 {__version__}"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_storage_serve_answers_grpc_health_checks(backend: str) -> None:
+    peer = Path(__file__).parent.parent / "server" / "grpcio_health_peer.py"
+    with storage_servers(1, backend) as addrs:
+        port = addrs[0].rpartition(":")[2]
+        done = subprocess.run([sys.executable, str(peer), port],
+                              input="check\ncheck proto.Storage\n",
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["READY", "SERVING", "SERVING"]

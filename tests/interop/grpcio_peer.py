@@ -76,15 +76,17 @@ def _source(requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterato
         yield b"%05d" % i
 
 
-def start_server() -> tuple[grpc.Server, int]:
-    """A grpcio server for ``test.Interop`` on 127.0.0.1; returns (server, port)."""
+def start_server(compression: grpc.Compression | None = None) -> tuple[grpc.Server, int]:
+    """A grpcio server for ``test.Interop`` on 127.0.0.1; returns (server, port).
+
+    With ``compression``, it compresses replies to clients that accept it."""
     handler = grpc.method_handlers_generic_handler("test.Interop", {
         "Echo": grpc.stream_stream_rpc_method_handler(_echo),
         "Fail": grpc.stream_stream_rpc_method_handler(_fail),
         "Source": grpc.stream_stream_rpc_method_handler(_source),
     })
     server = grpc.server(ThreadPoolExecutor(max_workers=4), handlers=[handler],
-                         options=BIG_OPTIONS)
+                         options=BIG_OPTIONS, compression=compression)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     return server, port
@@ -102,11 +104,13 @@ class CallResult:
 
 
 def call(port: int, path: str, requests: Sequence[bytes],
-         metadata: Sequence[tuple[str, str | bytes]] = ()) -> CallResult:
-    """Run one bidi call with a grpcio client (blocking: use a worker thread)."""
+         metadata: Sequence[tuple[str, str | bytes]] = (),
+         compression: grpc.Compression | None = None) -> CallResult:
+    """Run one bidi call with a grpcio client (blocking: use a worker thread);
+    with ``compression``, its requests are compressed."""
     with grpc.insecure_channel(f"127.0.0.1:{port}", options=BIG_OPTIONS) as channel:
         stub = channel.stream_stream(path)
-        it = stub(iter(requests), metadata=list(metadata), timeout=60)
+        it = stub(iter(requests), metadata=list(metadata), timeout=60, compression=compression)
         replies: list[bytes] = []
         try:
             replies.extend(it)

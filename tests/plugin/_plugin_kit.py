@@ -45,11 +45,11 @@ def gorums_protoc(args: Sequence[str], cwd: Path) -> ProtocRun:
 
 
 def generate_test_protos(out: Path) -> None:
-    """Generate _pb2.py, _pb2.pyi and _gorums.py of the test protos into ``out``."""
+    """Generate _pb2.py, _pb2.pyi and _gorums.py of the test protos into ``out``
+    with the one command users run (the stubs are mypy-protobuf's)."""
     out.mkdir(parents=True, exist_ok=True)
     run = gorums_protoc(
-        ["-I.", f"--python_out={out}", f"--pyi_out={out}", f"--gorums_py_out={out}",
-         *PROTO_FILES],
+        ["-I.", f"--python_out={out}", f"--gorums_py_out={out}", *PROTO_FILES],
         cwd=PROTOS)
     assert run.returncode == 0, run.stderr
 

@@ -154,8 +154,8 @@ service S {
 }
 """)
     write_proto(tmp_path, "good.proto", f"package g;\n{GOOD}")
-    run = gorums_protoc(["--gorums_py_out=.", "one.proto", "two.proto", "good.proto"],
-                        cwd=tmp_path)
+    run = gorums_protoc(["--python_out=.", "--gorums_py_out=.", "one.proto", "two.proto",
+                         "good.proto"], cwd=tmp_path)
     assert run.returncode == 1
     for text in ["one.proto: method e.S.Both", "two.proto: method t.S.Up",
                  "two.proto: method t.S.Down"]:
@@ -165,7 +165,7 @@ service S {
 
 def test_plugin_parameters_are_rejected(tmp_path: Path) -> None:
     write_proto(tmp_path, "p.proto", f"package p;\n{GOOD}")
-    run = gorums_protoc(["--gorums_py_out=.", "--gorums_py_opt=paths=source_relative",
-                         "p.proto"], cwd=tmp_path)
+    run = gorums_protoc(["--python_out=.", "--gorums_py_out=.",
+                         "--gorums_py_opt=paths=source_relative", "p.proto"], cwd=tmp_path)
     assert run.returncode == 1
     assert "unknown parameter 'paths=source_relative'" in run.stderr

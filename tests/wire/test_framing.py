@@ -138,3 +138,18 @@ def test_decompression_bomb_is_message_too_large() -> None:
 def test_decompressed_size_exactly_at_max_is_accepted() -> None:
     dec = MessageDecoder(max_size=1000, encoding="gzip")
     assert dec.feed(raw(1, gzip.compress(b"y" * 1000))) == [b"y" * 1000]
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_compressed_messages_round_trip_once_the_encoding_is_known(encoding: str) -> None:
+    from gorums_h2.wire.framing import compress, encode_compressed_prefix
+
+    body = b"abc" * 1000
+    packed = compress(body, encoding)
+    wire = encode_compressed_prefix(len(packed)) + packed + encode_message(b"plain")
+    dec = MessageDecoder()
+    dec.encoding = encoding  # a server learns it from the request headers
+    assert dec.encoding == encoding
+    assert dec.feed(wire[:7]) + dec.feed(wire[7:]) == [body, b"plain"]
+    dec.encoding = "identity"
+    assert dec.encoding is None
