@@ -26,6 +26,7 @@ from gorums_h2.wire.errors import (
     HeaderListTooLarge,
     MessageTooLarge,
     ProtocolViolation,
+    StreamClosed,
     StreamReset,
     WireError,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "StatusCode",
     "StatusError",
     "Stream",
+    "StreamClosed",
     "StreamHandler",
     "StreamReset",
     "WireError",

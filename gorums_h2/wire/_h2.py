@@ -20,24 +20,54 @@
   window grown, the same events).
   :attr:`H2Connection.ping_acks_queued` counts the ACKs queued this way, so
   the driver can send them with the next write instead of on their own.
+* :class:`GuardedH2Connection` (what :class:`~.protocol.ConnectionCore`
+  uses) adds the defences against hostile peers that belong inside h2: O(1)
+  open-stream counting (h2 rescans every stream for each new one), no
+  stream limit enforced by h2 itself (the core refuses streams over the limit
+  with RST_STREAM, from the connection's start), and a bound on a header
+  block while its CONTINUATION frames accumulate (:class:`GuardedFrameBuffer`).
+
+Every access to h2's internals is in this module; :data:`H2_INTERNALS` lists
+them, and :func:`missing_h2_internals` tells which an installed h2 lacks.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import h2.config
 import h2.connection
 import h2.events
 import h2.frame_buffer
+import h2.stream
 from h2.connection import ConnectionState
 from h2.errors import ErrorCodes
-from h2.exceptions import StreamClosedError, StreamIDTooLowError
+from h2.exceptions import DenialOfServiceError, StreamClosedError, StreamIDTooLowError
 from h2.stream import StreamState
-from hyperframe.frame import Frame, GoAwayFrame, RstStreamFrame
+from hyperframe.frame import (
+    DataFrame,
+    ExtensionFrame,
+    Frame,
+    GoAwayFrame,
+    PingFrame,
+    PriorityFrame,
+    RstStreamFrame,
+    SettingsFrame,
+)
 
-__all__ = ["FAST_DATA", "PING_ACK_SIZE", "EagerFrameBuffer", "FastData", "H2Connection"]
+__all__ = [
+    "FAST_DATA",
+    "H2_INTERNALS",
+    "PING_ACK_SIZE",
+    "EagerFrameBuffer",
+    "FastData",
+    "GuardedFrameBuffer",
+    "GuardedH2Connection",
+    "H2Connection",
+    "missing_h2_internals",
+]
 
 # Tests switch the DATA fast path off to compare it with h2's own handling.
 FAST_DATA = True
@@ -274,3 +304,192 @@ class H2Connection(h2.connection.H2Connection):
         frame = GoAwayFrame(stream_id=0, last_stream_id=last_stream_id,
                             error_code=ErrorCodes.NO_ERROR, additional_data=data)
         self._prepare_for_sending([frame])
+
+
+# ---- defences against hostile peers (kept apart from the adjustments above) ----
+
+
+class GuardedFrameBuffer(EagerFrameBuffer):
+    """:class:`EagerFrameBuffer` that bounds a header block while it grows.
+
+    h2 buffers up to 64 CONTINUATION frames of any size (64 x 1 MiB with our
+    frame size) and checks the header-list limit only when the block is
+    complete and decoded. Here the encoded block may not exceed
+    ``block_limit`` bytes at any time: past it, :class:`DenialOfServiceError`
+    (h2 answers GOAWAY ENHANCE_YOUR_CALM and the connection fails).
+    """
+
+    def __init__(self, server: bool, block_limit: int) -> None:
+        super().__init__(server=server)
+        self.block_limit = block_limit
+        self._block_size = 0
+
+    def _update_header_buffer(self, f: Frame | None) -> Frame | None:
+        started = bool(self._headers_buffer)
+        result = super()._update_header_buffer(f)
+        if self._headers_buffer:
+            data = getattr(f, "data", b"")
+            self._block_size = (self._block_size if started else 0) + len(data)
+            if self._block_size > self.block_limit:
+                raise DenialOfServiceError(
+                    f"header block exceeds {self.block_limit} bytes "
+                    f"({len(self._headers_buffer)} frames)")
+        else:
+            self._block_size = 0
+        return result
+
+
+_EMPTY_FRAMES = frozenset({PingFrame, SettingsFrame, PriorityFrame, ExtensionFrame})
+
+
+class GuardedH2Connection(H2Connection):
+    """:class:`H2Connection` with O(1) stream counting and no h2-side stream limit.
+
+    * h2 counts open streams by scanning all of them (and drops closed ones
+      as it goes) for every new stream: quadratic in the number of streams.
+      Here the streams the connection's user still tracks are kept in two
+      dicts (by parity), :meth:`release_stream` forgets one (the owner calls
+      it when the stream is done), and a full h2 scan runs only when the
+      stream table doubled since the last one, so leftovers cannot pile up.
+    * h2 never enforces our MAX_CONCURRENT_STREAMS itself (it would only from
+      the peer's SETTINGS ACK on, and then as a connection error); the owner
+      refuses excess streams with RST_STREAM REFUSED_STREAM instead.
+    * ``header_block_limit`` bounds a header block being assembled from
+      CONTINUATION frames (:class:`GuardedFrameBuffer`).
+    * ``on_empty_frame`` (when set) is called for each received frame that
+      carries nothing (PING, SETTINGS, PRIORITY, unknown types, DATA with
+      neither payload nor END_STREAM) as h2 parses it, so a budget it
+      enforces by raising :class:`DenialOfServiceError` stops the parsing of
+      a flood at once.
+    * ``max_new_streams_per_read``: a peer opening more streams than that
+      within one read (the owner sets ``new_streams = 0`` before each
+      :meth:`receive_data`) gets :class:`DenialOfServiceError`
+      (GOAWAY ENHANCE_YOUR_CALM) before h2 parses the rest of the bytes:
+      nginx's rapid-reset rule (twice the stream limit per read). It bounds
+      the work one read can cause; None: no limit.
+    """
+
+    def __init__(self, config: h2.config.H2Configuration, *, header_block_limit: int,
+                 max_new_streams_per_read: int | None = None) -> None:
+        super().__init__(config)
+        self.incoming_buffer = GuardedFrameBuffer(not config.client_side, header_block_limit)
+        self._live: tuple[dict[int, None], dict[int, None]] = ({}, {})
+        self._scan_at = 64
+        self._inbound_parity = int(not config.client_side)
+        self.max_new_streams_per_read = max_new_streams_per_read
+        self.new_streams = 0
+        self.on_empty_frame: Callable[[], None] | None = None
+
+    def _receive_frame(self, frame: Frame) -> list[Any]:
+        hook = self.on_empty_frame
+        if hook is not None:
+            cls = frame.__class__
+            if cls in _EMPTY_FRAMES or (cls is DataFrame and not frame.data  # type: ignore[attr-defined]
+                                        and "END_STREAM" not in frame.flags):
+                hook()
+        return super()._receive_frame(frame)
+
+    def _begin_new_stream(self, stream_id: int, allowed_ids: Any) -> h2.stream.H2Stream:
+        stream = super()._begin_new_stream(stream_id, allowed_ids)
+        self._live[stream_id & 1][stream_id] = None
+        limit = self.max_new_streams_per_read
+        if limit is not None and stream_id & 1 == self._inbound_parity:
+            self.new_streams += 1
+            if self.new_streams > limit:
+                raise DenialOfServiceError(f"more than {limit} new streams in one read")
+        return stream
+
+    def release_stream(self, stream_id: int) -> None:
+        """The owner is done with ``stream_id``: stop counting it as open,
+        and drop h2's record of it if h2 considers it closed too."""
+        self._live[stream_id & 1].pop(stream_id, None)
+        stream = self.streams.get(stream_id)
+        if stream is not None and stream.closed:
+            del self.streams[stream_id]
+            self._closed_streams[stream_id] = stream.closed_by
+
+    def _open_streams(self, remainder: int) -> int:
+        streams = self.streams
+        if len(streams) >= self._scan_at:
+            super()._open_streams(remainder)  # h2's scan: drops closed streams
+            for live in self._live:
+                for sid in [sid for sid in live if sid not in streams]:
+                    del live[sid]
+            self._scan_at = max(64, 2 * len(streams))
+        return len(self._live[remainder])
+
+    @property
+    def output_size(self) -> int:
+        """Bytes h2 has queued for the peer (not yet taken by ``data_to_send``)."""
+        return len(self._data_to_send)
+
+    def acknowledge(self, size: int, stream_id: int) -> bool:
+        """h2's ``acknowledge_received_data``; True if h2 queued output for
+        it (the WINDOW_UPDATE it decided to send; queued PING ACKs may wait
+        for the next write). One call on the per-message path."""
+        queued = len(self._data_to_send)
+        self.acknowledge_received_data(size, stream_id)
+        return len(self._data_to_send) != queued
+
+    def _fast_control(self, ftype: int, flags: int, sid: int, view: memoryview, start: int,
+                      length: int, events: list[Any]) -> bool:
+        # PINGs taken by the fast path count as frames without payload too
+        hook = self.on_empty_frame
+        if hook is not None and ftype == _TYPE_PING:
+            hook()
+        return super()._fast_control(ftype, flags, sid, view, start, length, events)
+
+    def terminate(self, error_code: int) -> None:
+        """Queue GOAWAY ``error_code`` unless h2 already closed the
+        connection: h2 does so for errors raised inside its own parsing, not
+        for those the fast paths or our hooks raise outside it."""
+        if self.state_machine.state is not ConnectionState.CLOSED:
+            self.close_connection(error_code=error_code)
+
+
+# What the classes above rely on in h2 beyond its public API. h2 does not
+# promise these; tests/wire/test_h2_contract.py fails with the missing names
+# when an h2 release changes them.
+H2_INTERNALS: dict[type, tuple[str, ...]] = {
+    h2.frame_buffer.FrameBuffer: (
+        "_update_header_buffer", "_validate_frame_length", "__next__",
+    ),
+    h2.connection.H2Connection: (
+        "_receive_frame", "_receive_goaway_frame", "_frame_dispatch_table",
+        "_prepare_for_sending", "_stream_is_closed_by_reset", "_stream_is_closed_by_end",
+        "_begin_new_stream", "_open_streams", "_inbound_flow_control_window_manager",
+        "_closed_streams", "_data_to_send",
+    ),
+}
+# instance attributes (set in __init__), checked on live objects
+H2_INSTANCE_INTERNALS: dict[str, tuple[str, ...]] = {
+    "FrameBuffer": ("_data", "_headers_buffer", "_preamble_len", "max_frame_size"),
+    "H2Connection": ("_data_to_send", "_closed_streams", "_inbound_flow_control_window_manager",
+                     "_frame_dispatch_table", "streams", "incoming_buffer"),
+    "H2Stream": ("_inbound_window_manager", "_expected_content_length", "state_machine",
+                 "closed_by"),
+}
+
+
+def missing_h2_internals() -> list[str]:
+    """The h2 internals :mod:`._h2` relies on that the installed h2 lacks
+    (empty when the contract holds)."""
+    instance_names = {name for names in H2_INSTANCE_INTERNALS.values() for name in names}
+    missing = [f"{cls.__name__}.{name}" for cls, names in H2_INTERNALS.items()
+               for name in names if name not in dir(cls) and name not in instance_names]
+    config = h2.config.H2Configuration(client_side=True, header_encoding=None)
+    conn = h2.connection.H2Connection(config=config)
+    conn.initiate_connection()
+    conn.send_headers(1, [(b":method", b"GET"), (b":scheme", b"http"),
+                          (b":path", b"/"), (b":authority", b"x")])
+    objects = {"FrameBuffer": conn.incoming_buffer, "H2Connection": conn,
+               "H2Stream": conn.streams.get(1)}
+    for kind, names in H2_INSTANCE_INTERNALS.items():
+        obj = objects[kind]
+        missing += [f"{kind}.{name} (instance)" for name in names if not hasattr(obj, name)]
+    for name in ("current_window_size", "window_consumed"):
+        if not hasattr(getattr(conn, "_inbound_flow_control_window_manager", None), name):
+            missing.append(f"WindowManager.{name}")
+    if not isinstance(getattr(conn, "_data_to_send", None), bytearray):
+        missing.append("H2Connection._data_to_send (a bytearray)")
+    return missing

@@ -41,6 +41,10 @@ _TRANSPORT_ERRORS = (anyio.BrokenResourceError, anyio.EndOfStream, OSError, ssl.
 # Tests switch this off to run the generic path on asyncio too.
 NATIVE_ASYNCIO = True
 
+# Seconds a connection we failed (after our GOAWAY) is half-closed and its
+# input discarded before the close, so the peer reads the GOAWAY.
+LINGER = 1.0
+
 
 def native_asyncio_enabled() -> bool:
     """True when the running loop is asyncio and the native path is enabled."""
@@ -154,6 +158,8 @@ class StreamIO(IOStrategy):
         self.transport = transport
         self._signal = Signal()
         self._writer_done = anyio.Event()
+        self._writing = False  # a write is waiting for the transport
+        self._drained = Signal()  # set after each completed write
 
     def wake_writer(self) -> None:
         self._signal.set()
@@ -171,6 +177,25 @@ class StreamIO(IOStrategy):
         self._signal.set()
         with anyio.move_on_after(1.0):
             await self._writer_done.wait()
+        if self.core.rejected_peer:
+            await self._half_close_and_drain()
+
+    async def _half_close_and_drain(self) -> None:
+        """We failed the connection (our GOAWAY is written): half-close and
+        read and discard for up to :data:`LINGER` seconds before the close.
+        Closing a socket with unread input sends a TCP reset, which can make
+        the peer lose the GOAWAY that tells it why."""
+        transport = self.transport
+        try:
+            await transport.send_eof()
+        except Exception:
+            return
+        with anyio.move_on_after(LINGER):
+            while True:
+                try:
+                    await transport.receive(65536)
+                except Exception:
+                    return
 
     async def close(self) -> None:
         self._signal.set()
@@ -181,12 +206,31 @@ class StreamIO(IOStrategy):
         except Exception:
             pass
 
+    def start(self) -> None:
+        self.core.on_inbound_drained = self._drained.set
+
+    async def _wait_until_readable(self) -> None:
+        """Stop reading while received messages wait to be read beyond the
+        core's budget, or while a write waits for the transport and the core
+        has too much queued for the peer (it does not read our replies); a
+        backlog that only waits for flow control does not stop reading."""
+        core = self.core
+        while core.error is None and (
+                core.inbound_full or (self._writing and core.reading_paused())):
+            await self._drained.wait()
+
+    def _write_done(self) -> None:
+        self._writing = False
+        self._drained.set()
+
     async def _read_loop(self) -> None:
         core = self.core
         transport = self.transport
         size = core.settings.read_size
         receive_data = core.receive_data
         while core.error is None:
+            if self._writing or core.inbound_full:
+                await self._wait_until_readable()
             try:
                 data = await transport.receive(size)
             except anyio.ClosedResourceError:
@@ -215,6 +259,7 @@ class StreamIO(IOStrategy):
                     continue
                 data = core.data_to_send()
                 if data:
+                    self._writing = True
                     try:
                         await transport.send(data)
                     except anyio.ClosedResourceError:
@@ -222,6 +267,8 @@ class StreamIO(IOStrategy):
                     except _TRANSPORT_ERRORS as exc:
                         core.fail(ConnectionBroken(f"write failed: {exc!r}"))
                         return
+                    finally:
+                        self._write_done()
                     core.confirm_written()
                     continue
                 if core.error is not None:
@@ -245,7 +292,10 @@ class _Protocol(asyncio.Protocol):
         io = self.io
         io.last_read = io._loop.time()
         if io._started:
-            io.core.receive_data(data)
+            core = io.core
+            core.receive_data(data)
+            if io._paused or core.inbound_full:
+                io._check_reading()
         else:
             # before the connection runs (uvloop reads before connection_made;
             # a server connection waits for its task): keep it for start(),
@@ -277,6 +327,7 @@ class _Protocol(asyncio.Protocol):
     def resume_writing(self) -> None:
         self.io._paused = False
         self.io.wake_writer()
+        self.io._check_reading()
 
 
 class AsyncioProtocolIO(IOStrategy):
@@ -290,7 +341,9 @@ class AsyncioProtocolIO(IOStrategy):
         self._soon_scheduled = False
         self._flushing = False
         self._again = False
-        self._paused = False
+        self._paused = False  # the transport's buffer is full: we do not write
+        self._reading_paused = False  # and so stopped reading (see _check_reading)
+        self._lingering = False  # half-closed after a failure, closing soon
         self._lost_event = asyncio.Event()
         self._on_made: Any = None
         self._started = False
@@ -334,6 +387,7 @@ class AsyncioProtocolIO(IOStrategy):
         Called by :meth:`Connection.run` once the connection can take
         requests (its task group exists): no byte reaches the core before.
         """
+        self.core.on_inbound_drained = self._check_reading
         self._started = True
         early, self._early = self._early, []
         if self._early_paused:
@@ -387,6 +441,28 @@ class AsyncioProtocolIO(IOStrategy):
     def _end_burst(self) -> None:
         self._scheduled = False
         self._flush()
+        if self._reading_paused:
+            self._check_reading()
+
+    def _check_reading(self) -> None:
+        """Stop reading while received messages wait to be read beyond the
+        core's budget, or while the transport takes no writes and the core
+        has too much queued for the peer (it does not read); resume once that
+        drains. An output backlog alone never stops reading while writes
+        flow: then it only waits for the peer's flow-control window, which
+        reading brings."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        core = self.core
+        pause = core.error is None and (
+            core.inbound_full or (self._paused and core.reading_paused()))
+        if pause != self._reading_paused:
+            self._reading_paused = pause
+            if pause:
+                transport.pause_reading()
+            else:
+                transport.resume_reading()
 
     def _flush(self) -> None:
         if self._flushing:  # re-entered (e.g. from an acknowledgement): loop below
@@ -403,7 +479,7 @@ class AsyncioProtocolIO(IOStrategy):
 
     def _flush_once(self) -> None:
         transport = self.transport
-        if transport is None:
+        if transport is None or self._lingering:
             return
         core = self.core
         if self._paused and core.error is None:
@@ -417,8 +493,23 @@ class AsyncioProtocolIO(IOStrategy):
             core.confirm_written()
         if core.error is not None and not transport.is_closing():
             # the connection failed (e.g. the peer broke HTTP/2): the GOAWAY
-            # written above goes out, then the socket closes and run() returns
-            transport.close()
+            # written above goes out, then the socket closes and run() returns;
+            # half-closed first for LINGER seconds, input discarded (the core
+            # ignores it), where the transport can: closing with unread input
+            # sends a TCP reset, which can make the peer lose the GOAWAY
+            if core.rejected_peer and transport.can_write_eof():
+                self._lingering = True
+                try:
+                    transport.write_eof()
+                except OSError:
+                    transport.close()
+                    return
+                if self._reading_paused:
+                    self._reading_paused = False
+                    transport.resume_reading()
+                self._loop.call_later(LINGER, transport.close)
+            else:
+                transport.close()
 
     @property
     def write_backlog(self) -> int:

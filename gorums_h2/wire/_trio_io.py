@@ -73,6 +73,8 @@ class TrioSocketIO(StreamIO):
         size = core.settings.read_size
         receive_data = core.receive_data
         while core.error is None:
+            if self._writing or core.inbound_full:
+                await self._wait_until_readable()
             try:
                 data = recv(size)
             except BlockingIOError:
@@ -120,6 +122,7 @@ class TrioSocketIO(StreamIO):
                         try:
                             sent = send(view)
                         except BlockingIOError:
+                            self._writing = True  # the reader may stop (see StreamIO)
                             try:
                                 await wait_writable(sock)
                             except (trio.ClosedResourceError, OSError):
@@ -129,6 +132,8 @@ class TrioSocketIO(StreamIO):
                             core.fail(ConnectionBroken(f"write failed: {exc!r}"))
                             return
                         view = view[sent:]
+                    if self._writing:
+                        self._write_done()
                     core.confirm_written()
                     continue
                 if core.error is not None:
@@ -136,4 +141,5 @@ class TrioSocketIO(StreamIO):
                 await self._signal.wait()
                 can_wait = True
         finally:
+            self._write_done()
             self._writer_done.set()

@@ -82,7 +82,7 @@ class ClientStream(Stream):
         self.queue_end()
 
     def cancel(self) -> None:
-        """Abandon the call (RST_STREAM CANCEL); waiters get StreamReset."""
+        """Abandon the call (RST_STREAM CANCEL); waiters get StreamClosed."""
         if not (self.local_closed and self.remote_closed):
             self.conn.reset_stream(self)
 

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 
 from gorums_h2.wire._io import IOStrategy
 from gorums_h2.wire.errors import ConnectionBroken, ConnectionClosed, EndOfStream
@@ -53,6 +54,9 @@ def _event_factory() -> Callable[[], _NativeEvent]:
     if asyncio._get_running_loop() is not None:
         return asyncio.Event
     return anyio.Event  # another anyio backend
+
+
+_FAIR_BURST = 64  # Stream.receive yields at least once per this many messages
 
 
 class Signal:
@@ -98,12 +102,13 @@ class Stream(StreamCore):
     message already queued is still sent.
     """
 
-    __slots__ = ("_recv_signal", "_send_signal")
+    __slots__ = ("_burst", "_recv_signal", "_send_signal")
 
     def __init__(self, conn: ConnectionCore, stream_id: int, *, client_side: bool) -> None:
         super().__init__(conn, stream_id, client_side=client_side)
         self._recv_signal = Signal()
         self._send_signal = Signal()
+        self._burst = 0  # messages returned in a row without waiting
 
     def _wake_receivers(self) -> None:
         self._recv_signal.set()
@@ -114,10 +119,21 @@ class Stream(StreamCore):
     # ---- receiving ----
 
     async def receive(self) -> bytes:
-        """The next message. Raises EndOfStream or the stream's StatusError."""
+        """The next message. Raises EndOfStream or the stream's StatusError.
+
+        Yields to other tasks at least every 64 messages, even when they are
+        all queued already: a peer that floods one stream with requests
+        cannot keep its handler loop from letting other connections run.
+        """
         while True:
             if self._inbound or self.end_error is not None:
-                return self.pop_message()
+                self._burst += 1
+                if self._burst < _FAIR_BURST:
+                    return self.pop_message()
+                self._burst = 0
+                await anyio.lowlevel.checkpoint()
+                continue
+            self._burst = 0
             await self._recv_signal.wait()
 
     def __aiter__(self) -> AsyncIterator[bytes]:

@@ -14,7 +14,10 @@ exception               code                meaning
 ``GoAwayError``         UNAVAILABLE         the peer is shutting down (GOAWAY): a new stream was
                                             refused, or it ended a stream it had not processed.
 ``StreamReset``         mapped from h2      the peer reset this stream (RST_STREAM); ``h2_code``
-                                            holds the HTTP/2 error code.
+                                            holds the HTTP/2 error code. Only the peer's resets.
+``StreamClosed``        CANCELLED           this side closed the stream (``cancel()``, a local
+                                            reset, or its end was already sent) and the operation
+                                            came after, or was waiting during, the close.
 ``ProtocolViolation``   INTERNAL            the peer sent something gRPC forbids on this stream
                                             (bad content-type, compressed flag without encoding,
                                             a stream that ended without trailers).
@@ -42,6 +45,7 @@ __all__ = [
     "HeaderListTooLarge",
     "MessageTooLarge",
     "ProtocolViolation",
+    "StreamClosed",
     "StreamReset",
     "WireError",
 ]
@@ -106,6 +110,13 @@ class StreamReset(StatusError):
         code = _RST_TO_STATUS.get(h2_code, StatusCode.INTERNAL)  # type: ignore[call-overload]
         super().__init__(code, message or f"stream reset by peer ({name})")
         self.h2_code = h2_code
+
+
+class StreamClosed(StatusError):
+    """This side closed the stream (status CANCELLED): a local reset or
+    ``cancel()``, or sending after our end of the stream was sent."""
+
+    default_code = StatusCode.CANCELLED
 
 
 class ProtocolViolation(StatusError):

@@ -19,10 +19,20 @@ Invariants:
 * Messages of one stream go out in the order they were queued, each whole.
 * A connection failure is sticky: :attr:`ConnectionCore.error` is set once,
   and every stream that had not ended gets that same exception.
+* A peer never has more than ``max_concurrent_streams`` streams open here,
+  from the first byte on (before it ACKed our SETTINGS too): excess streams
+  get RST_STREAM REFUSED_STREAM and never reach ``on_request``.
+* Abuse budgets (:mod:`.limits`): streams reset by the peer before they
+  completed and streams we refused, and frames that carry nothing, are
+  counted per time window; past a budget the core sends GOAWAY
+  ENHANCE_YOUR_CALM and fails. :meth:`ConnectionCore.reading_paused` tells
+  the driver to stop reading while the transport does not take our writes
+  and too many control replies or bytes are queued.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,16 +44,18 @@ import h2.frame_buffer
 import h2.settings
 from h2.errors import ErrorCodes
 
-from gorums_h2.wire._h2 import FastData, H2Connection
+from gorums_h2.wire._h2 import FastData, GuardedH2Connection
 from gorums_h2.wire.errors import (
     ConnectionBroken,
     GoAwayError,
-    StreamReset,
+    StreamClosed,
 )
 from gorums_h2.wire.headers import Headers
+from gorums_h2.wire.limits import RateBudget
 from gorums_h2.wire.settings import WireSettings
 from gorums_h2.wire.status import StatusError, escape_peer_text
 from gorums_h2.wire.stream_core import StreamCore
+from gorums_h2.wire.stream_state import StreamEvent, StreamState
 
 __all__ = ["ConnectionCore", "StreamCore"]
 
@@ -65,17 +77,39 @@ class ConnectionCore:
         client_side: bool,
         settings: WireSettings | None = None,
         stream_factory: Callable[[ConnectionCore, int], StreamCore] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client_side = client_side
-        self.settings = settings or WireSettings()
+        self.settings = s = settings or WireSettings()
         config = h2.config.H2Configuration(client_side=client_side, header_encoding=None)
-        self.h2 = H2Connection(config=config)
+        limit = s.max_concurrent_streams
+        self.h2 = GuardedH2Connection(
+            config, header_block_limit=4 * s.max_header_list_size + 16384,
+            max_new_streams_per_read=None if limit is None or client_side else max(2 * limit, 200))
+        self._clock = clock
+        self._resets = RateBudget(s.max_stream_resets, s.abuse_window)
+        self._empty_frames = RateBudget(s.max_empty_frames, s.abuse_window)
+        # control replies (PING/SETTINGS ACKs) queued in h2 / handed to the transport
+        self._control_queued = 0
+        self._control_unwritten = 0
+        # bytes of received messages queued in streams, not yet read
+        self.inbound_bytes = 0
+        self.on_inbound_drained: Callable[[], None] = _noop
+        # read pausing is a server defence: a client never stops reading
+        # (two peers that both stop reading while their writes block would
+        # wait for each other forever)
+        self._inbound_limit = 1 << 62 if client_side else s.max_inbound_backlog
+        self._inbound_waiting = False  # the driver saw inbound_full: wake it below the limit
+        self._window_blocked = False  # the last flush left output waiting for a window
         self.streams: dict[int, StreamCore] = {}
         self._dirty: dict[StreamCore, None] = {}
         self._unconfirmed: dict[StreamCore, None] = {}  # moved into h2, not yet written
         self.error: StatusError | None = None
         self.goaway: GoAwayError | None = None  # received from the peer
         self.goaway_sent = False
+        # failed because of what the peer sent (our GOAWAY says why): the
+        # driver half-closes and lingers so that the GOAWAY reaches it
+        self.rejected_peer = False
         self.on_output: Callable[[], None] = _noop
         # output that is only PING ACKs: may wait for the next write (see receive_data)
         self.on_control_output: Callable[[], None] = self._control_output
@@ -99,7 +133,9 @@ class ConnectionCore:
             h2.events.RemoteSettingsChanged: self._on_settings_changed,
             h2.events.ConnectionTerminated: self._on_goaway,
             h2.events.PingAckReceived: self._on_ping_ack,
+            h2.events.PingReceived: self._on_control_reply,
         }
+        self.h2.on_empty_frame = self._on_empty_frame
 
     # ---- setup ----
 
@@ -122,14 +158,13 @@ class ConnectionCore:
         h2c.max_inbound_frame_size = s.max_frame_size
         h2c.initiate_connection()
         if s.max_concurrent_streams is not None:
-            # The SETTINGS just queued carry our stream limit, but the peer may
-            # open more streams until it has read them (RFC 9113, 6.5.3), and
-            # h2 treats those as a connection error: enforce the limit only
-            # from the peer's ACK on (h2 applies pending values then).
+            # The SETTINGS just queued carry our stream limit. h2 would enforce
+            # it only from the peer's ACK on, and then as a connection error;
+            # _on_request refuses excess streams (RST_STREAM REFUSED_STREAM)
+            # from the start instead, so h2 never learns the limit.
             del local[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS]
-            pending = h2.settings.Settings(client=self.client_side, initial_values=local)
-            pending[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] = s.max_concurrent_streams
-            h2c.local_settings = pending
+            h2c.local_settings = h2.settings.Settings(client=self.client_side,
+                                                      initial_values=local)
         extra = s.connection_window - 65535
         if extra > 0:
             h2c.increment_flow_control_window(extra)
@@ -141,9 +176,17 @@ class ConnectionCore:
         """Process received bytes. A protocol violation by the peer fails the
         connection (h2 has queued the GOAWAY, still available from
         :meth:`data_to_send`)."""
+        if self.error is not None:
+            return
+        h2c = self.h2
+        h2c.new_streams = 0  # the per-read rule counts from here
         try:
-            events = self.h2.receive_data(data)
+            events = h2c.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
+            self.rejected_peer = True
+            if isinstance(exc, h2.exceptions.DenialOfServiceError):
+                # our budgets may raise outside h2's parser (the fast path)
+                h2c.terminate(exc.error_code)
             self.fail(ConnectionBroken(f"HTTP/2 protocol error from peer: {exc}"))
             self.on_output()
             return
@@ -152,8 +195,7 @@ class ConnectionCore:
             handler = handlers.get(type(event))
             if handler is not None:
                 handler(event)
-        h2c = self.h2
-        if h2c._data_to_send:
+        if h2c.output_size:
             if h2c.only_ping_acks_queued:
                 # grpc-go's per-message BDP PING: its ACK can leave with the
                 # reply or request this data is about to cause, not in a
@@ -169,13 +211,21 @@ class ConnectionCore:
         """Move queued stream data into h2 as far as flow control allows."""
         dirty = self._dirty
         if not dirty:
+            self._window_blocked = False
             return
         h2c = self.h2
         for stream in list(dirty):
             if stream._flush(h2c):
                 dirty.pop(stream, None)
+        self._window_blocked = blocked = bool(dirty)
+        if blocked and self._inbound_waiting:
+            self._inbound_waiting = False
+            self.on_inbound_drained()  # output waits for a window: read on
 
     def data_to_send(self) -> bytes:
+        if self._control_queued:
+            self._control_unwritten += self._control_queued
+            self._control_queued = 0
         return self.h2.data_to_send()
 
     @property
@@ -188,6 +238,7 @@ class ConnectionCore:
     def confirm_written(self) -> None:
         """The bytes from the last :meth:`data_to_send` reached the transport
         (including those of streams that ended in the meantime)."""
+        self._control_unwritten = 0
         unconfirmed = self._unconfirmed
         if unconfirmed:
             self._unconfirmed = {}
@@ -231,28 +282,14 @@ class ConnectionCore:
     def acknowledge(self, stream_id: int, size: int) -> None:
         """Return ``size`` bytes of credit; wakes the writer when h2 made a
         WINDOW_UPDATE of it (h2 batches them: about every half window)."""
-        if size:
-            h2c = self.h2
-            queued = len(h2c._data_to_send)  # may hold PING ACKs that can wait
-            h2c.acknowledge_received_data(size, stream_id)
-            if len(h2c._data_to_send) != queued:
-                self.on_output()
+        if size and self.h2.acknowledge(size, stream_id):
+            self.on_output()
 
     def reset_stream(self, stream: StreamCore, code: int = ErrorCodes.CANCEL) -> None:
-        """Reset ``stream`` locally (RST_STREAM ``code``) and forget it."""
-        if not (stream.local_closed and stream.remote_closed) and self.error is None:
-            try:
-                self.h2.reset_stream(stream.stream_id, code)
-            except h2.exceptions.StreamClosedError:
-                pass
-            self.on_output()
-        stream.local_closed = stream.remote_closed = True
-        stream._out.clear()
-        stream._end = None
-        self._dirty.pop(stream, None)
-        stream._set_end(StreamReset(ErrorCodes.CANCEL, "stream cancelled locally"))
-        stream._wake_senders()
-        self._maybe_forget(stream)
+        """Reset ``stream`` locally (RST_STREAM ``code``) and forget it; its
+        waiters get :class:`StreamClosed` (not StreamReset: that is the peer's)."""
+        self._send_reset(stream, code)
+        self._close_stream(stream, StreamClosed(None, "stream cancelled locally"))
 
     def abort_stream(self, stream: StreamCore, exc: StatusError) -> None:
         """End ``stream`` with ``exc`` because of what the peer sent.
@@ -262,17 +299,32 @@ class ConnectionCore:
         """
         stream._set_end(exc)
         if self.client_side:
-            code = ErrorCodes.CANCEL
-            if not (stream.local_closed and stream.remote_closed) and self.error is None:
-                try:
-                    self.h2.reset_stream(stream.stream_id, code)
-                except h2.exceptions.StreamClosedError:
-                    pass
-                self.on_output()
-            stream.local_closed = stream.remote_closed = True
-            stream._out.clear()
-            self._dirty.pop(stream, None)
-            stream._wake_senders()
+            self._send_reset(stream, ErrorCodes.CANCEL)
+            self._close_stream(stream, None)
+
+    def _send_reset(self, stream: StreamCore, code: int) -> None:
+        """Queue RST_STREAM ``code`` unless the stream or connection is done."""
+        if stream.state is not StreamState.CLOSED and self.error is None:
+            try:
+                self.h2.reset_stream(stream.stream_id, code)
+            except h2.exceptions.StreamClosedError:
+                pass
+            self.on_output()
+
+    def _close_stream(self, stream: StreamCore, outcome: BaseException | None, *,
+                      forget: bool = True) -> None:
+        """The one way a stream closes early (a reset either way, a GOAWAY
+        refusal, a connection failure): state CLOSED, unsent output dropped,
+        ``outcome`` recorded (unless one already was, or it is None), senders
+        woken, and the stream forgotten (unless ``forget`` is False)."""
+        stream._transition(StreamEvent.RESET)
+        stream._out.clear()
+        stream._end = None
+        self._dirty.pop(stream, None)
+        if outcome is not None:
+            stream._set_end(outcome)
+        stream._wake_senders()
+        if forget:
             self._maybe_forget(stream)
 
     def send_goaway(self, code: int = ErrorCodes.NO_ERROR, data: bytes = b"") -> None:
@@ -298,12 +350,9 @@ class ConnectionCore:
             return
         self.error = exc
         self._dirty.clear()
+        self.inbound_bytes = 0
         for stream in list(self.streams.values()):
-            stream._out.clear()
-            stream._end = None
-            stream.local_closed = stream.remote_closed = True
-            stream._set_end(exc)
-            stream._wake_senders()
+            self._close_stream(stream, exc, forget=False)
         self.streams.clear()
         self.on_failed()
 
@@ -313,6 +362,10 @@ class ConnectionCore:
             and stream.remote_closed
             and self.streams.pop(stream.stream_id, None) is not None
         ):
+            self.h2.release_stream(stream.stream_id)
+            if stream._inbound_bytes:  # never read now: stop counting them
+                size, stream._inbound_bytes = stream._inbound_bytes, 0
+                self._inbound_consumed(size)
             if stream._unacked:
                 # queued messages no longer hold the connection window
                 self.acknowledge(stream.stream_id, stream._unacked)
@@ -330,10 +383,16 @@ class ConnectionCore:
 
     def _on_request(self, event: h2.events.RequestReceived) -> None:
         sid: int = event.stream_id
-        headers: Headers = list(event.headers or [])
-        if self.goaway_sent:
-            self.h2.reset_stream(sid, ErrorCodes.REFUSED_STREAM)
+        if self.error is not None:
             return
+        limit = self.settings.max_concurrent_streams
+        if self.goaway_sent or (limit is not None and len(self.streams) >= limit):
+            self.h2.reset_stream(sid, ErrorCodes.REFUSED_STREAM)
+            self.h2.release_stream(sid)
+            if self._resets.spend(self._clock()):
+                self.calm_down("too many streams refused or reset")
+            return
+        headers: Headers = list(event.headers or [])
         stream = self._stream_factory(self, sid)
         self.streams[sid] = stream
         self.on_request(stream, headers)
@@ -359,29 +418,23 @@ class ConnectionCore:
 
     def reset_stream_quietly(self, stream: StreamCore, code: int) -> None:
         """RST_STREAM without changing the stream's recorded outcome."""
-        try:
-            self.h2.reset_stream(stream.stream_id, code)
-        except h2.exceptions.StreamClosedError:
-            pass
-        stream.local_closed = True
-        stream._out.clear()
-        stream._end = None
-        self._dirty.pop(stream, None)
-        stream._wake_senders()
-        self._maybe_forget(stream)
-        self.on_output()
+        self._send_reset(stream, code)
+        self._close_stream(stream, None)
 
     def _on_stream_reset(self, event: h2.events.StreamReset) -> None:
         stream = self.streams.get(event.stream_id)
         if stream is not None:
-            self._dirty.pop(stream, None)
             stream._on_reset(int(event.error_code or 0))
+            # a peer that resets what it just opened makes us work for nothing
+            if not self.client_side and self._resets.spend(self._clock()):
+                self.calm_down("too many streams reset")
 
     def _on_window_updated(self, event: h2.events.WindowUpdated) -> None:
         if self._dirty:
             self.on_output()
 
     def _on_settings_changed(self, event: h2.events.RemoteSettingsChanged) -> None:
+        self._control_queued += 1  # h2 queued the SETTINGS ACK
         self.on_remote_settings()
         if self._dirty:
             self.on_output()
@@ -402,16 +455,71 @@ class ConnectionCore:
             self.goaway = goaway
         for sid, stream in list(self.streams.items()):
             if self.client_side and sid > last:
-                stream.local_closed = stream.remote_closed = True
-                self._dirty.pop(stream, None)
-                stream._set_end(GoAwayError(
+                self._close_stream(stream, GoAwayError(
                     f"stream not processed: {goaway.message}", code, last))
-                stream._wake_senders()
-                self._maybe_forget(stream)
         self.on_streams_available()
 
     def _on_ping_ack(self, event: h2.events.PingAckReceived) -> None:
         self.on_ping_ack(bytes(event.ping_data or b""))
+
+    # ---- defences against abusive peers ----
+
+    def _on_empty_frame(self) -> None:
+        # called by h2 while it parses (see GuardedH2Connection): raising
+        # stops the flood there, and h2 answers GOAWAY ENHANCE_YOUR_CALM
+        if self._empty_frames.spend(self._clock()):
+            raise h2.exceptions.DenialOfServiceError("too many frames without payload")
+
+    def _on_control_reply(self, event: Any) -> None:
+        self._control_queued += 1  # h2 queued the ACK
+
+    def calm_down(self, reason: str) -> None:
+        """Close the connection because the peer abuses it: GOAWAY
+        ENHANCE_YOUR_CALM with ``reason``, then fail every stream."""
+        if self.error is not None:
+            return
+        self.goaway_sent = self.rejected_peer = True
+        self.h2.close_connection(error_code=ErrorCodes.ENHANCE_YOUR_CALM,
+                                 additional_data=reason.encode())
+        self.fail(ConnectionBroken(f"closed: peer sent {reason} (ENHANCE_YOUR_CALM)"))
+        self.on_output()
+
+    @property
+    def inbound_full(self) -> bool:
+        """True while more than ``max_inbound_backlog`` bytes of received
+        messages wait to be read and none of our output waits for the peer's
+        flow-control window: the driver stops reading the socket until
+        :attr:`on_inbound_drained` is called (the windows we grant may be far
+        larger than what we want to hold in memory per connection). Output
+        that waits for a window keeps reading on, for the WINDOW_UPDATE: a
+        handler that sends before it reads on must not deadlock. Always
+        False on the client side."""
+        full = self.inbound_bytes > self._inbound_limit and not self._window_blocked
+        if full:
+            self._inbound_waiting = True
+        return full
+
+    def _inbound_consumed(self, size: int) -> None:
+        self.inbound_bytes -= size
+        if self._inbound_waiting and self.inbound_bytes <= self._inbound_limit:
+            self._inbound_waiting = False
+            self.on_inbound_drained()
+
+    def reading_paused(self) -> bool:
+        """True when the driver should stop reading because the peer does not
+        take our replies: call it only while the transport is not accepting
+        writes (bytes that wait for the peer's flow-control window must not
+        stop reading, or its WINDOW_UPDATE would never get in). Always
+        False on the client side."""
+        if self.client_side:
+            return False
+        s = self.settings
+        if self._control_queued + self._control_unwritten > s.max_control_backlog:
+            return True
+        backlog = self.h2.output_size
+        for stream in self.streams.values():
+            backlog += stream.queued - stream.moved
+        return backlog > s.max_output_backlog
 
 
 def _reject_requests(stream: StreamCore, headers: Headers) -> None:

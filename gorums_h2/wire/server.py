@@ -8,7 +8,8 @@ becomes the call's status:
 * raises :class:`StatusError` -> that code, message and details;
 * raises anything else -> UNKNOWN with the exception text, logged;
 * the client resets the stream or the connection dies -> the handler is
-  cancelled (its ``cancel_scope``), nothing is sent;
+  cancelled (its ``cancel_scope``), nothing is sent; a stream reset before
+  its handler started (e.g. in the same read as its HEADERS) never runs it;
 * the request's ``grpc-timeout`` passes -> cancelled, DEADLINE_EXCEEDED.
 
 Refusals need no handler: an unknown path gets a trailers-only UNIMPLEMENTED,
@@ -171,7 +172,7 @@ class ServerConnection(Connection):
                 if head.timeout is not None:
                     scope.deadline = anyio.current_time() + head.timeout
                 if stream.local_closed:
-                    scope.cancel()
+                    return  # reset (or the connection died) before it started
                 await handler(stream)
             if scope.cancelled_caught and not stream.local_closed:
                 if head.timeout is not None and anyio.current_time() >= scope.deadline:

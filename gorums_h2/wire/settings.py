@@ -29,7 +29,10 @@ class WireSettings:
       compressed and no compression header is sent. Compressed messages are
       decoded either way.
     * ``max_frame_size``: the largest DATA frame we accept (SETTINGS).
-    * ``max_concurrent_streams``: what a server advertises (None: no limit).
+    * ``max_concurrent_streams``: the streams a peer may have open at once
+      (advertised in SETTINGS, and enforced from the connection's start:
+      excess streams get RST_STREAM REFUSED_STREAM; None: no limit). 100,
+      RFC 9113's recommended minimum; grpc-go advertises no limit.
     * ``send_buffer_bytes``: queued-but-unwritten bytes per stream above which
       :meth:`Stream.send` waits (back-pressure).
     * ``keepalive_interval`` / ``keepalive_timeout``: when set, a PING is sent
@@ -50,6 +53,31 @@ class WireSettings:
       breaks the connection (None: the kernel's default, minutes).
     * ``connect_timeout``: seconds for TCP connect plus TLS handshake.
     * ``read_size``: bytes asked of the socket per read.
+
+    Defences against abusive peers (docs/security.md); exceeding a budget
+    sends GOAWAY ENHANCE_YOUR_CALM and closes the connection. The three
+    backlogs pause reading on the server side only (a client always reads):
+
+    * ``max_stream_resets``: streams reset by the peer before they completed,
+      plus streams we refused, per ``abuse_window`` seconds (rapid reset,
+      CVE-2023-44487).
+    * ``max_empty_frames``: frames that carry nothing (PING, SETTINGS,
+      PRIORITY, unknown types, DATA with neither payload nor END_STREAM) per
+      ``abuse_window`` seconds (CVE-2019-9512/9515/9518; grpc-go refuses a
+      client's PINGs more often than every 5 minutes without data).
+    * ``max_control_backlog``: PING and SETTINGS acknowledgements queued
+      while the transport does not take our writes; above it we stop reading
+      until they are written (grpc-go's 50; CVE-2019-9512/9515).
+    * ``max_output_backlog``: bytes queued for the peer while the transport
+      does not take our writes; above it we stop reading (no new requests)
+      until they drain. Bytes waiting only for the peer's flow-control window
+      do not pause reading (the WINDOW_UPDATE must still get in).
+    * ``max_inbound_backlog``: bytes of received messages queued in a
+      connection's streams and not yet read; above it we stop reading until
+      the handlers catch up (the flow-control windows allow far more).
+    * The header block of one HEADERS+CONTINUATION sequence may not exceed
+      4 x ``max_header_list_size`` + 16 KiB encoded bytes while it
+      accumulates (HPACK can at worst expand that much).
     """
 
     max_receive_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
@@ -58,7 +86,7 @@ class WireSettings:
     stream_window: int = 16 * MiB
     connection_window: int = 64 * MiB
     max_frame_size: int = 1 * MiB
-    max_concurrent_streams: int | None = None
+    max_concurrent_streams: int | None = 100
     max_header_list_size: int = 64 * 1024
     send_buffer_bytes: int = 4 * MiB
     keepalive_interval: float | None = None
@@ -70,6 +98,12 @@ class WireSettings:
     tcp_user_timeout: float | None = 10.0
     connect_timeout: float = 20.0
     read_size: int = 256 * 1024
+    max_stream_resets: int = 1000
+    max_empty_frames: int = 1000
+    abuse_window: float = 10.0
+    max_control_backlog: int = 50
+    max_output_backlog: int = 512 * 1024
+    max_inbound_backlog: int = 1 * MiB
 
     def __post_init__(self) -> None:
         if not 16384 <= self.max_frame_size <= 16777215:
@@ -78,6 +112,10 @@ class WireSettings:
             raise ValueError("stream_window must be within 65535..2**31-1")
         if not 65535 <= self.connection_window <= 2**31 - 1:
             raise ValueError("connection_window must be within 65535..2**31-1")
+        if self.max_concurrent_streams is not None and self.max_concurrent_streams < 1:
+            raise ValueError("max_concurrent_streams must be at least 1 (or None)")
+        if self.abuse_window <= 0:
+            raise ValueError("abuse_window must be positive")
         if self.compression is not None and self.compression not in ENCODINGS:
             raise ValueError(f"compression must be None or one of {sorted(ENCODINGS)}, "
                              f"not {self.compression!r}")

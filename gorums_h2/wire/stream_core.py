@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Final
 from h2.errors import ErrorCodes
 
 from gorums_h2.wire._h2 import H2Connection
-from gorums_h2.wire.errors import EndOfStream, MessageTooLarge, ProtocolViolation, StreamReset
+from gorums_h2.wire.errors import (
+    EndOfStream,
+    MessageTooLarge,
+    ProtocolViolation,
+    StreamClosed,
+    StreamReset,
+)
 from gorums_h2.wire.framing import (
     MessageDecoder,
     compress,
@@ -19,6 +25,7 @@ from gorums_h2.wire.framing import (
 from gorums_h2.wire.headers import Headers, parse_response_headers, parse_trailers
 from gorums_h2.wire.metadata import Metadata
 from gorums_h2.wire.status import StatusError
+from gorums_h2.wire.stream_state import FLAGS, StreamEvent, StreamState, next_state
 
 if TYPE_CHECKING:
     from gorums_h2.wire.protocol import ConnectionCore
@@ -42,6 +49,7 @@ class StreamCore:
         "_decoder",
         "_end",
         "_inbound",
+        "_inbound_bytes",
         "_out",
         "_unacked",
         "client_side",
@@ -56,6 +64,7 @@ class StreamCore:
         "remote_closed",
         "response_headers",
         "send_encoding",
+        "state",
         "status",
         "stream_id",
         "trailing_metadata",
@@ -68,6 +77,7 @@ class StreamCore:
         self.client_side = client_side
         self._decoder = MessageDecoder(conn.settings.max_receive_message_size)
         self._inbound: deque[bytes] = deque()
+        self._inbound_bytes = 0  # of _inbound, while counted in conn.inbound_bytes
         self._unacked = 0
         # queued messages up to which received data is acknowledged at once;
         # beyond it, credit is returned only as the reader catches up
@@ -78,6 +88,9 @@ class StreamCore:
         self.queued = 0
         self.moved = 0
         self.written = 0
+        # the stream's state (stream_state.py); the two flags derive from it
+        # and change only in _transition
+        self.state = StreamState.OPEN
         self.local_closed = False
         self.remote_closed = False
         # Terminal outcome of the receive side: None while open; EndOfStream
@@ -88,6 +101,11 @@ class StreamCore:
         self.trailing_metadata: Metadata | None = None
         self.response_headers: Headers | None = None  # server: sent with the first message
         self.send_encoding: str | None = None  # grpc-encoding of what we send (None: identity)
+
+    def _transition(self, event: StreamEvent) -> None:
+        """Apply ``event`` to :attr:`state` (the only place it changes)."""
+        self.state = state = next_state(self.state, event)
+        self.local_closed, self.remote_closed = FLAGS[state]
 
     # ---- hooks for the driver (no-ops here) ----
 
@@ -109,6 +127,14 @@ class StreamCore:
         inbound = self._inbound
         if inbound:
             msg = inbound.popleft()
+            if self._inbound_bytes:  # (inlined: this is the per-message path)
+                size = len(msg)
+                self._inbound_bytes -= size
+                conn = self.conn
+                conn.inbound_bytes -= size
+                if conn._inbound_waiting and conn.inbound_bytes <= conn._inbound_limit:
+                    conn._inbound_waiting = False
+                    conn.on_inbound_drained()
             if self._unacked and len(inbound) <= self.inbound_limit:
                 self.conn.acknowledge(self.stream_id, self._unacked)
                 self._unacked = 0
@@ -145,6 +171,9 @@ class StreamCore:
         inbound = self._inbound
         if messages:
             inbound.extend(messages)
+            size = len(messages[0]) if len(messages) == 1 else sum(map(len, messages))
+            self._inbound_bytes += size
+            self.conn.inbound_bytes += size
             self._wake_receivers()
         if len(inbound) > self.inbound_limit:
             self._unacked += flow_len
@@ -153,7 +182,7 @@ class StreamCore:
             self._unacked = 0
 
     def _on_end_stream(self) -> None:
-        self.remote_closed = True
+        self._transition(StreamEvent.RECV_END)
         if self.end_error is None:
             if self._decoder.buffered:
                 self._set_end(ProtocolViolation("stream ended in the middle of a message"))
@@ -195,18 +224,15 @@ class StreamCore:
             self.status = status
 
     def _on_reset(self, error_code: int) -> None:
-        self.remote_closed = self.local_closed = True
-        self._out.clear()
-        self._end = None
+        outcome: BaseException
         if error_code == ErrorCodes.NO_ERROR and self.status is not None:
-            self._set_end(self.status)
+            outcome = self.status
         elif error_code == ErrorCodes.NO_ERROR and not self.client_side:
             # a client that is done reading may reset with NO_ERROR
-            self._set_end(EndOfStream())
+            outcome = EndOfStream()
         else:
-            self._set_end(StreamReset(error_code))
-        self._wake_senders()
-        self.conn._maybe_forget(self)
+            outcome = StreamReset(error_code)
+        self.conn._close_stream(self, outcome)
 
     # ---- outbound ----
 
@@ -266,7 +292,7 @@ class StreamCore:
             return self.conn.error
         if isinstance(self.end_error, StatusError):
             return self.end_error
-        return StreamReset(ErrorCodes.STREAM_CLOSED, "stream is closed for sending")
+        return StreamClosed(None, "stream is closed for sending")
 
     def _flush(self, h2c: H2Connection) -> bool:
         """Move queued data into h2 within the flow-control window; return
@@ -316,7 +342,7 @@ class StreamCore:
         end = self._end
         if end is not None:
             self._end = None
-            self.local_closed = True
+            self._transition(StreamEvent.SEND_END)
             if end == _END_STREAM:
                 h2c.end_stream(sid)
             else:
@@ -327,7 +353,7 @@ class StreamCore:
                 if not self.remote_closed:
                     # the response is complete: stop the client's side too (as grpc-go)
                     h2c.reset_stream(sid, ErrorCodes.NO_ERROR)
-                    self.remote_closed = True
+                    self._transition(StreamEvent.RESET)
                     self._set_end(EndOfStream())
             self.conn._maybe_forget(self)
         return True

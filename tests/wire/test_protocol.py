@@ -18,6 +18,7 @@ from gorums_h2.wire.errors import (
     GoAwayError,
     MessageTooLarge,
     ProtocolViolation,
+    StreamClosed,
     StreamReset,
 )
 from gorums_h2.wire.headers import build_response_headers, build_trailers
@@ -439,8 +440,11 @@ def test_client_cancel_reaches_the_server_as_cancelled() -> None:
     with pytest.raises(StreamReset) as info:
         ss.pop_message()
     assert info.value.code == StatusCode.CANCELLED
-    with pytest.raises(StreamReset):
+    # our own side sees a local close, not a reset by the peer
+    with pytest.raises(StreamClosed) as closed:
         cs.pop_message()
+    assert not isinstance(closed.value, StreamReset)
+    assert closed.value.code == StatusCode.CANCELLED
 
 
 def test_graceful_goaway_lets_processed_streams_finish() -> None:
@@ -559,8 +563,10 @@ def test_peer_max_concurrent_streams_is_respected() -> None:
     pair.open()
 
 
-def test_streams_opened_before_the_limit_is_known_are_no_connection_error() -> None:
-    # the client may open streams before it has read the server's SETTINGS
+def test_streams_over_the_limit_are_refused_before_the_settings_ack() -> None:
+    # the client may open streams before it has read the server's SETTINGS:
+    # those over the limit are refused (RST_STREAM REFUSED_STREAM), no
+    # connection error, and the one within the limit works
     seen: list[tuple[str, bytes]] = []
     pair = CorePair(server_settings=WireSettings(max_concurrent_streams=1), handshake=False,
                     tap=lambda d, data: seen.append((d, data)))
@@ -571,12 +577,20 @@ def test_streams_opened_before_the_limit_is_known_are_no_connection_error() -> N
     assert len(settings) == 1  # the limit is advertised in the first SETTINGS
     assert settings[0].settings[SettingsFrame.MAX_CONCURRENT_STREAMS] == 1
     assert pair.server.error is None and pair.client.error is None
-    assert len(pair.requests) == 3
-    for cs, (ss, _) in zip(early, pair.requests, strict=True):
-        cs.queue_message(b"early")
-        pair.pump()
-        assert ss.pop_message() == b"early"
-    # from the client's ACK on, the limit holds
+    assert len(pair.requests) == 1
+    resets = [f for d, data in seen if d == "s2c" for f in parse_frames(data)
+              if isinstance(f, RstStreamFrame)]
+    assert [(f.stream_id, f.error_code) for f in resets] == [
+        (early[1].stream_id, ErrorCodes.REFUSED_STREAM),
+        (early[2].stream_id, ErrorCodes.REFUSED_STREAM)]
+    for cs in early[1:]:
+        with pytest.raises(StreamReset) as info:
+            cs.pop_message()
+        assert info.value.h2_code == ErrorCodes.REFUSED_STREAM
+    early[0].queue_message(b"early")
+    pair.pump()
+    assert pair.requests[0][0].pop_message() == b"early"
+    # from the client's ACK on, the client respects the limit itself
     assert not pair.client.can_open_stream
 
 
