@@ -12,12 +12,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the names for mypy and IDEs; at runtime __getattr__ imports them
+    from gorums_h2.testing.faults import Direction, FaultProxy, hanging_address
     from gorums_h2.testing.leaks import (
         LeakError,
         TaskBaseline,
+        assert_no_fd_leak,
         assert_no_leaks,
         describe_task,
         leaked_tasks,
+        open_fds,
         pending_routes,
         task_baseline,
         task_count,
@@ -53,17 +56,22 @@ __all__ = [
     "ECHO_UNICAST",
     "SERVICE",
     "STREAM_QC",
+    "Direction",
     "Echo",
     "EchoService",
+    "FaultProxy",
     "LeakError",
     "StopFunc",
     "TaskBaseline",
     "TestServers",
+    "assert_no_fd_leak",
     "assert_no_leaks",
     "closer",
     "describe_task",
     "echo_server_fn",
+    "hanging_address",
     "leaked_tasks",
+    "open_fds",
     "pending_routes",
     "quorum_call_error",
     "register_echo_service",
@@ -79,6 +87,11 @@ __all__ = [
 # Where each public name lives, imported on first access (PEP 562), so the
 # pytest plugin (or any one module of the kit) does not load all the others.
 _EXPORTS: dict[str, str] = {
+    "Direction": "gorums_h2.testing.faults",
+    "FaultProxy": "gorums_h2.testing.faults",
+    "hanging_address": "gorums_h2.testing.faults",
+    "assert_no_fd_leak": "gorums_h2.testing.leaks",
+    "open_fds": "gorums_h2.testing.leaks",
     "LeakError": "gorums_h2.testing.leaks",
     "TaskBaseline": "gorums_h2.testing.leaks",
     "assert_no_leaks": "gorums_h2.testing.leaks",
