@@ -16,7 +16,6 @@ cancels the call and removes its routes.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -32,6 +31,7 @@ from gorums_h2.errors import SendFailureError, TypeMismatchError
 from gorums_h2.interceptors import ClientCtx, QuorumInterceptor
 from gorums_h2.quorumcall import Responses
 from gorums_h2.responses import ResponseSeq
+from gorums_h2.wire.clock import loop_time
 from gorums_h2.wire.status import StatusCode, StatusError
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ async def _wait_room(channel: NodeChannel, deadline: float | None,
     if deadline is None:
         await channel.wait_room()
         return
-    with anyio.move_on_after(deadline - time.monotonic()):
+    with anyio.move_on_after(deadline - loop_time()):
         await channel.wait_room()
         return
     full = channel.room_error()
@@ -98,7 +98,7 @@ class _SingleReply:
         self.event = anyio.Event()
         self.env: Envelope | None = None
         self.err: BaseException | None = None
-        self.sent_at = time.monotonic()
+        self.sent_at = loop_time()
 
     def deliver(self, node: Node, env: Envelope) -> None:
         self.env = env
@@ -140,7 +140,7 @@ async def _rpc_call(ctx: NodeContext, req: ProtoMessage, method: str,
     node.manager.check_open()
     channel = node._channel
     timeout = ctx.timeout
-    deadline = None if timeout is None else time.monotonic() + timeout
+    deadline = None if timeout is None else loop_time() + timeout
     await _wait_room(channel, deadline, timeout)
     seq = node.manager.next_seq()
     wire = node.manager.wire
@@ -152,7 +152,7 @@ async def _rpc_call(ctx: NodeContext, req: ProtoMessage, method: str,
         if deadline is None:
             await reply.event.wait()
         else:
-            with anyio.move_on_after(deadline - time.monotonic()):
+            with anyio.move_on_after(deadline - loop_time()):
                 await reply.event.wait()
             if not reply.event.is_set():
                 raise StatusError(StatusCode.DEADLINE_EXCEEDED,
@@ -217,7 +217,7 @@ async def _unicast(ctx: NodeContext, req: ProtoMessage, method: str,
             pass
         return
     timeout = ctx.timeout
-    await _wait_room(channel, None if timeout is None else time.monotonic() + timeout, timeout)
+    await _wait_room(channel, None if timeout is None else loop_time() + timeout, timeout)
     seq = node.manager.next_seq()
     wire = node.manager.wire
     envelope = wire.frame(wire.request_header(seq, info.method_field, ctx.entries_bytes),
@@ -275,7 +275,7 @@ async def _multicast(ctx: ConfigContext, req: Req, method: str, ignore_errors: b
         interceptor(client_ctx, empty)
     if not ignore_errors:
         timeout = ctx.timeout
-        await wait_for_draining(config, None if timeout is None else time.monotonic() + timeout)
+        await wait_for_draining(config, None if timeout is None else loop_time() + timeout)
     seq = manager.next_seq()
     header = manager.wire.request_header(seq, info.method_field, ctx.entries_bytes)
     errors: dict[int, BaseException] = {}

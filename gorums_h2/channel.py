@@ -27,8 +27,8 @@ connection and breaks it when the peer stops answering.
 from __future__ import annotations
 
 import logging
+import random
 import ssl
-import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -43,10 +43,11 @@ from gorums_h2.codec import SERVER_CALL_BIT, WIRES, Envelope, EnvelopeError, Wir
 from gorums_h2.errors import NodeShutdownError, WireMismatchError
 from gorums_h2.liveness import LivenessProbe
 from gorums_h2.wire.client import ClientConnection, ClientStream, open_io
-from gorums_h2.wire.connection import Signal
+from gorums_h2.wire.clock import loop_clock
 from gorums_h2.wire.errors import ConnectionBroken, ConnectionClosed, GoAwayError
 from gorums_h2.wire.metadata import Metadata
 from gorums_h2.wire.settings import WireSettings
+from gorums_h2.wire.signal import Signal
 from gorums_h2.wire.status import StatusCode, StatusError
 
 if TYPE_CHECKING:
@@ -111,6 +112,7 @@ class ChannelOptions:
     send_buffer_size: int
     logger: logging.Logger
     wire: WireProtocol
+    rng: random.Random  # reconnect jitter
     # the client's back-channel handlers (a Server): ``back_channel(stream, tg)``
     # returns what to do with a server-initiated request on that stream
     back_channel: BackChannel | None = None
@@ -145,7 +147,8 @@ class NodeChannel:
         self._first_attempt_done = False
         self._held: list[tuple[int, bytes, Route | None]] = []  # during the first attempt
         self._held_bytes = 0
-        self._created = time.monotonic()
+        self._now = loop_clock()  # the loop's clock, also in I/O callbacks (_on_message)
+        self._created = self._now()
         self._limit_bytes = options.wire_settings.send_buffer_bytes
         self.received = 0  # reply messages received (the liveness probe reads it)
         self._held_signal: list[anyio.Event] = []
@@ -195,7 +198,7 @@ class NodeChannel:
                 self.routes.pop(seq, None)
             raise
         if self.options.send_buffer_size:
-            self._tickets.append((ticket, time.monotonic()))
+            self._tickets.append((ticket, self._now()))
         return ticket
 
     def unavailable(self) -> StatusError:
@@ -243,7 +246,7 @@ class NodeChannel:
 
     def _queue_full(self, stream: ClientStream) -> SendQueueFull:
         unwritten = stream.queued - stream.written
-        waited = time.monotonic() - stream.progress_at
+        waited = self._now() - stream.progress_at
         return SendQueueFull(
             f"node {self.address}: send queue full: {_size(unwritten)} unwritten"
             f" for {waited:.1f} s")
@@ -252,7 +255,7 @@ class NodeChannel:
         return SendQueueFull(
             f"node {self.address}: send queue full: {_size(self._held_bytes)} in"
             f" {len(self._held)} messages held while connecting for"
-            f" {time.monotonic() - self._created:.1f} s")
+            f" {self._now() - self._created:.1f} s")
 
     async def wait_room(self) -> None:
         """Wait until the first connection attempt ended and the queue has
@@ -279,7 +282,7 @@ class NodeChannel:
     async def wait_count_room(self, deadline: float | None) -> None:
         """For callers that must not wait for a stalled node (quorum calls,
         multicast): while ``send_buffer_size`` messages are unwritten, wait
-        for room — until ``deadline`` (``time.monotonic()``), or until the
+        for room — until ``deadline`` (the loop's clock, ``anyio.current_time()``), or until the
         oldest unwritten message has waited :data:`STALLED_AFTER` seconds
         (the node does not drain, or this event loop is too busy to write:
         the message is then queued beyond the limit, and the byte limit
@@ -288,7 +291,7 @@ class NodeChannel:
             stream = self.stream
             if stream is None or not self._tickets or not self._count_full(stream):
                 return
-            now = time.monotonic()
+            now = self._now()
             wait = self._tickets[0][1] + STALLED_AFTER - now
             if deadline is not None:
                 wait = min(wait, deadline - now)
@@ -333,7 +336,7 @@ class NodeChannel:
             return  # a late reply to a call that ended (cancelled, timed out, or one-way)
         if not route.streaming:
             del self.routes[seq]
-        sample = time.monotonic() - route.sent_at
+        sample = self._now() - route.sent_at
         lat = self.latency
         self.latency = sample if lat is None else lat * 0.8 + sample * 0.2
         route.deliver(self.node, env)
@@ -360,7 +363,8 @@ class NodeChannel:
                     if self._closing:
                         break
                     attempt = 0 if connected else attempt + 1
-                    await anyio.sleep(self.options.backoff.delay(max(attempt - 1, 0)))
+                    delay = self.options.backoff.delay(max(attempt - 1, 0), self.options.rng)
+                    await anyio.sleep(delay)
         finally:
             self._closing = True
             self._end_first_attempt(ConnectionClosed("manager closed"))
@@ -448,7 +452,7 @@ class NodeChannel:
         with scope:
             while stream.end_error is None:
                 await anyio.sleep(tick)
-                now = anyio.current_time()
+                now = self._now()
                 outstanding = bool(self.routes)
                 undrained = stream.queued != stream.written or conn.io.write_backlog > 0
                 if not probe.should_ping(now, outstanding or undrained, conn.last_read,
@@ -516,7 +520,7 @@ class NodeChannel:
                 try:
                     ticket = stream.send_nowait(envelope)
                     if self.options.send_buffer_size:
-                        self._tickets.append((ticket, time.monotonic()))
+                        self._tickets.append((ticket, self._now()))
                     continue
                 except StatusError as send_exc:
                     failure: StatusError = send_exc

@@ -39,9 +39,9 @@ import anyio
 
 from gorums_h2.codec import encode_varint
 from gorums_h2.wire.client import ClientConnection, connect
-from gorums_h2.wire.connection import Signal
 from gorums_h2.wire.errors import EndOfStream
 from gorums_h2.wire.server import ServerStream, WireServer
+from gorums_h2.wire.signal import Signal
 from gorums_h2.wire.status import StatusCode, StatusError
 
 if TYPE_CHECKING:

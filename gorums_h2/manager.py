@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import random
 import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -74,7 +75,9 @@ class Manager:
       ``ordering``: v0.11 has no back-channel).
     * ``compression`` — ``"gzip"`` compresses every request (gRPC's
       ``grpc-encoding``; sets ``wire_settings.compression``); compressed
-      replies are decoded either way (Go's ``grpc.UseCompressor``).
+      replies are decoded either way (Go's ``grpc.UseCompressor``);
+    * ``rng`` — the source of reconnection jitter (default: seeded from the
+      OS); pass a seeded ``random.Random`` for reproducible runs.
     """
 
     def __init__(
@@ -91,6 +94,7 @@ class Manager:
         compression: str | None = None,
         wire: WireLike = "ordering",
         server: BackChannel | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         if send_buffer_size < 0:
             raise ValueError("send_buffer_size must not be negative")
@@ -119,6 +123,7 @@ class Manager:
             wire=self.wire,
             back_channel=server,
             node_id_header=None if server is None else str(getattr(server, "my_id", 0)),
+            rng=rng or random.Random(),  # seeded from the OS unless given
         )
         self._nodes: dict[int, Node] = {}
         self._by_address: dict[tuple[str, int], Node] = {}

@@ -16,7 +16,6 @@ for an abandoned call. None of this waits for the garbage collector.
 
 from __future__ import annotations
 
-import time
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -34,7 +33,8 @@ from gorums_h2.errors import IncompleteError
 from gorums_h2.futures import LEVEL_NOT_SET, Async, Correctable
 from gorums_h2.interceptors import ClientCtx, QuorumInterceptor
 from gorums_h2.responses import CONSUMED, NodeResponse, ResponseSeq, aclose_iterator
-from gorums_h2.wire.connection import Signal
+from gorums_h2.wire.clock import loop_time
+from gorums_h2.wire.signal import Signal
 from gorums_h2.wire.status import StatusCode, StatusError
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ class QuorumCallState(Generic[Resp]):
         ctx = self._ctx
         timeout = ctx.timeout
         await wait_for_draining(ctx.configuration,
-                                None if timeout is None else time.monotonic() + timeout)
+                                None if timeout is None else loop_time() + timeout)
         self.start()
 
     def start(self) -> None:
@@ -136,7 +136,7 @@ class QuorumCallState(Generic[Resp]):
             self._telemetry = hooks.start_call(
                 self._info.name, "quorumcall_stream" if self.streaming else "quorumcall",
                 config.size())
-        self.sent_at = now = time.monotonic()
+        self.sent_at = now = loop_time()
         if ctx.timeout is not None:
             self.deadline = now + ctx.timeout
         active = self._active
@@ -198,7 +198,7 @@ class QuorumCallState(Generic[Resp]):
                 if deadline is None:
                     await self._signal.wait()
                     continue
-                remaining = deadline - time.monotonic()
+                remaining = deadline - loop_time()
                 if remaining <= 0:
                     self._expire()
                     continue

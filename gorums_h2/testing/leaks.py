@@ -1,4 +1,4 @@
-"""Leak checks for tests: tasks, connections and reply routes left behind.
+"""Leak checks for tests: tasks, connections, reply routes and file descriptors left behind.
 
 Take a :func:`task_baseline` before the checked block and pass it to
 :func:`assert_no_leaks` after it: only tasks the block created count (not
@@ -12,6 +12,7 @@ asyncio's debug mode, also the line that created it).
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Iterable
 from types import CoroutineType
 from typing import Any
@@ -25,9 +26,11 @@ from gorums_h2.server import Server
 __all__ = [
     "LeakError",
     "TaskBaseline",
+    "assert_no_fd_leak",
     "assert_no_leaks",
     "describe_task",
     "leaked_tasks",
+    "open_fds",
     "pending_routes",
     "task_baseline",
     "task_count",
@@ -236,3 +239,28 @@ async def assert_no_leaks(
                 return
             await anyio.sleep(0.02)
     raise LeakError("; ".join(problems))
+
+
+def open_fds() -> int | None:
+    """File descriptors this process has open (None where ``/proc`` or
+    ``/dev/fd`` is unavailable)."""
+    for path in ("/proc/self/fd", "/dev/fd"):
+        try:
+            return len(os.listdir(path)) - 1  # listdir's own descriptor
+        except OSError:
+            continue
+    return None
+
+
+async def assert_no_fd_leak(baseline: int | None, settle: float = 2.0) -> None:
+    """Wait up to ``settle`` seconds for the open file descriptors to drop to
+    ``baseline`` (from :func:`open_fds`); raise :class:`LeakError` otherwise."""
+    if baseline is None:
+        return
+    now = open_fds()
+    with anyio.move_on_after(settle):
+        while now is not None and now > baseline:
+            await anyio.sleep(0.02)
+            now = open_fds()
+    if now is not None and now > baseline:
+        raise LeakError(f"{now - baseline} file descriptor(s) still open")

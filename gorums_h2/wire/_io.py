@@ -26,6 +26,7 @@ from anyio.abc import SocketAttribute
 
 from gorums_h2.wire.errors import ConnectionBroken
 from gorums_h2.wire.protocol import ConnectionCore
+from gorums_h2.wire.signal import Signal
 
 __all__ = [
     "AsyncioProtocolIO",
@@ -153,8 +154,6 @@ class StreamIO(IOStrategy):
     """Reader and writer tasks over an anyio byte stream."""
 
     def __init__(self, transport: anyio.abc.ByteStream) -> None:
-        from gorums_h2.wire.connection import Signal
-
         self.transport = transport
         self._signal = Signal()
         self._writer_done = anyio.Event()

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -37,12 +36,14 @@ from gorums_h2.wire._io import (
     set_tcp_timeouts,
 )
 from gorums_h2.wire._trio_io import TrioSocketIO, native_trio_socket
-from gorums_h2.wire.connection import Connection, Signal, Stream
+from gorums_h2.wire.clock import loop_clock
+from gorums_h2.wire.connection import Connection, Stream
 from gorums_h2.wire.errors import ConnectionBroken, HeaderListTooLarge
 from gorums_h2.wire.headers import USER_AGENT, build_request_headers
 from gorums_h2.wire.metadata import Metadata, MetadataLike
 from gorums_h2.wire.protocol import ConnectionCore
 from gorums_h2.wire.settings import WireSettings
+from gorums_h2.wire.signal import Signal
 from gorums_h2.wire.tls import check_alpn_h2
 
 __all__ = [
@@ -63,18 +64,19 @@ class ClientStream(Stream):
     After the call: ``initial_metadata`` (response headers), ``trailing_metadata``
     and ``status`` (None for OK) are set; :meth:`receive` raises EndOfStream on
     OK and the :class:`StatusError` otherwise. ``progress_at``
-    (``time.monotonic()``) is when queued bytes were last written (or the
+    (the loop's clock, :mod:`~gorums_h2.wire.clock`) is when queued bytes were last written (or the
     stream was opened): how long a full queue has not drained.
     """
 
-    __slots__ = ("progress_at",)
+    __slots__ = ("_now", "progress_at")
 
     def __init__(self, conn: ConnectionCore, stream_id: int) -> None:
         super().__init__(conn, stream_id, client_side=True)
-        self.progress_at = time.monotonic()
+        self._now = loop_clock()  # _wake_senders runs in I/O callbacks too
+        self.progress_at = self._now()
 
     def _wake_senders(self) -> None:
-        self.progress_at = time.monotonic()
+        self.progress_at = self._now()
         self._send_signal.set()
 
     def end(self) -> None:
@@ -108,7 +110,8 @@ class ClientConnection(Connection):
         user_agent: str = USER_AGENT,
     ) -> None:
         core = ConnectionCore(
-            client_side=True, settings=settings, stream_factory=lambda c, sid: ClientStream(c, sid)
+            client_side=True, settings=settings, stream_factory=lambda c, sid: ClientStream(c, sid),
+            clock=loop_clock(),  # the core's rate budgets run on the loop's time
         )
         install(core.h2)  # linear-time HPACK encoding of large metadata
         self._peer_settings = False  # the server's first SETTINGS arrived

@@ -12,12 +12,9 @@ control or back-pressure, receive) wakes up with that same exception.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import sys
-from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol
+from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -26,68 +23,14 @@ import anyio.lowlevel
 from gorums_h2.wire._io import IOStrategy
 from gorums_h2.wire.errors import ConnectionBroken, ConnectionClosed, EndOfStream
 from gorums_h2.wire.protocol import ConnectionCore, StreamCore
+from gorums_h2.wire.signal import Signal  # re-exported: it lived here before wire.signal
 from gorums_h2.wire.status import StatusError
 
 __all__ = ["Connection", "Signal", "Stream"]
 
 log = logging.getLogger("gorums_h2.wire")
 
-class _NativeEvent(Protocol):
-    def set(self) -> None: ...
-
-    async def wait(self) -> Any: ...
-
-
-def _event_factory() -> Callable[[], _NativeEvent]:
-    """The running loop's own event class.
-
-    ``anyio.Event()`` finds the backend anew for every event (5 to 6 times
-    the cost of the native constructor), and signals make one per wait, a
-    few per call. The native events behave the same under anyio: waiting is
-    a plain suspension its cancel scopes can interrupt.
-    """
-    trio = sys.modules.get("trio")
-    # trio first (its guest mode runs on an asyncio loop); while it runs it
-    # names itself in sniffio's thread-local, the cheapest test there is
-    if trio is not None and sys.modules["sniffio"].thread_local.name == "trio":
-        return trio.Event  # type: ignore[no-any-return]
-    if asyncio._get_running_loop() is not None:
-        return asyncio.Event
-    return anyio.Event  # another anyio backend
-
-
 _FAIR_BURST = 64  # Stream.receive yields at least once per this many messages
-
-
-class Signal:
-    """A resettable wake-up for any number of waiters.
-
-    ``set()`` wakes the tasks waiting *now*; later ``wait()`` calls block
-    until the next ``set()``. Check your condition before waiting (there is
-    no await in between, so no wake-up is lost). A signal serves one event
-    loop (the one of its first ``wait()``).
-    """
-
-    __slots__ = ("_event", "_factory")
-
-    def __init__(self) -> None:
-        self._event: _NativeEvent | None = None
-        self._factory: Callable[[], _NativeEvent] | None = None
-
-    def set(self) -> None:
-        event = self._event
-        if event is not None:
-            self._event = None
-            event.set()
-
-    async def wait(self) -> None:
-        event = self._event
-        if event is None:
-            factory = self._factory
-            if factory is None:
-                factory = self._factory = _event_factory()
-            event = self._event = factory()
-        await event.wait()
 
 
 class Stream(StreamCore):
@@ -198,6 +141,7 @@ class Connection:
         self._streams_signal = Signal()
         self._ping_signal = Signal()
         self._pings: dict[bytes, float | None] = {}
+        self._pings_sent = 0  # PING payloads: a count, unique per connection and reproducible
         self._closed = anyio.Event()
         self._cancel_scope: anyio.CancelScope | None = None
         self._closing = False
@@ -307,7 +251,8 @@ class Connection:
         """
         if self.core.error is None and self.core.goaway is not None:
             raise self.core.goaway
-        opaque = os.urandom(8)
+        self._pings_sent += 1
+        opaque = self._pings_sent.to_bytes(8, "big")
         start = anyio.current_time()
         self._pings[opaque] = None
         try:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from google.protobuf import any_pb2
+from typing import TYPE_CHECKING
 
 from gorums_h2._version import __version__
 from gorums_h2.wire.errors import ProtocolViolation
@@ -27,6 +26,9 @@ from gorums_h2.wire.status import (
     escape_peer_text,
     status_code_from_http,
 )
+
+if TYPE_CHECKING:
+    from google.protobuf import any_pb2
 
 __all__ = [
     "USER_AGENT",

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import os
 import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -208,9 +207,11 @@ class ConnectionTimers:
         return None, min(due, default=float("inf"))
 
 
-async def supervise(conn: ServerConnection, limits: ServerLimits) -> None:
-    """Enforce ``limits`` on ``conn`` until it closes (run in its task group)."""
-    timers = ConnectionTimers(limits, anyio.current_time(), random.uniform(0.9, 1.1))
+async def supervise(conn: ServerConnection, limits: ServerLimits, rng: random.Random) -> None:
+    """Enforce ``limits`` on ``conn`` until it closes (run in its task group);
+    the age jitter comes from ``rng`` (the server's, seedable)."""
+    timers = ConnectionTimers(limits, anyio.current_time(), rng.uniform(0.9, 1.1))
+    pings = 0  # PING payloads: a count, unique per connection and reproducible
     core = conn.core
     while core.error is None:
         now = anyio.current_time()
@@ -219,7 +220,8 @@ async def supervise(conn: ServerConnection, limits: ServerLimits) -> None:
         if action is None:
             await _sleep_until(conn, at)
         elif action is Action.PING:
-            core.ping(os.urandom(8))
+            pings += 1
+            core.ping(pings.to_bytes(8, "big"))
         elif action is Action.AGE:
             core.send_goaway(ErrorCodes.NO_ERROR, b"max_age")
         else:

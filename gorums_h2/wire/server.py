@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -44,7 +45,8 @@ from gorums_h2.wire._io import (
     set_tcp_timeouts,
 )
 from gorums_h2.wire._trio_io import TrioSocketIO, native_trio_socket
-from gorums_h2.wire.connection import Connection, Signal
+from gorums_h2.wire.clock import loop_clock
+from gorums_h2.wire.connection import Connection
 from gorums_h2.wire.errors import ConnectionClosed, EndOfStream
 from gorums_h2.wire.framing import ENCODINGS
 from gorums_h2.wire.headers import (
@@ -59,6 +61,7 @@ from gorums_h2.wire.lifecycle import Action, ServerLimits, log_rarely, supervise
 from gorums_h2.wire.protocol import ConnectionCore, StreamCore
 from gorums_h2.wire.server_stream import ServerStream
 from gorums_h2.wire.settings import WireSettings
+from gorums_h2.wire.signal import Signal
 from gorums_h2.wire.status import StatusCode, StatusError, encode_grpc_message, escape_peer_text
 from gorums_h2.wire.tls import QuietTLSListener, check_alpn_h2, server_ssl_context
 
@@ -79,6 +82,7 @@ class ServerConnection(Connection):
             client_side=False,
             settings=server.settings,
             stream_factory=lambda c, sid: ServerStream(c, sid),
+            clock=loop_clock(),  # the core's rate budgets run on the loop's time
         )
         self.server = server
         install(core.h2)  # linear-time HPACK encoding of large metadata
@@ -102,7 +106,8 @@ class ServerConnection(Connection):
         if self.refused:
             tg.start_soon(self._refuse_connection)
         else:
-            tg.start_soon(supervise, self, self.server.limits, name="connection lifecycle")
+            tg.start_soon(supervise, self, self.server.limits, self.server.rng,
+                          name="connection lifecycle")
 
     async def _refuse_connection(self) -> None:
         # over max_connections: tell the client why (SETTINGS, GOAWAY), close
@@ -211,7 +216,8 @@ class WireServer:
     ``serve(listener)`` runs until :meth:`stop` or a graceful shutdown
     completes; it may be called for several listeners at once. ``limits``
     bounds each connection's handshake, silence, idle time and age, and
-    the number of connections (:class:`ServerLimits`).
+    the number of connections (:class:`ServerLimits`). ``rng`` is the
+    source of the age jitter (default: seeded from the OS), for reproducible runs.
     """
 
     def __init__(
@@ -222,15 +228,18 @@ class WireServer:
         logger: logging.Logger | None = None,
         on_connection: Callable[[ServerConnection], None] | None = None,
         limits: ServerLimits | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.settings = settings or WireSettings()
+        self.rng = rng or random.Random()  # jitter; seed it for reproducible runs
         self.limits = limits or ServerLimits()
         self.log = logger or logging.getLogger("gorums_h2.wire.server")
         self._handlers: dict[str, StreamHandler] = dict(handlers or {})
         self._subtypes: dict[str, frozenset[str]] = {}
         self._refusals_logged: dict[str, float] = {}
         self._on_connection = on_connection
-        self.connections: set[ServerConnection] = set()
+        # a dict, not a set: shutdown walks connections in accept order
+        self.connections: dict[ServerConnection, None] = {}
         self.shutting_down = anyio.Event()
         self._streams_changed = anyio.Event()
         self._scopes: list[anyio.CancelScope] = []
@@ -421,13 +430,13 @@ class WireServer:
                              else None)
         if self._on_connection is not None:
             self._on_connection(conn)
-        self.connections.add(conn)
+        self.connections[conn] = None
         try:
             if self.shutting_down.is_set():
                 conn.core.send_goaway()
             await conn.run()
         finally:
-            self.connections.discard(conn)
+            self.connections.pop(conn, None)
             self._streams_changed.set()
 
     async def graceful_shutdown(self, grace: float | None = None) -> None:

@@ -12,11 +12,14 @@ import base64
 import binascii
 from collections.abc import Iterable, Sequence
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
-from google.protobuf import any_pb2
-from google.protobuf.message import DecodeError
+# protobuf only where a status travels as google.rpc.Status (rare: details),
+# so the sans-IO wire modules import without it (tests/test_imports.py)
+if TYPE_CHECKING:
+    from google.protobuf import any_pb2
 
-from gorums_h2.pb import status_pb2
+    from gorums_h2.pb import status_pb2
 
 __all__ = [
     "StatusCode",
@@ -100,6 +103,8 @@ class StatusError(Exception):
 
     def to_proto(self) -> status_pb2.Status:
         """Return this status as a ``google.rpc.Status`` message."""
+        from gorums_h2.pb import status_pb2
+
         return status_pb2.Status(code=int(self.code), message=self.message, details=self.details)
 
     @classmethod
@@ -189,12 +194,18 @@ def _is_hex(two: bytes) -> bool:
 
 def encode_status_details(code: int, message: str, details: Sequence[any_pb2.Any]) -> str:
     """Return the unpadded base64 ``grpc-status-details-bin`` value."""
+    from gorums_h2.pb import status_pb2
+
     pb = status_pb2.Status(code=int(code), message=message, details=details)
     return base64.b64encode(pb.SerializeToString()).decode("ascii").rstrip("=")
 
 
 def decode_status_details(value: str | bytes) -> status_pb2.Status | None:
     """Parse a ``grpc-status-details-bin`` value; None if it is not valid."""
+    from google.protobuf.message import DecodeError
+
+    from gorums_h2.pb import status_pb2
+
     raw = value.encode("ascii", "replace") if isinstance(value, str) else value
     try:
         data = base64.b64decode(raw + b"=" * (-len(raw) % 4), validate=True)
