@@ -35,10 +35,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import anyio
+import anyio.abc
 
 from gorums_h2 import _telemetry
 from gorums_h2.backoff import Backoff
-from gorums_h2.codec import WIRES, Envelope, EnvelopeError, WireProtocol
+from gorums_h2.codec import SERVER_CALL_BIT, WIRES, Envelope, EnvelopeError, WireProtocol
 from gorums_h2.errors import NodeShutdownError, WireMismatchError
 from gorums_h2.liveness import LivenessProbe
 from gorums_h2.wire.client import ClientConnection, ClientStream, open_io
@@ -112,6 +113,21 @@ class ChannelOptions:
     logger: logging.Logger
     wire: WireProtocol
     rng: random.Random  # reconnect jitter
+    # the client's back-channel handlers (a Server): ``back_channel(stream, tg)``
+    # returns what to do with a server-initiated request on that stream
+    back_channel: BackChannel | None = None
+    node_id_header: str | None = None  # the gorums-node-id value it sends
+
+
+class BackChannel(Protocol):
+    """What serves server-initiated requests on a client's stream (a Server)."""
+
+    def back_channel_dispatcher(self, stream: ClientStream, wire: WireProtocol,
+                                start: Callable[..., object]) -> Callable[[Envelope], None]:
+        """A function handling one server-initiated request on ``stream``; each
+        runs in its own task (``start``: a task group's ``start_soon``) and
+        replies on ``stream``."""
+
 
 
 class NodeChannel:
@@ -142,6 +158,7 @@ class NodeChannel:
         self._tickets: deque[tuple[int, float]] = deque()
         self.state_changed = Signal()  # set when the stream is established or lost
         self._decode = options.wire.decode
+        self._serve_request: Callable[[Envelope], None] | None = None  # back-channel
 
     @property
     def connected(self) -> bool:
@@ -306,6 +323,13 @@ class NodeChannel:
                 "node %s: dropping undecodable reply: %s", self.address, exc)
             return
         self.received += 1
+        serve = self._serve_request
+        if serve is not None and env.seq & SERVER_CALL_BIT:
+            serve(env)  # a request from the server (its own task; no ordering)
+            return
+        self._route(env)
+
+    def _route(self, env: Envelope) -> None:
         seq = env.seq
         route = self.routes.get(seq)
         if route is None:
@@ -388,6 +412,9 @@ class NodeChannel:
                 except StatusError as exc:
                     self._lost(exc)
                     return False
+                if opts.back_channel is not None:
+                    self._serve_request = opts.back_channel.back_channel_dispatcher(
+                        stream, wire, tg.start_soon)
                 stream.on_message = self._on_message
                 self.conn = conn
                 self.stream = stream
@@ -406,8 +433,11 @@ class NodeChannel:
                 watch.cancel()
                 self.stream = None
                 self.conn = None
+                self._serve_request = None
                 with anyio.CancelScope(shield=True):
                     await conn.aclose()
+                # server-initiated calls still running lost their stream
+                tg.cancel_scope.cancel()
         return established
 
     async def _watch_peer(self, conn: ClientConnection, stream: ClientStream,
@@ -446,6 +476,8 @@ class NodeChannel:
     def _stream_metadata(self) -> Metadata:
         opts = self.options
         md = opts.metadata.copy()
+        if opts.node_id_header is not None and opts.wire.back_channel_header is not None:
+            md.add(opts.wire.back_channel_header, opts.node_id_header)
         if opts.per_node_metadata is not None:
             extra = opts.per_node_metadata(self.node.id)
             if extra:

@@ -25,7 +25,7 @@ import anyio.abc
 
 from gorums_h2._groups import TaskGroup
 from gorums_h2.backoff import Backoff
-from gorums_h2.channel import ChannelOptions, NodeChannel
+from gorums_h2.channel import BackChannel, ChannelOptions, NodeChannel
 from gorums_h2.codec import WireLike, WireProtocol, get_wire
 from gorums_h2.configuration import Configuration
 from gorums_h2.node import Node
@@ -62,6 +62,17 @@ class Manager:
       Gorums v0.11, the default) or ``"stream"`` (Go Gorums master); it also
       selects how ``with_node_list`` numbers nodes (docs/interop.md).
       ValueError for another name;
+    * ``server`` — back-channel handlers (Go master's ``WithServer``): a
+      :class:`~gorums_h2.server.Server` whose registered handlers (generated
+      ``register_*_server`` functions work as usual) serve the requests the
+      servers send back over this manager's streams. Every stream then
+      carries ``gorums-node-id: <server.my_id>`` (0 unless the server was
+      given ``my_id``), which makes the node treat this client as a peer or
+      an anonymous back-channel client. Each server-initiated request runs
+      in its own task, concurrently with the others and without the
+      per-stream ordering of ordinary requests (as master); it is cancelled
+      when its stream ends. Only on the ``stream`` wire (ValueError on
+      ``ordering``: v0.11 has no back-channel).
     * ``compression`` — ``"gzip"`` compresses every request (gRPC's
       ``grpc-encoding``; sets ``wire_settings.compression``); compressed
       replies are decoded either way (Go's ``grpc.UseCompressor``);
@@ -82,6 +93,7 @@ class Manager:
         send_buffer_size: int = 0,
         compression: str | None = None,
         wire: WireLike = "ordering",
+        server: BackChannel | None = None,
         rng: random.Random | None = None,
     ) -> None:
         if send_buffer_size < 0:
@@ -89,6 +101,10 @@ class Manager:
         if ssl_context is not None:
             check_alpn_h2(ssl_context, server_side=False)
         self.wire: WireProtocol = get_wire(wire)
+        if server is not None and self.wire.back_channel_header is None:
+            raise ValueError(f"the {self.wire.name!r} wire has no back-channel: "
+                             "Manager(server=...) needs wire='stream'")
+        self.server = server
         wire_settings = wire_settings or WireSettings()
         if compression is not None:
             wire_settings = dataclasses.replace(wire_settings, compression=compression)
@@ -105,6 +121,8 @@ class Manager:
             send_buffer_size=send_buffer_size,
             logger=self.logger,
             wire=self.wire,
+            back_channel=server,
+            node_id_header=None if server is None else str(getattr(server, "my_id", 0)),
             rng=rng or random.Random(),  # seeded from the OS unless given
         )
         self._nodes: dict[int, Node] = {}
@@ -191,7 +209,17 @@ class Manager:
         if at_address is not None:
             raise ValueError(
                 f"{at_address.address} already has node ID {at_address.id}, not {node_id}")
-        channel = NodeChannel(host, port, self._options)
+        server = self.server
+        channel: NodeChannel
+        if server is not None and node_id and getattr(server, "my_id", 0) == node_id:
+            # this replica's own node: its server, in process (no connection)
+            from gorums_h2.local import LocalChannel
+
+            assert self._tg is not None
+            channel = LocalChannel(server, self._options, host, port,  # type: ignore[arg-type]
+                                   self._tg.start_soon)
+        else:
+            channel = NodeChannel(host, port, self._options)
         node = Node(node_id, host, port, self, channel)
         channel.node = node
         self._nodes[node_id] = node

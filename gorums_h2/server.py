@@ -36,10 +36,13 @@ from typing import Any, TypeAlias, TypeVar
 
 import anyio
 import anyio.abc
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
 from gorums_h2.codec import (
+    SERVER_CALL_BIT,
+    STREAM,
     WIRES,
     Envelope,
     EnvelopeError,
@@ -50,8 +53,12 @@ from gorums_h2.codec import (
     get_wires,
     lookup_method,
 )
+from gorums_h2.configuration import Configuration
 from gorums_h2.health import HealthService
+from gorums_h2.inbound import InboundChannel, InboundNodes
 from gorums_h2.message import Message
+from gorums_h2.node import Node
+from gorums_h2.wire.connection import Stream
 from gorums_h2.wire.errors import EndOfStream, MessageTooLarge
 from gorums_h2.wire.lifecycle import ServerLimits
 from gorums_h2.wire.metadata import Metadata
@@ -93,18 +100,25 @@ class NodeStreamInfo:
 
 
 class _StreamState:
-    """Per client stream: the wire stream, its task group, in-flight handlers."""
+    """Per client stream: the wire stream, its task group, in-flight handlers.
 
-    __slots__ = ("back_channel", "finished", "inflight", "metadata", "receive_done",
+    On a client, the state of its NodeStream's back-channel (``stream`` is then
+    the client's stream and ``metadata`` empty).
+    """
+
+    __slots__ = ("channel", "finished", "inflight", "metadata", "receive", "receive_done",
                  "receive_error", "server", "shutting_down", "stream", "tg", "wire")
 
-    def __init__(self, server: Server, stream: ServerStream, wire: WireProtocol) -> None:
+    def __init__(self, server: Server, stream: Stream, wire: WireProtocol,
+                 metadata: Metadata | None = None) -> None:
         self.server = server
         self.stream = stream
         self.wire = wire
-        self.metadata = stream.head.metadata
-        # the client serves server-initiated calls on this stream (stream wire)
-        self.back_channel = wire.offers_back_channel(self.metadata)
+        self.metadata = (metadata if metadata is not None
+                         else stream.head.metadata)  # type: ignore[attr-defined]
+        # the client's node when it can be called back (peer or back-channel client)
+        self.channel: InboundChannel | None = None
+        self.receive: Callable[[], Awaitable[bytes | Envelope]] = stream.receive
         self.tg: anyio.abc.TaskGroup | None = None
         self.inflight = 0
         self.receive_done = False
@@ -177,7 +191,21 @@ class ServerCtx:
 
     @property
     def peer(self) -> Any:
-        return self._state.stream.peer
+        return getattr(self._state.stream, "peer", None)
+
+    def config(self) -> Configuration:
+        """The server's connected peers (Go master's ``ServerCtx.Config()``): the
+        known nodes (``Server(peers=...)``) whose clients opened a NodeStream with
+        their ``gorums-node-id``. Calls on it (quorum calls, multicast, RPC,
+        unicast) travel as server-initiated requests over those streams; a
+        peer whose stream ends fails its part with ConnectionClosed."""
+        return self._state.server._inbound.config()
+
+    def client_config(self) -> Configuration:
+        """The connected anonymous back-channel clients (``ServerCtx.ClientConfig()``):
+        clients created with ``Manager(server=...)`` sending ``gorums-node-id: 0``,
+        with IDs from ``1 << 20``."""
+        return self._state.server._inbound.client_config()
 
     @property
     def method(self) -> str:
@@ -231,12 +259,25 @@ class Server:
       and age, max connections (grpc-go's ``KeepaliveParams`` and
       ``ConnectionTimeout``; defaults close a vanished client's connection
       within 50 s);
+    * ``my_id`` / ``peers`` — this replica's node ID and the IDs of the
+      other nodes (Go master's ``WithConfig(myID, nodes)``): a ``stream``
+      NodeStream whose ``gorums-node-id`` is one of ``peers`` joins
+      :meth:`ServerCtx.config`; a client using this server as its
+      back-channel (``Manager(server=...)``) sends ``my_id``
+      (:mod:`gorums_h2.inbound`);
     * ``health`` — serve gRPC health checking (``grpc.health.v1.Health``) on
       the same port (default True); ``server.health`` sets the statuses
       (:class:`~gorums_h2.health.HealthService`);
     * ``compression`` — ``"gzip"`` compresses the replies to clients that
       accept it (``grpc-accept-encoding``; sets ``wire_settings.compression``).
       Compressed requests are decoded either way.
+
+    Server-initiated calls: on a callable stream, bit 63 of a message ID
+    marks a reply to a call this server made; it is routed while the
+    stream's handlers run (a reader task feeds requests to the ordered
+    handler loop through a buffer of ``receive_buffer_size`` requests, 256
+    when 0), so a handler may wait for replies from its own client; replies
+    to IDs no call waits for are dropped, as master does.
     """
 
     def __init__(
@@ -254,6 +295,8 @@ class Server:
         health: bool = True,
         compression: str | None = None,
         wires: WireLike | Iterable[WireLike] = ("ordering", "stream"),
+        my_id: int = 0,
+        peers: Iterable[int] = (),
     ) -> None:
         settings = wire_settings or WireSettings()
         if compression is not None:
@@ -276,7 +319,10 @@ class Server:
         self.ssl_context = ssl_context
         self._handlers: dict[str, _Registered] = {}
         self.wires = get_wires(wires)
+        self.my_id = my_id
         self.wire = WireServer(settings=settings, logger=self.log, limits=limits)
+        self._inbound = InboundNodes(self, STREAM, my_id, peers, self.log,
+                                     self.wire.task_groups)
         for proto in self.wires:
             # each path takes only its wire's content types (INTERNAL before any handler)
             self.wire.register(proto.path, partial(self._node_stream, proto),
@@ -288,6 +334,13 @@ class Server:
         self.health = HealthService()
         if health:
             self.health.register(self.wire)
+
+    def set_config(self, my_id: int, peers: Iterable[int]) -> None:
+        """Set this replica's ID and its peers' IDs (``Server(my_id=, peers=)``
+        after construction, e.g. once every replica's port is known); applies
+        to NodeStreams opened from now on."""
+        self.my_id = my_id
+        self._inbound.set_config(my_id, peers)
 
     # ---- registration ----
 
@@ -321,6 +374,7 @@ class Server:
         await self.wire.serve_tcp(host, port, ssl_context=self.ssl_context,
                                   task_status=task_status)
 
+
     async def graceful_stop(self, grace: float | None = None) -> None:
         """Stop accepting, let in-flight requests finish (at most ``grace``
         seconds), end every client stream with UNAVAILABLE "server is
@@ -348,18 +402,29 @@ class Server:
     async def _node_stream(self, wire: WireProtocol, stream: ServerStream) -> None:
         stream.inbound_limit = self.receive_buffer_size
         state = _StreamState(self, stream, wire)
+        node = self._inbound.accept(stream, wire, state.metadata)
+        try:
+            await self._serve_stream(state, node)
+        finally:
+            if node is not None:
+                self._inbound.remove(node, "its NodeStream ended")
+
+    async def _serve_stream(self, state: _StreamState, node: Node | None) -> None:
+        stream = state.stream
+        assert isinstance(stream, ServerStream)
+        wire = state.wire
         if self.connect_callback is not None:
             result = self.connect_callback(
                 NodeStreamInfo(state.metadata.copy(), stream.peer, wire.name))
             if inspect.isawaitable(result):
                 await result
-        async with anyio.create_task_group() as tg:
-            state.tg = tg
-            tg.start_soon(self._receive_loop, state)
-            if stream.shutdown_requested is not None:
-                tg.start_soon(self._watch_shutdown, state, stream.shutdown_requested)
-            await state.finished.wait()
-            tg.cancel_scope.cancel()
+        readers: list[MemoryObjectReceiveStream[bytes | Envelope]] = []
+        try:
+            await self._run_stream(state, node, readers)
+        finally:
+            for received in readers:
+                # only now: requests buffered before the stream's end were handled
+                received.close()
         if state.receive_error is not None:
             # e.g. a request above max_receive_message_size: end the stream with
             # that status (as grpc-go), not OK; a no-op if the client reset it
@@ -367,18 +432,66 @@ class Server:
         if state.shutting_down:
             stream.end(StatusCode.UNAVAILABLE, "server is shutting down")
 
+    async def _run_stream(self, state: _StreamState, node: Node | None,
+                          readers: list[MemoryObjectReceiveStream[bytes | Envelope]]) -> None:
+        """The stream's tasks: the ordered receive loop (and, on a callable
+        stream, the reply reader feeding it), until the stream is finished."""
+        stream = state.stream
+        assert isinstance(stream, ServerStream)
+        async with anyio.create_task_group() as tg:
+            state.tg = tg
+            if node is not None:
+                channel = node._channel
+                assert isinstance(channel, InboundChannel)
+                state.channel = channel
+                send, received = anyio.create_memory_object_stream[bytes | Envelope](
+                    max_buffer_size=self.receive_buffer_size or 256)
+                readers.append(received)
+                state.receive = partial(_from_reader, state, received)
+                tg.start_soon(self._read_replies, state, send)
+            tg.start_soon(self._receive_loop, state)
+            if stream.shutdown_requested is not None:
+                tg.start_soon(self._watch_shutdown, state, stream.shutdown_requested)
+            await state.finished.wait()
+            tg.cancel_scope.cancel()
+
     async def _watch_shutdown(self, state: _StreamState, event: anyio.Event) -> None:
         await event.wait()
         state.shutting_down = True
         state.check_finished()
 
+    async def _read_replies(self, state: _StreamState,
+                            send: MemoryObjectSendStream[bytes | Envelope]) -> None:
+        """On a callable stream: route replies to server-initiated calls at once,
+        pass everything else on to the ordered receive loop (in order)."""
+        stream, wire, channel = state.stream, state.wire, state.channel
+        assert channel is not None
+        async with send:
+            while True:
+                try:
+                    body = await stream.receive()
+                except (EndOfStream, StatusError) as exc:
+                    state.receive_error = exc if isinstance(exc, StatusError) else None
+                    # its calls fail now, not when the stream's handlers are done
+                    self._inbound.remove(channel.node, "its NodeStream ended")
+                    return
+                try:
+                    env = wire.decode(body)
+                except EnvelopeError:
+                    await send.send(body)  # the receive loop answers it
+                    continue
+                if env.seq & SERVER_CALL_BIT:
+                    channel.deliver(env)
+                else:
+                    await send.send(env)
+
     async def _receive_loop(self, state: _StreamState) -> None:
         """Receive and handle requests in order until a handler releases
         (a new loop then continues) or the stream ends."""
-        stream = state.stream
+        receive = state.receive
         while True:
             try:
-                body = await stream.receive()
+                body = await receive()
             except (EndOfStream, StatusError) as exc:
                 if isinstance(exc, StatusError):
                     state.receive_error = exc
@@ -406,16 +519,17 @@ class Server:
                 return  # the baton went to the loop that release() started
             ctx._released = True  # done: a late release() must not start a second loop
 
-    def _prepare(self, state: _StreamState, body: bytes
+    def _prepare(self, state: _StreamState, body: bytes | Envelope
                  ) -> tuple[Handler, Message[Any], bool] | None:
-        """Decode a request; answer protocol-level errors directly.
+        """Decode a request (unless already decoded); answer protocol-level
+        errors directly.
 
         Raises StatusError when the wire ends the stream for this message.
         """
         stream = state.stream
         wire = state.wire
         try:
-            env = wire.decode(body)
+            env = body if isinstance(body, Envelope) else wire.decode(body)
         except EnvelopeError as exc:
             fatal = wire.undecodable(exc)
             if fatal is not None:
@@ -424,11 +538,11 @@ class Server:
                 self._reply_error(state, Envelope(exc.seq_no, exc.method), StatusError(
                     StatusCode.INTERNAL, f"cannot decode request: {exc}"))
             else:
-                self.log.warning("dropping undecodable request from %s: %s", stream.peer, exc)
+                self.log.warning("dropping undecodable request from %s: %s",
+                                 getattr(stream, "peer", None), exc)
             return None
-        if state.back_channel and wire.is_server_call_id(env.seq):
-            # a reply to a server-initiated call; this server makes none yet, so
-            # it answers no pending call and is dropped, as master drops those
+        if state.channel is not None and env.seq & SERVER_CALL_BIT:
+            state.channel.deliver(env)  # a reply to a server-initiated call
             return None
         method = env.method
         if state.shutting_down:
@@ -489,6 +603,43 @@ class Server:
                 self._reply_error(state, request.envelope, exc)
             except StatusError:
                 pass  # the client is gone
+
+
+    # ---- as a client's back-channel (Manager(server=...)) ----
+
+    def back_channel_dispatcher(self, stream: Stream, wire: WireProtocol,
+                                start: Callable[..., object]) -> Callable[[Envelope], None]:
+        """Serve server-initiated requests arriving on a client's ``stream``
+        (or in-process requests, :mod:`gorums_h2.local`): the returned function
+        starts each request's handler in its own task with ``start`` (a task
+        group's ``start_soon``; concurrently, no ordering, as master); the reply goes back
+        on ``stream`` with the request's ID and method; an unknown method is
+        answered in-band with the wire's UNIMPLEMENTED (code 12)."""
+        state = _StreamState(self, stream, wire, Metadata())
+
+        def dispatch(env: Envelope) -> None:
+            try:
+                prepared = self._prepare(state, env)
+            except StatusError:
+                return  # not reachable for a decoded envelope
+            if prepared is None:
+                return
+            handler, request, one_way = prepared
+            ctx = ServerCtx(state, request, baton=False)
+            start(self._run, ctx, handler, request, one_way)
+
+        return dispatch
+
+
+async def _from_reader(state: _StreamState,
+                       received: MemoryObjectReceiveStream[bytes | Envelope]) -> bytes | Envelope:
+    """The next request the reply reader passed on; its end as the stream's end."""
+    try:
+        return await received.receive()
+    except (anyio.EndOfStream, anyio.ClosedResourceError):
+        if state.receive_error is not None:
+            raise state.receive_error from None
+        raise EndOfStream() from None
 
 
 def _wrap(interceptor: Interceptor, next_handler: Handler) -> Handler:

@@ -12,7 +12,9 @@ import anyio
 import anyio.abc
 
 from gorums_h2._groups import TaskGroup
-from gorums_h2.nodelist import parse_listen_address
+from gorums_h2.configuration import Configuration
+from gorums_h2.manager import Manager
+from gorums_h2.nodelist import parse_listen_address, with_node_list
 from gorums_h2.server import Server
 
 __all__ = ["System", "local_systems"]
@@ -38,6 +40,47 @@ class System:
         self._tg_cm: TaskGroup | None = None
         self.address = ""
         self._stopped = False
+        self._manager: Manager | None = None
+        self._outbound: Configuration | None = None
+
+    async def with_config(self, my_id: int, nodes: Sequence[str],
+                          **manager_options: Any) -> Configuration:
+        """Make this system replica ``my_id`` of the symmetric system ``nodes``
+        (Go master's ``WithConfig(myID, WithNodeList(nodes))``, ``stream`` wire).
+
+        ``nodes`` are every replica's address, this one's included, in the
+        same order on every replica (IDs are list positions 1, 2, 3 …; sort
+        the addresses, as master's example does). The server then knows its
+        peers (their streams join ``ServerCtx.config()``, with this replica
+        itself, in process), and a manager with this server as its
+        back-channel connects to the others; its configuration of all
+        ``nodes`` is returned (also :attr:`outbound_config`), this replica's
+        node dispatched in process. Call it inside ``async with``, from the
+        task that entered it; the manager closes first on stop. ValueError if
+        ``my_id`` is not a position of ``nodes``; RuntimeError if configured twice.
+        """
+        if self._tg is None:
+            raise RuntimeError("with_config needs a running system (`async with System(...)`)")
+        if self._manager is not None:
+            raise RuntimeError("the system already has a configuration")
+        if not 1 <= my_id <= len(nodes):
+            raise ValueError(f"my_id {my_id} is not a node of the {len(nodes)} given")
+        self.server.set_config(my_id, [i for i in range(1, len(nodes) + 1) if i != my_id])
+        manager = Manager(wire="stream", server=self.server, **manager_options)
+        await manager.__aenter__()
+        self._manager = manager
+        self._outbound = manager.new_configuration(with_node_list(nodes))
+        return self._outbound
+
+    @property
+    def outbound_config(self) -> Configuration | None:
+        """The configuration of :meth:`with_config` (Go's ``OutboundConfig``), or None."""
+        return self._outbound
+
+    async def _close_manager(self) -> None:
+        manager, self._manager = self._manager, None
+        if manager is not None:
+            await manager.__aexit__(None, None, None)
 
     def register_service(self, closer: Closer | None,
                          register: Callable[[Server], None]) -> None:
@@ -84,6 +127,7 @@ class System:
         if self._stopped:
             return
         self._stopped = True
+        await self._close_manager()
         self.server.stop()
         errors: list[Exception] = []
         for closer in reversed(self._closers):
@@ -115,10 +159,18 @@ async def _close(closer: Closer) -> None:
 async def local_systems(
     n: int,
     register: Callable[[int, Server], None] | None = None,
+    *,
+    symmetric: bool = False,
     **server_options: Any,
 ) -> AsyncIterator[Sequence[System]]:
     """Start ``n`` systems on free 127.0.0.1 ports; ``register(i, server)``
-    registers the services of system ``i``. Stops them all on exit."""
+    registers the services of system ``i``. Stops them all on exit.
+
+    With ``symmetric`` (Go master's ``NewLocalSystems``), every system gets
+    :meth:`System.with_config` over all ``n`` addresses, sorted: system ``i``
+    is replica ``i + 1`` only if its address sorts ``i``-th, so read the ID from
+    ``system.server.my_id``.
+    """
     async with _exit_stack() as stack:
         systems = []
         for i in range(n):
@@ -126,6 +178,20 @@ async def local_systems(
             if register is not None:
                 register(i, system.server)
             systems.append(system)
+        if symmetric:
+            addresses = sorted(s.address for s in systems)
+
+            async def close_managers() -> None:
+                for system in reversed(systems):  # LIFO: the last entered first
+                    await system._close_manager()
+
+            stack.push_async_callback(close_managers)
+            ids = range(1, n + 1)
+            for system in systems:  # every server knows its peers before any connects
+                my_id = addresses.index(system.address) + 1
+                system.server.set_config(my_id, [i for i in ids if i != my_id])
+            for system in systems:
+                await system.with_config(addresses.index(system.address) + 1, addresses)
         yield systems
 
 

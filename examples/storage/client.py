@@ -27,9 +27,10 @@ from gorums_h2.examples.storage.storage_pb2 import (
     WriteRequest,
 )
 
-__all__ = ["ERROR_STEPS", "STEPS", "Step", "StepResult", "Target", "repl", "run_steps",
-           "stream_metadata"]
+__all__ = ["ERROR_STEPS", "REVERSE_STEPS", "STEPS", "Step", "StepResult", "Target", "repl",
+           "reverse_server", "run_steps", "stream_metadata"]
 
+REVERSE_KEY, REVERSE_VALUE = "client-key", "client-value"  # step 10's key, served by the client
 BASE_TIME = 1_700_000_000  # write timestamps are BASE_TIME + step seconds, as in the capture
 
 
@@ -132,6 +133,31 @@ ERROR_STEPS: tuple[Step, ...] = (
     Step(9, "ReadQC majority", ReadRequest(key="fail-plain"), _read_qc_majority),
 )
 """The capture's error steps: both are expected to fail."""
+
+
+async def _read_nested_qc(t: Target, req: Any, step: int) -> ProtoMessage:
+    return await sg.read_nested_qc(_node_ctx(t, step), req)
+
+
+REVERSE_STEPS: tuple[Step, ...] = (
+    Step(10, "ReadNestedQC reverse", ReadRequest(key=REVERSE_KEY), _read_nested_qc,
+         _reads(REVERSE_VALUE)),
+)
+"""Go master's step 10 (``--reverse``, stream wire): the first node answers
+ReadNestedQC by calling ReadQC back on this client, which serves
+:func:`reverse_server`'s one key."""
+
+
+def reverse_server() -> gorums_h2.Server:
+    """The client's back-channel handlers (Go master's storage client with
+    ``--reverse``): the Storage methods with ``client-key`` = ``client-value``
+    stored at time 1700000010."""
+    from gorums_h2.examples.storage.server import new_storage_server
+
+    server = new_storage_server()
+    server.service.store[REVERSE_KEY] = (  # type: ignore[attr-defined]
+        REVERSE_VALUE, Timestamp(seconds=BASE_TIME + 10))
+    return server
 
 
 def _as_dict(msg: ProtoMessage | None) -> dict[str, Any] | None:

@@ -22,7 +22,11 @@ import anyio
 from google.protobuf.timestamp_pb2 import Timestamp
 
 import gorums_h2
-from gorums_h2.examples.storage.storage_gorums import register_storage_server
+from gorums_h2.examples.storage.storage_gorums import (
+    read_qc,
+    register_storage_server,
+    write_multicast,
+)
 from gorums_h2.examples.storage.storage_pb2 import (
     ReadRequest,
     ReadResponse,
@@ -89,6 +93,45 @@ class StorageService:
                                send: Callable[[ReadResponse], Awaitable[None]], /) -> None:
         """Sends the stored value once (a correctable read's single level)."""
         await send(self.read(req))
+
+    async def read_nested_qc(self, ctx: gorums_h2.ServerCtx, req: ReadRequest, /) -> ReadResponse:
+        """ReadQC on this server's peers, else on its back-channel clients (as
+        master); the newest value a majority of them returned."""
+        cfg = _nested_config(ctx, "ReadNestedQC")
+        replies = await read_qc(cfg.context(timeout=NESTED_TIMEOUT), req).collect_n(
+            cfg.size() // 2 + 1)
+        found = [r for r in replies.values() if r is not None and r.OK]
+        if not found:
+            return ReadResponse(OK=False)
+        newest = found[0]
+        for reply in found[1:]:
+            if _after(reply.time, newest.time):
+                newest = reply
+        return newest
+
+    async def write_nested_multicast(self, ctx: gorums_h2.ServerCtx, req: WriteRequest,
+                                     /) -> WriteResponse:
+        """WriteMulticast to this server's peers, else to its back-channel
+        clients (as master); ``new`` is true once the write was handed to all."""
+        cfg = _nested_config(ctx, "WriteNestedMulticast")
+        await write_multicast(cfg.context(timeout=NESTED_TIMEOUT), req)
+        return WriteResponse(new=True)
+
+
+NESTED_TIMEOUT = 10.0
+"""Seconds a nested call waits for the nodes it calls (a faulty peer never
+blocks the handler longer)."""
+
+
+def _nested_config(ctx: gorums_h2.ServerCtx, method: str) -> gorums_h2.Configuration:
+    cfg = ctx.config()
+    if cfg.size() == 0:
+        cfg = ctx.client_config()
+    if cfg.size() == 0:
+        raise gorums_h2.StatusError(
+            gorums_h2.StatusCode.FAILED_PRECONDITION,
+            f"{method} needs peers or back-channel clients; this server has neither")
+    return cfg
 
 
 def _after(a: Timestamp, b: Timestamp) -> bool:

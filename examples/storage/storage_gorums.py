@@ -26,10 +26,12 @@ __all__ = [
     "WriteResponseAsync",
     "WriteResponseCorrectable",
     "read_correctable",
+    "read_nested_qc",
     "read_qc",
     "read_rpc",
     "register_storage_server",
     "write_multicast",
+    "write_nested_multicast",
     "write_qc",
     "write_rpc",
     "write_unicast",
@@ -198,6 +200,40 @@ def read_correctable(
     )
 
 
+async def read_nested_qc(
+    ctx: gorums_h2.NodeContext,
+    req: gorums__h2_dot_examples_dot_storage_dot_storage__pb2.ReadRequest,
+) -> gorums__h2_dot_examples_dot_storage_dot_storage__pb2.ReadResponse:
+    """ReadNestedQC reads from one node, which reads with ReadQC from its peers
+    (or, without peers, from its back-channel clients) and returns the newest.
+
+    Gorums ordered RPC ``proto.Storage.ReadNestedQC``.
+    """
+    return await gorums_h2.rpc_call(
+        ctx,
+        req,
+        "proto.Storage.ReadNestedQC",
+        gorums__h2_dot_examples_dot_storage_dot_storage__pb2.ReadResponse,
+    )
+
+
+async def write_nested_multicast(
+    ctx: gorums_h2.NodeContext,
+    req: gorums__h2_dot_examples_dot_storage_dot_storage__pb2.WriteRequest,
+) -> gorums__h2_dot_examples_dot_storage_dot_storage__pb2.WriteResponse:
+    """WriteNestedMulticast writes to one node, which passes the write on to its
+    peers (or back-channel clients) with WriteMulticast.
+
+    Gorums ordered RPC ``proto.Storage.WriteNestedMulticast``.
+    """
+    return await gorums_h2.rpc_call(
+        ctx,
+        req,
+        "proto.Storage.WriteNestedMulticast",
+        gorums__h2_dot_examples_dot_storage_dot_storage__pb2.WriteResponse,
+    )
+
+
 class StorageServer(Protocol):
     """Server side of ``proto.Storage``: implement these methods and pass the
     object to :func:`register_storage_server`.
@@ -265,6 +301,26 @@ class StorageServer(Protocol):
         several replies (streaming quorum call; ours sends the stored value once).
         """
 
+    async def read_nested_qc(
+        self,
+        ctx: gorums_h2.ServerCtx,
+        req: gorums__h2_dot_examples_dot_storage_dot_storage__pb2.ReadRequest,
+        /,
+    ) -> gorums__h2_dot_examples_dot_storage_dot_storage__pb2.ReadResponse:
+        """ReadNestedQC reads from one node, which reads with ReadQC from its peers
+        (or, without peers, from its back-channel clients) and returns the newest.
+        """
+
+    async def write_nested_multicast(
+        self,
+        ctx: gorums_h2.ServerCtx,
+        req: gorums__h2_dot_examples_dot_storage_dot_storage__pb2.WriteRequest,
+        /,
+    ) -> gorums__h2_dot_examples_dot_storage_dot_storage__pb2.WriteResponse:
+        """WriteNestedMulticast writes to one node, which passes the write on to its
+        peers (or back-channel clients) with WriteMulticast.
+        """
+
 
 def register_storage_server(srv: gorums_h2.Server, impl: StorageServer) -> None:
     """Register ``impl``'s handlers for the methods of ``proto.Storage`` on ``srv``."""
@@ -283,4 +339,9 @@ def register_storage_server(srv: gorums_h2.Server, impl: StorageServer) -> None:
     srv.register_handler(
         "proto.Storage.ReadCorrectable",
         gorums_h2.stream_handler(impl.read_correctable),
+    )
+    srv.register_handler("proto.Storage.ReadNestedQC", gorums_h2.unary_handler(impl.read_nested_qc))
+    srv.register_handler(
+        "proto.Storage.WriteNestedMulticast",
+        gorums_h2.unary_handler(impl.write_nested_multicast),
     )

@@ -5,9 +5,9 @@ The storage service of the Go Gorums interoperability captures (see
 ../../docs/interop.md): a key-value store where a write is applied unless
 the stored value is newer. Its schema is fixed: Go and Python nodes built
 from this file serve and call each other, on either wire. The first five
-methods are those of Go Gorums v0.11's example; WriteUnicast and
-ReadCorrectable are those master added (its ReadNestedQC and
-WriteNestedMulticast need server-initiated calls and are not here). Master
+methods are those of Go Gorums v0.11's example; WriteUnicast,
+ReadCorrectable, ReadNestedQC and WriteNestedMulticast are those master
+added (the nested ones make server-initiated calls: stream wire only). Master
 writes the same schema in edition 2024 with implicit field presence, which
 is this proto3 file's encoding.
 """

@@ -47,6 +47,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     client.add_argument("--wire", choices=WIRES, default="ordering",
                         help="the servers' NodeStream wire: ordering (Go Gorums v0.11, "
                              "default) or stream (Go Gorums master)")
+    client.add_argument("--reverse", action="store_true",
+                        help="also run step 10 (stream wire): this client serves the "
+                             "Storage methods and the first node reads from it with a "
+                             "server-initiated ReadQC inside ReadNestedQC")
     client.set_defaults(func=run_client)
 
 
@@ -129,17 +133,23 @@ async def _client(addrs: Sequence[str], args: argparse.Namespace) -> int:
     import gorums_h2
     from gorums_h2.examples.storage.client import (
         ERROR_STEPS,
+        REVERSE_STEPS,
         STEPS,
         repl,
+        reverse_server,
         run_steps,
         stream_metadata,
     )
     from gorums_h2.nodelist import canonical_address, resolve_address_async
 
+    if args.reverse and args.wire != "stream":
+        print("gorums-h2 storage client: --reverse needs --wire stream", file=sys.stderr)
+        return 2
     try:
         nodes = await gorums_h2.with_node_list(addrs).resolved()  # DNS off the event loop
         async with gorums_h2.Manager(metadata=stream_metadata(args.client_name),
-                                     wire=args.wire) as mgr:
+                                     wire=args.wire,
+                                     server=reverse_server() if args.reverse else None) as mgr:
             cfg = mgr.new_configuration(nodes)
             # ordered RPCs go to the first address's node, as the Go client's
             first_address = canonical_address(*await resolve_address_async(addrs[0]))
@@ -147,11 +157,13 @@ async def _client(addrs: Sequence[str], args: argparse.Namespace) -> int:
             if args.repl:
                 await repl(cfg)
                 return 0
-            with anyio.fail_after(args.timeout * (len(STEPS) + len(ERROR_STEPS))):
+            with anyio.fail_after(args.timeout * (len(STEPS) + len(ERROR_STEPS) + 1)):
                 results = await run_steps(cfg, STEPS, rpc_node=first)
                 if args.errors:
                     results += await run_steps(cfg, ERROR_STEPS, expect_errors=True,
                                                rpc_node=first)
+                if args.reverse:
+                    results += await run_steps(cfg, REVERSE_STEPS, rpc_node=first)
     except (ValueError, TimeoutError) as exc:
         print(f"gorums-h2 storage client: {exc or 'timed out'}", file=sys.stderr)
         return 1

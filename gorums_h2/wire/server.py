@@ -244,6 +244,8 @@ class WireServer:
         self._streams_changed = anyio.Event()
         self._scopes: list[anyio.CancelScope] = []
         self._accept_scopes: list[anyio.CancelScope] = []
+        # the serving task groups (the gorums server spawns call tasks there)
+        self.task_groups: list[anyio.abc.TaskGroup] = []
         self._stopped = False
 
     def register(self, path: str, handler: StreamHandler, *,
@@ -277,6 +279,7 @@ class WireServer:
         try:
             async with anyio.create_task_group() as tg:
                 self._scopes.append(tg.cancel_scope)
+                self.task_groups.append(tg)
                 with anyio.CancelScope() as accept_scope:
                     self._accept_scopes.append(accept_scope)
                     if self.shutting_down.is_set():
@@ -373,6 +376,7 @@ class WireServer:
         try:
             async with anyio.create_task_group() as tg:
                 self._scopes.append(tg.cancel_scope)
+                self.task_groups.append(tg)
                 tg_ref.append(tg)
                 for conn in early:
                     tg.start_soon(self._serve_connection, conn)

@@ -66,6 +66,25 @@ def test_storage_client_runs_the_capture_steps(server_backend: str, client_backe
     assert "plain error for key fail-plain" in steps[8]["error"]
 
 
+@pytest.mark.parametrize(("server_backend", "client_backend"),
+                         [("asyncio", "trio"), ("trio", "asyncio")])
+def test_storage_client_reverse_step_10(server_backend: str, client_backend: str) -> None:
+    """Go master's step 10: ReadNestedQC, answered by a ReadQC back on the client."""
+    with storage_servers(3, server_backend) as addrs:
+        done = run_client(addrs, client_backend, "--wire", "stream", "--reverse")
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["step"] for r in lines] == [1, 2, 3, 4, 5, 6, 7, 10]
+    last = lines[-1]
+    assert last["ok"] and last["call"] == "ReadNestedQC reverse"
+    assert last["response"]["value"] == "client-value"
+
+
+def test_storage_client_reverse_needs_the_stream_wire() -> None:
+    done = run_client(["127.0.0.1:1"], "asyncio", "--reverse")
+    assert done.returncode == 2 and "--wire stream" in done.stderr
+
+
 def test_storage_client_fails_when_a_step_fails() -> None:
     with storage_servers(2, "asyncio") as addrs:
         done = run_client([*addrs, "127.0.0.1:1"], "asyncio")  # a node that is down

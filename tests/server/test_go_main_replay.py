@@ -11,8 +11,8 @@
   content-type and headers), with Go's replies compared in structure (IDs,
   methods, status codes, payloads); and the stream-level refusals.
 
-Probe 7 (a server-initiated ReadQC inside ReadNestedQC) needs server-initiated
-calls (issue 12); only its rule for unknown high-bit IDs is checked here.
+Probe 7's rule for unknown high-bit IDs is checked here; its server-initiated
+ReadQC inside ReadNestedQC is in test_back_channel_golden.py.
 """
 
 from __future__ import annotations
