@@ -16,7 +16,6 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from gorums_h2._groups import sole_exception
 from gorums_h2._version import __version__
 
 SUBCOMMANDS: list[str] = ["demo", "storage", "protoc", "benchmark"]
@@ -46,8 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _interrupted()
     except BaseExceptionGroup as group:
-        # a Ctrl-C that surfaced through a task group of the subcommand
-        if isinstance(sole_exception(group), KeyboardInterrupt):
+        # a Ctrl-C that surfaced through a task group of the subcommand; what
+        # other tasks raised while being torn down by it (a connection closed
+        # under a call, say) is its consequence, not a second error
+        if group.subgroup(KeyboardInterrupt) is not None:
             return _interrupted()
         raise
     return result
