@@ -18,11 +18,14 @@ import io
 import json
 import math
 import pstats
+import signal
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import asdict
 from typing import Any
+
+import anyio
 
 from gorums_h2.cli._args import duration
 
@@ -171,17 +174,40 @@ def _run(args: argparse.Namespace, options: Any, benches: Sequence[Any]
         progress = NoProgress() if args.no_progress else Progress(len(benches))
         profiler = cProfile.Profile() if args.profile else None
 
+        interrupted = False
+
         async def main() -> list[Any]:
-            if profiler is not None:
-                profiler.enable()
-            try:
-                return await run_benchmarks(addresses, options, benches, progress=progress,
-                                            server_cpu=server_cpu)
-            finally:
-                if profiler is not None:
-                    profiler.disable()
+            # Ctrl-C as a signal we receive and turn into a cancellation, not a
+            # KeyboardInterrupt that trio may raise anywhere (raised inside a
+            # nursery's exit, it corrupts trio's nursery stack)
+            nonlocal interrupted
+            results: list[Any] = []
+            with anyio.open_signal_receiver(signal.SIGINT) as signals:
+                async with anyio.create_task_group() as tg:
+
+                    async def watch() -> None:
+                        nonlocal interrupted
+                        async for _ in signals:
+                            interrupted = True
+                            tg.cancel_scope.cancel()
+                            return
+
+                    tg.start_soon(watch)
+                    if profiler is not None:
+                        profiler.enable()
+                    try:
+                        results = await run_benchmarks(
+                            addresses, options, benches, progress=progress,
+                            server_cpu=server_cpu)
+                    finally:
+                        if profiler is not None:
+                            profiler.disable()
+                    tg.cancel_scope.cancel()
+            return results
 
         results: list[Any] = run_backend(main, backend=args.backend)  # type: ignore[assignment]
+        if interrupted:
+            raise KeyboardInterrupt
         text = ""
         if profiler is not None:
             profiler.dump_stats(args.profile)
