@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import random
 import signal
 import socket
 import subprocess
@@ -24,12 +25,34 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60)
 
 
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 @contextmanager
 def busy_port() -> Iterator[int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        yield sock.getsockname()[1]
+    """A listening port whose two neighbours are free, below the ephemeral range
+    (32768+) that the other tests' port-0 listeners and every client socket use,
+    so that no parallel socket takes a neighbour between the check and the run."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20_000, 32_000)
+        if not all(_free(p) for p in (port - 1, port + 1)):
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            sock.listen()
+            yield port
+            return
+    raise RuntimeError("no port with two free neighbours in 20000-32000")
 
 
 @pytest.mark.parametrize(("text", "seconds"), [
