@@ -460,7 +460,7 @@ class NodeChannel:
                     continue
                 what = "replies outstanding" if outstanding else "writes not drained"
                 busy = probe.busy_for(now)
-                probe.ping_sent(now)
+                probe.ping_sent(now, self.received)
                 try:
                     with anyio.move_on_after(probe.timeout):
                         await conn.ping()

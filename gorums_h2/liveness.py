@@ -15,9 +15,17 @@ the channel) therefore PINGs only when
 
 * the connection is *busy* — replies outstanding, or written data not drained
   — and has received nothing for ``after`` seconds, and
-* the PING cannot be a strike: the server sent a reply since the previous
+* the PING cannot be a strike — the server sent a reply since the previous
   PING was acknowledged, or at least ``min_interval`` seconds passed since it
-  (grpc-go's ``MinTime`` plus a margin).
+  (grpc-go's ``MinTime`` plus a margin) — or it is the first possible strike
+  since grpc-go last reset its count (``strike_budget``, default 1, of the
+  two that grpc-go forgives). That one spare PING closes the gap a peer
+  that goes silent right after answering a PING would otherwise open: it is
+  probed again after ``after`` seconds, not after ``min_interval``.
+
+A strike only counts until the server next sends DATA or HEADERS, so a slow
+but live server draws at most ``strike_budget`` strikes between two replies,
+never the third that grpc-go punishes.
 
 The driver (:meth:`NodeChannel <gorums_h2.channel.NodeChannel>`) breaks the
 connection when the ACK does not arrive within ``timeout`` seconds. A peer
@@ -37,18 +45,23 @@ class LivenessProbe:
     """When to PING a peer that may be gone (see module doc). Times are seconds
     on one monotonic clock; ``received`` counts the replies received so far."""
 
-    __slots__ = ("_acked_received", "_busy_since", "_last_ping", "after", "min_interval",
-                 "timeout")
+    __slots__ = ("_acked_received", "_busy_since", "_last_ping", "_strikes", "after",
+                 "min_interval", "strike_budget", "timeout")
 
-    def __init__(self, after: float, timeout: float, min_interval: float) -> None:
+    def __init__(self, after: float, timeout: float, min_interval: float,
+                 strike_budget: int = 1) -> None:
         if after <= 0 or timeout <= 0:
             raise ValueError("the probe delays must be positive")
+        if not 0 <= strike_budget <= 2:
+            raise ValueError("strike_budget must be 0, 1 or 2 (grpc-go forgives two strikes)")
         self.after = after
         self.timeout = timeout
         self.min_interval = min_interval
+        self.strike_budget = strike_budget
         self._busy_since: float | None = None
         self._last_ping: float | None = None
         self._acked_received = 0
+        self._strikes = 0  # PINGs grpc-go counted as strikes since it last reset them
 
     def busy_for(self, now: float) -> float:
         """Seconds the connection has been busy (0 when it is not)."""
@@ -71,11 +84,25 @@ class LivenessProbe:
         return self.allowed(now, received)
 
     def allowed(self, now: float, received: int) -> bool:
-        """True if a PING now cannot count as a strike under grpc-go's policy."""
-        last = self._last_ping
-        return last is None or received > self._acked_received or now - last >= self.min_interval
+        """True if a PING now keeps grpc-go's strike count within the budget."""
+        return self._strikes < self.strike_budget or self._strike(now, received) != 1
 
-    def ping_sent(self, now: float) -> None:
+    def _strike(self, now: float, received: int) -> int | None:
+        """What a PING now does to grpc-go's strike count: ``None`` resets it
+        (a reply came after the last ACK), 0 leaves it, 1 adds a strike."""
+        last = self._last_ping
+        if last is not None and received > self._acked_received:
+            return None
+        return 0 if last is None or now - last >= self.min_interval else 1
+
+    @property
+    def strikes(self) -> int:
+        """Strikes grpc-go has counted (at most) since it last reset them."""
+        return self._strikes
+
+    def ping_sent(self, now: float, received: int) -> None:
+        strike = self._strike(now, received)
+        self._strikes = 0 if strike is None else self._strikes + strike
         self._last_ping = now
 
     def ping_acked(self, now: float, received: int) -> None:

@@ -41,9 +41,10 @@ class WireSettings:
     * ``peer_probe_after`` / ``peer_probe_timeout`` / ``peer_probe_min_interval``
       (client, :class:`~gorums_h2.Manager`): when a connection has had replies
       outstanding or writes undrained, and received nothing, for
-      ``peer_probe_after`` seconds, a PING is sent — only if the server sent a
-      reply since the last PING's ACK or ``peer_probe_min_interval`` seconds
-      passed (grpc-go's enforcement policy never counts it as a strike) — and
+      ``peer_probe_after`` seconds, a PING is sent — if the server sent a
+      reply since the last PING's ACK, or ``peer_probe_min_interval`` seconds
+      passed, or as the one PING between two replies that grpc-go's
+      enforcement policy may count as a strike (it forgives two) — and
       no ACK within ``peer_probe_timeout`` breaks the connection with
       :class:`~gorums_h2.wire.errors.ConnectionBroken`. None: off.
     * ``tcp_keepalive``: TCP keepalive idle time and probe interval in seconds
