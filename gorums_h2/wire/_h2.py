@@ -360,7 +360,8 @@ class GuardedH2Connection(H2Connection):
       carries nothing (PING, SETTINGS, PRIORITY, unknown types, DATA with
       neither payload nor END_STREAM) as h2 parses it, so a budget it
       enforces by raising :class:`DenialOfServiceError` stops the parsing of
-      a flood at once.
+      a flood at once. Its argument is True for a PING that is no ACK (the
+      owner may forgive those, as grpc-go does after it sent data).
     * ``max_new_streams_per_read``: a peer opening more streams than that
       within one read (the owner sets ``new_streams = 0`` before each
       :meth:`receive_data`) gets :class:`DenialOfServiceError`
@@ -378,7 +379,7 @@ class GuardedH2Connection(H2Connection):
         self._inbound_parity = int(not config.client_side)
         self.max_new_streams_per_read = max_new_streams_per_read
         self.new_streams = 0
-        self.on_empty_frame: Callable[[], None] | None = None
+        self.on_empty_frame: Callable[[bool], None] | None = None
 
     def _receive_frame(self, frame: Frame) -> list[Any]:
         hook = self.on_empty_frame
@@ -386,7 +387,7 @@ class GuardedH2Connection(H2Connection):
             cls = frame.__class__
             if cls in _EMPTY_FRAMES or (cls is DataFrame and not frame.data  # type: ignore[attr-defined]
                                         and "END_STREAM" not in frame.flags):
-                hook()
+                hook(cls is PingFrame and "ACK" not in frame.flags)
         return super()._receive_frame(frame)
 
     def _begin_new_stream(self, stream_id: int, allowed_ids: Any) -> h2.stream.H2Stream:
@@ -436,7 +437,7 @@ class GuardedH2Connection(H2Connection):
         # PINGs taken by the fast path count as frames without payload too
         hook = self.on_empty_frame
         if hook is not None and ftype == _TYPE_PING:
-            hook()
+            hook(not flags & 0x1)  # 0x1: ACK
         return super()._fast_control(ftype, flags, sid, view, start, length, events)
 
     def terminate(self, error_code: int) -> None:
