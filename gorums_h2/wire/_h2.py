@@ -92,7 +92,8 @@ class FastData:
 
     __slots__ = ("data", "flow_controlled_length", "stream_id")
 
-    def __init__(self, stream_id: int, data: bytes, flow_controlled_length: int) -> None:
+    def __init__(self, stream_id: int, data: bytes | memoryview,
+                 flow_controlled_length: int) -> None:
         self.stream_id = stream_id
         self.data = data
         self.flow_controlled_length = flow_controlled_length
@@ -172,8 +173,8 @@ class H2Connection(h2.connection.H2Connection):
                 break  # h2 raises the FLOW_CONTROL_ERROR
             conn_window.window_consumed(length)
             stream_window.window_consumed(length)
-            events.append(FastData(stream.stream_id,
-                                   view[pos + 9 : pos + 9 + length].tobytes(), length))
+            # a view, not a copy: the message decoder copies each message once
+            events.append(FastData(stream.stream_id, view[pos + 9 : pos + 9 + length], length))
             pos += 9 + length
         if pos < end:
             events.extend(super().receive_data(view[pos:]))

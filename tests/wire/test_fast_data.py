@@ -189,3 +189,19 @@ def test_the_fast_path_is_taken_for_plain_data(monkeypatch: pytest.MonkeyPatch) 
     pair.pump()
     assert drain(ss) == [b"hello"]
     assert taken == [10] and sent == [10]
+
+
+def test_messages_taken_from_a_view_of_the_read_are_bytes() -> None:
+    """The fast path hands the decoder a view of the read buffer, not a copy;
+    each message still comes out as its own ``bytes`` (one copy), in both
+    modes, whole frames or split ones."""
+    for fast in (True, False):
+        settings = replace(SMALL, h2_fast_path=fast)
+        pair = CorePair(settings, settings)
+        cs, ss = pair.open()
+        for n in (0, 10, 5000, 40_000):
+            cs.queue_message(bytes([n % 251]) * n)
+        pair.pump()
+        got = drain(ss)
+        assert [len(m) for m in got] == [0, 10, 5000, 40_000]
+        assert {type(m) for m in got} == {bytes}
