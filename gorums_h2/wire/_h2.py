@@ -19,7 +19,10 @@
   DATA with h2's exact effect (the PING ACK queued in order, the outbound
   window grown, the same events).
   :attr:`H2Connection.ping_acks_queued` counts the ACKs queued this way, so
-  the driver can send them with the next write instead of on their own.
+  the driver can send them with the next write instead of on their own
+  (:attr:`H2Connection.bdp_acks_queued` those that answer grpc-go's BDP
+  PING, which may wait longest: nothing measures their round trip but
+  grpc-go's bandwidth estimate).
 * :class:`GuardedH2Connection` (what :class:`~.protocol.ConnectionCore`
   uses) adds the defences against hostile peers that belong inside h2: O(1)
   open-stream counting (h2 rescans every stream for each new one), no
@@ -58,6 +61,7 @@ from hyperframe.frame import (
 )
 
 __all__ = [
+    "BDP_PING",
     "FAST_DATA",
     "H2_INTERNALS",
     "PING_ACK_SIZE",
@@ -88,6 +92,8 @@ _MAX_WINDOW = 2**31 - 1
 # a PING ACK's frame header: length 8, type PING, flags ACK, stream 0
 _PING_ACK_HEADER = _FRAME_HEADER.pack(0, 8, _TYPE_PING, _FLAG_ACK, 0)
 PING_ACK_SIZE = len(_PING_ACK_HEADER) + 8
+#: the opaque data of grpc-go's BDP PING (one per message it receives)
+BDP_PING = bytes.fromhex("02041010090e0707")
 
 
 class FastData:
@@ -131,6 +137,11 @@ class H2Connection(h2.connection.H2Connection):
         self.incoming_buffer = EagerFrameBuffer(server=not config.client_side)
         #: PING ACKs the fast path queued since the last :meth:`data_to_send`
         self.ping_acks_queued = 0
+        #: ... of which answer grpc-go's BDP PING (:data:`BDP_PING`)
+        self.bdp_acks_queued = 0
+        #: a DATA frame with payload arrived since the last PING (see
+        #: :class:`GuardedH2Connection`: that PING is not an empty frame)
+        self.ping_credit = False
 
     # ---- the DATA fast path ----
 
@@ -173,6 +184,7 @@ class H2Connection(h2.connection.H2Connection):
                 break  # h2 raises the FLOW_CONTROL_ERROR
             conn_window.window_consumed(length)
             stream_window.window_consumed(length)
+            self.ping_credit = True
             events.append(FastData(stream.stream_id,
                                    view[pos + 9 : pos + 9 + length].tobytes(), length))
             pos += 9 + length
@@ -202,6 +214,8 @@ class H2Connection(h2.connection.H2Connection):
                 out += _PING_ACK_HEADER
                 out += opaque
                 self.ping_acks_queued += 1
+                if opaque == BDP_PING:
+                    self.bdp_acks_queued += 1
                 events.append(h2.events.PingReceived(ping_data=opaque))
             return True
         if ftype == _TYPE_WINDOW_UPDATE:
@@ -237,10 +251,15 @@ class H2Connection(h2.connection.H2Connection):
         """True when all queued output is PING ACKs of the fast path."""
         return len(self._data_to_send) == self.ping_acks_queued * PING_ACK_SIZE
 
+    @property
+    def only_bdp_acks_queued(self) -> bool:
+        """True when all queued output is ACKs of grpc-go's BDP PINGs (fast path)."""
+        return len(self._data_to_send) == self.bdp_acks_queued * PING_ACK_SIZE
+
     def data_to_send(self, amount: int | None = None) -> bytes:
         data = super().data_to_send(amount)
         if not self._data_to_send:
-            self.ping_acks_queued = 0
+            self.ping_acks_queued = self.bdp_acks_queued = 0
         return data
 
     def send_data_fast(self, stream_id: int, data: bytes | memoryview) -> None:
@@ -360,7 +379,12 @@ class GuardedH2Connection(H2Connection):
       carries nothing (PING, SETTINGS, PRIORITY, unknown types, DATA with
       neither payload nor END_STREAM) as h2 parses it, so a budget it
       enforces by raising :class:`DenialOfServiceError` stops the parsing of
-      a flood at once.
+      a flood at once. The first PING (or PING ACK) after a DATA frame with
+      payload is not counted: grpc-go sends a BDP PING with every message it
+      receives (and its ping policy likewise forgives PINGs while data
+      flows), so a Go peer at thousands of messages per second stays within
+      any budget, while a flood still gets at most one free PING per DATA
+      frame, which costs its sender flow-control window.
     * ``max_new_streams_per_read``: a peer opening more streams than that
       within one read (the owner sets ``new_streams = 0`` before each
       :meth:`receive_data`) gets :class:`DenialOfServiceError`
@@ -384,8 +408,14 @@ class GuardedH2Connection(H2Connection):
         hook = self.on_empty_frame
         if hook is not None:
             cls = frame.__class__
-            if cls in _EMPTY_FRAMES or (cls is DataFrame and not frame.data  # type: ignore[attr-defined]
-                                        and "END_STREAM" not in frame.flags):
+            if cls is DataFrame:
+                if frame.data:  # type: ignore[attr-defined]
+                    self.ping_credit = True
+                elif "END_STREAM" not in frame.flags:
+                    hook()
+            elif cls is PingFrame and self.ping_credit:
+                self.ping_credit = False  # grpc-go's per-message PING
+            elif cls in _EMPTY_FRAMES:
                 hook()
         return super()._receive_frame(frame)
 
@@ -433,10 +463,13 @@ class GuardedH2Connection(H2Connection):
 
     def _fast_control(self, ftype: int, flags: int, sid: int, view: memoryview, start: int,
                       length: int, events: list[Any]) -> bool:
-        # PINGs taken by the fast path count as frames without payload too
-        hook = self.on_empty_frame
-        if hook is not None and ftype == _TYPE_PING:
-            hook()
+        # PINGs taken by the fast path count as frames without payload too,
+        # but for the first after a DATA frame with payload (see the class doc)
+        if ftype == _TYPE_PING:
+            if self.ping_credit:
+                self.ping_credit = False
+            elif self.on_empty_frame is not None:
+                self.on_empty_frame()
         return super()._fast_control(ftype, flags, sid, view, start, length, events)
 
     def terminate(self, error_code: int) -> None:

@@ -46,6 +46,13 @@ NATIVE_ASYNCIO = True
 # input discarded before the close, so the peer reads the GOAWAY.
 LINGER = 1.0
 
+# Seconds an ACK of grpc-go's BDP PING may wait for the next write of its
+# connection (a request or reply, which grpc-go's per-message PINGs almost
+# always precede by less than a call's round trip) before it is written on
+# its own. Only grpc-go's bandwidth estimate sees the delay; keepalive and
+# our own PINGs are answered within two loop iterations.
+BDP_ACK_DELAY = 0.005
+
 
 def native_asyncio_enabled() -> bool:
     """True when the running loop is asyncio and the native path is enabled."""
@@ -159,9 +166,46 @@ class StreamIO(IOStrategy):
         self._writer_done = anyio.Event()
         self._writing = False  # a write is waiting for the transport
         self._drained = Signal()  # set after each completed write
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._bdp_signal: Signal | None = None  # wakes _bdp_loop (started on first use)
+        self._bdp_armed = False  # _bdp_loop is counting down
+        self._bdp_since = 0.0  # when the oldest unwritten BDP ACK was queued
 
     def wake_writer(self) -> None:
         self._signal.set()
+
+    def wake_writer_soon(self) -> None:
+        # grpc-go's per-message BDP PINGs: their ACKs wait for the next
+        # write (see AsyncioProtocolIO.wake_writer_soon), at most
+        # BDP_ACK_DELAY, counted down by a task that runs once per delay at
+        # most (instead of two writer steps per read); other PING ACKs wake
+        # the writer, which gives the woken tasks one turn to join the write
+        if not self.core.h2.only_bdp_acks_queued or self._tg is None:
+            self._signal.set()
+            return
+        if self.core.h2.bdp_acks_queued == 1:  # the first since the last write
+            self._bdp_since = self.last_read
+        if not self._bdp_armed:
+            self._bdp_armed = True
+            if self._bdp_signal is None:
+                self._bdp_signal = Signal()
+                self._tg.start_soon(self._bdp_loop, self._bdp_signal)
+            else:
+                self._bdp_signal.set()
+
+    async def _bdp_loop(self, signal: Signal) -> None:
+        """Write BDP PING ACKs that waited BDP_ACK_DELAY for a write in vain."""
+        core = self.core
+        while core.error is None:
+            await anyio.sleep(BDP_ACK_DELAY)
+            while core.h2.only_bdp_acks_queued and core.h2.output_size:
+                wait = self._bdp_since + BDP_ACK_DELAY - anyio.current_time()
+                if wait <= BDP_ACK_DELAY / 10:
+                    self._signal.set()
+                    break
+                await anyio.sleep(wait)  # queued after the countdown started
+            self._bdp_armed = False
+            await signal.wait()
 
     @property
     def peer(self) -> Any:
@@ -171,6 +215,7 @@ class StreamIO(IOStrategy):
         return self.transport.extra(attribute, default)
 
     async def run(self, tg: anyio.abc.TaskGroup) -> None:
+        self._tg = tg
         tg.start_soon(self._write_loop)
         await self._read_loop()
         self._signal.set()
@@ -338,6 +383,8 @@ class AsyncioProtocolIO(IOStrategy):
         self.protocol = _Protocol(self)
         self._scheduled = False
         self._soon_scheduled = False
+        self._bdp_timer = False  # a BDP_ACK_DELAY timer is armed
+        self._bdp_since = 0.0  # when the oldest unwritten BDP ACK was queued
         self._flushing = False
         self._again = False
         self._paused = False  # the transport's buffer is full: we do not write
@@ -425,9 +472,33 @@ class AsyncioProtocolIO(IOStrategy):
         # (a call's next request, a handler's reply); its write carries the
         # ACKs. One iteration is not enough: that task runs in the next one
         # and its write is scheduled after this callback would run.
-        if not self._scheduled and not self._soon_scheduled:
-            self._soon_scheduled = True
-            self._loop.call_soon(self._soon_hop)
+        if self._scheduled or self._soon_scheduled:
+            return
+        h2c = self.core.h2
+        if h2c.only_bdp_acks_queued:
+            # grpc-go's per-message BDP PINGs: the next write carries their
+            # ACKs, even when it comes a call later (the quorum call's last
+            # reply arrives after the next call's requests left); one timer
+            # per BDP_ACK_DELAY at most, instead of two callbacks per read
+            if h2c.bdp_acks_queued == 1:  # the first since the last write
+                self._bdp_since = self.last_read
+            if not self._bdp_timer:
+                self._bdp_timer = True
+                self._loop.call_later(BDP_ACK_DELAY, self._bdp_due)
+            return
+        self._soon_scheduled = True
+        self._loop.call_soon(self._soon_hop)
+
+    def _bdp_due(self) -> None:
+        self._bdp_timer = False
+        if self._scheduled or not self.core.h2.output_size:
+            return  # written meanwhile, or about to be
+        wait = self._bdp_since + BDP_ACK_DELAY - self._loop.time()
+        if wait > BDP_ACK_DELAY / 10:  # queued after the timer was armed
+            self._bdp_timer = True
+            self._loop.call_later(wait, self._bdp_due)
+        else:
+            self._flush()
 
     def _soon_hop(self) -> None:
         self._loop.call_soon(self._soon_end)

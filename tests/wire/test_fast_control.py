@@ -214,3 +214,50 @@ def test_other_output_in_the_same_read_wakes_the_writer_at_once() -> None:
     pair.client.receive_data(ping() + ping(b"\x01" * 8, sid=1))
     assert pair.client.error is not None and woken[-1] == "output"
     assert "control" not in woken
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("cut", [None, 7])
+def test_a_ping_after_data_is_not_an_empty_frame(fast: bool, cut: int | None) -> None:
+    """grpc-go's per-message BDP PING (WINDOW_UPDATE, PING, DATA per reply)
+    never counts against ``max_empty_frames``, on the fast path and on h2's
+    (every read cut into 7-byte pieces); PINGs with no DATA in between do."""
+    budget = WireSettings(stream_window=65535, connection_window=65535, max_frame_size=16384,
+                          max_empty_frames=5)
+    rounds = 50
+    head, *data = _response(1, [b"r%d" % i for i in range(rounds)])
+    pieces = [p for reply in data for p in (window_update(len(reply)), ping(), reply)]
+
+    def run(reads: list[bytes]) -> ConnectionCore:
+        _h2.FAST_DATA = fast
+        try:
+            core = ConnectionCore(client_side=True, settings=budget)
+            core.initiate()
+            stream = core.open_stream(request_headers())
+            for read in [_server_prefix()[0], head, *reads]:
+                core.receive_data(read)
+                core.data_to_send()
+            assert len(drain(stream)) == rounds or core.error is not None
+            return core
+        finally:
+            _h2.FAST_DATA = True
+
+    steady = run(_cut(pieces, [3], cut))
+    assert steady.error is None  # 50 PINGs, budget 5 (the SETTINGS spent one)
+    flood = run(_cut(pieces[:6] + [ping(b"%08d" % i) for i in range(6)], [1], cut))
+    assert flood.error is not None and "without payload" in str(flood.error)
+
+
+def test_only_grpc_go_bdp_acks_are_marked() -> None:
+    """``bdp_acks_queued`` counts ACKs of grpc-go's BDP PING only (they may
+    wait longest for a write); any other PING's ACK ends ``only_bdp_acks_queued``."""
+    pair = CorePair(WIRE, WIRE)
+    pair.open()
+    h2c = pair.client.h2
+    pair.client.receive_data(ping() + ping())
+    assert h2c.bdp_acks_queued == h2c.ping_acks_queued == 2 and h2c.only_bdp_acks_queued
+    pair.client.receive_data(ping(b"keepaliv"))
+    assert h2c.ping_acks_queued == 3 and not h2c.only_bdp_acks_queued
+    assert pair.client.output_can_wait  # still only PING ACKs: may join the next message
+    pair.client.data_to_send()
+    assert h2c.bdp_acks_queued == h2c.ping_acks_queued == 0
