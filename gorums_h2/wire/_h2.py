@@ -81,6 +81,7 @@ _CAN_RECEIVE = (StreamState.OPEN, StreamState.HALF_CLOSED_LOCAL)
 _CAN_SEND = (StreamState.OPEN, StreamState.HALF_CLOSED_REMOTE)
 _CAN_SEND_OR_RECEIVE = (StreamState.OPEN, StreamState.HALF_CLOSED_LOCAL,
                         StreamState.HALF_CLOSED_REMOTE)
+_OPEN_ANY_SENSE = _CAN_SEND_OR_RECEIVE  # h2's ``H2Stream.open``
 _FRAME_HEADER = struct.Struct(">BHBBL")  # 24-bit length as B+H, type, flags, stream id
 _TYPE_DATA = 0x0
 _TYPE_PING = 0x6
@@ -456,7 +457,23 @@ class GuardedH2Connection(H2Connection):
     def acknowledge(self, size: int, stream_id: int) -> bool:
         """h2's ``acknowledge_received_data``; True if h2 queued output for
         it (the WINDOW_UPDATE it decided to send; queued PING ACKs may wait
-        for the next write). One call on the per-message path."""
+        for the next write). One call on the per-message path.
+
+        When neither window would send a WINDOW_UPDATE (h2's rule, see
+        :func:`_no_update`), the bytes are only counted, as h2 would;
+        otherwise, and for unknown streams or bad arguments, h2 does it."""
+        conn_window = self._inbound_flow_control_window_manager
+        stream = self.streams.get(stream_id)
+        if FAST_DATA and size > 0 and stream_id > 0 and stream is not None and (
+                _no_update(conn_window, size)):
+            if stream.state_machine.state not in _OPEN_ANY_SENSE:
+                conn_window._bytes_processed += size  # h2 leaves closed streams alone
+                return False
+            stream_window = stream._inbound_window_manager
+            if _no_update(stream_window, size):
+                conn_window._bytes_processed += size
+                stream_window._bytes_processed += size
+                return False
         queued = len(self._data_to_send)
         self.acknowledge_received_data(size, stream_id)
         return len(self._data_to_send) != queued
@@ -478,6 +495,18 @@ class GuardedH2Connection(H2Connection):
         for those the fast paths or our hooks raise outside it."""
         if self.state_machine.state is not ConnectionState.CLOSED:
             self.close_connection(error_code=error_code)
+
+
+def _no_update(window: Any, size: int) -> bool:
+    """True when h2's ``WindowManager.process_bytes(size)`` would only count
+    the bytes: its ``_maybe_update_window`` returns an increment when the
+    window is exhausted and more than min(1024, max/4) bytes were processed,
+    or when at least half the maximum window was."""
+    processed = window._bytes_processed + size
+    limit = window.max_window_size
+    if window.current_window_size == 0 and processed > min(1024, limit // 4):
+        return False
+    return processed < limit // 2
 
 
 # What the classes above rely on in h2 beyond its public API. h2 does not
@@ -520,7 +549,7 @@ def missing_h2_internals() -> list[str]:
     for kind, names in H2_INSTANCE_INTERNALS.items():
         obj = objects[kind]
         missing += [f"{kind}.{name} (instance)" for name in names if not hasattr(obj, name)]
-    for name in ("current_window_size", "window_consumed"):
+    for name in ("current_window_size", "window_consumed", "max_window_size", "_bytes_processed"):
         if not hasattr(getattr(conn, "_inbound_flow_control_window_manager", None), name):
             missing.append(f"WindowManager.{name}")
     if not isinstance(getattr(conn, "_data_to_send", None), bytearray):
