@@ -502,8 +502,8 @@ def _no_update(window: Any, size: int) -> bool:
     the bytes: its ``_maybe_update_window`` returns an increment when the
     window is exhausted and more than min(1024, max/4) bytes were processed,
     or when at least half the maximum window was."""
-    processed = window._bytes_processed + size
-    limit = window.max_window_size
+    processed: int = window._bytes_processed + size
+    limit: int = window.max_window_size
     if window.current_window_size == 0 and processed > min(1024, limit // 4):
         return False
     return processed < limit // 2
