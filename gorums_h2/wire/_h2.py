@@ -143,6 +143,8 @@ class H2Connection(h2.connection.H2Connection):
         #: a DATA frame with payload arrived since the last PING (see
         #: :class:`GuardedH2Connection`: that PING is not an empty frame)
         self.ping_credit = False
+        #: called for each received frame without payload (GuardedH2Connection)
+        self.on_empty_frame: Callable[[], None] | None = None
 
     # ---- the DATA fast path ----
 
@@ -166,14 +168,27 @@ class H2Connection(h2.connection.H2Connection):
         while end - pos >= 9:
             hi, lo, ftype, flags, sid = _FRAME_HEADER.unpack_from(view, pos)
             length = (hi << 16) | lo
+            start = pos + 9
+            nxt = start + length
+            if nxt > end:
+                break
             if ftype != _TYPE_DATA:
-                if pos + 9 + length > end or not self._fast_control(
-                        ftype, flags, sid, view, pos + 9, length, events):
+                # grpc-go's per-message pair, inlined: a PING and a
+                # connection WINDOW_UPDATE (h2 rejects other lengths)
+                if ftype == _TYPE_PING and length == 8 and not sid & 0x7FFFFFFF:
+                    self._fast_ping(flags, view[start:nxt].tobytes(), events)
+                elif ftype == _TYPE_WINDOW_UPDATE and length == 4 and not sid & 0x7FFFFFFF:
+                    increment = int.from_bytes(view[start:nxt], "big")
+                    window = self.outbound_flow_control_window + increment
+                    if not 1 <= increment <= _MAX_WINDOW or window > _MAX_WINDOW:
+                        break  # h2 raises the PROTOCOL_ERROR / FLOW_CONTROL_ERROR
+                    self.outbound_flow_control_window = window
+                    events.append(h2.events.WindowUpdated(stream_id=0, delta=increment))
+                elif not self._fast_control(ftype, flags, sid, view, start, length, events):
                     break
-                pos += 9 + length
+                pos = nxt
                 continue
-            if (flags & (_FLAG_END_STREAM | _FLAG_PADDED)
-                    or length > max_size or length == 0 or pos + 9 + length > end):
+            if flags & (_FLAG_END_STREAM | _FLAG_PADDED) or length > max_size or length == 0:
                 break
             stream = streams.get(sid & 0x7FFFFFFF)
             if (stream is None or stream.state_machine.state not in _CAN_RECEIVE
@@ -183,53 +198,46 @@ class H2Connection(h2.connection.H2Connection):
             if length > conn_window.current_window_size or (
                     length > stream_window.current_window_size):
                 break  # h2 raises the FLOW_CONTROL_ERROR
-            conn_window.window_consumed(length)
-            stream_window.window_consumed(length)
+            # h2's WindowManager.window_consumed, which cannot fail here
+            conn_window.current_window_size -= length
+            stream_window.current_window_size -= length
             self.ping_credit = True
-            events.append(FastData(stream.stream_id,
-                                   view[pos + 9 : pos + 9 + length].tobytes(), length))
-            pos += 9 + length
+            events.append(FastData(stream.stream_id, view[start:nxt].tobytes(), length))
+            pos = nxt
         if pos < end:
             events.extend(super().receive_data(view[pos:]))
         return events
 
     def _fast_control(self, ftype: int, flags: int, sid: int, view: memoryview, start: int,
                       length: int, events: list[Any]) -> bool:
-        """Take a whole PING or WINDOW_UPDATE frame (body at
-        ``view[start:start + length]``) as h2 would; False for anything else
-        or anything h2 would object to, which then goes to h2."""
+        """Take a whole control frame (body at ``view[start:start + length]``)
+        that :meth:`receive_data` does not inline, as h2 would: a stream's
+        WINDOW_UPDATE; False for anything else or anything h2 would object
+        to, which then goes to h2."""
         sid &= 0x7FFFFFFF
-        if sid:
-            if ftype == _TYPE_WINDOW_UPDATE and length == 4:
-                return self._fast_stream_window_update(sid, view, start, events)
-            return False  # a PING h2 rejects
-        if ftype == _TYPE_PING:
-            if length != 8:
-                return False
-            if flags & _FLAG_ACK:
-                events.append(h2.events.PingAckReceived(
-                    ping_data=view[start : start + 8].tobytes()))
-            else:  # h2 answers at once, with the same opaque data
-                opaque = view[start : start + 8].tobytes()
-                out = self._data_to_send
-                out += _PING_ACK_HEADER
-                out += opaque
-                self.ping_acks_queued += 1
-                if opaque == BDP_PING:
-                    self.bdp_acks_queued += 1
-                events.append(h2.events.PingReceived(ping_data=opaque))
-            return True
-        if ftype == _TYPE_WINDOW_UPDATE:
-            if length != 4:
-                return False
-            increment = int.from_bytes(view[start : start + 4], "big")
-            window = self.outbound_flow_control_window + increment
-            if not 1 <= increment <= _MAX_WINDOW or window > _MAX_WINDOW:
-                return False  # h2 raises the PROTOCOL_ERROR / FLOW_CONTROL_ERROR
-            self.outbound_flow_control_window = window
-            events.append(h2.events.WindowUpdated(stream_id=0, delta=increment))
-            return True
+        if sid and ftype == _TYPE_WINDOW_UPDATE and length == 4:
+            return self._fast_stream_window_update(sid, view, start, events)
         return False
+
+    def _fast_ping(self, flags: int, opaque: bytes, events: list[Any]) -> None:
+        """A PING or PING ACK on stream 0 with 8 bytes of ``opaque`` data, as
+        h2 takes it: a PING is answered at once (the ACK queued in order).
+        It counts as a frame without payload (``on_empty_frame``), but for
+        the first after a DATA frame with payload (see GuardedH2Connection)."""
+        if self.ping_credit:
+            self.ping_credit = False
+        elif self.on_empty_frame is not None:
+            self.on_empty_frame()
+        if flags & _FLAG_ACK:
+            events.append(h2.events.PingAckReceived(ping_data=opaque))
+        else:
+            out = self._data_to_send
+            out += _PING_ACK_HEADER
+            out += opaque
+            self.ping_acks_queued += 1
+            if opaque == BDP_PING:
+                self.bdp_acks_queued += 1
+            events.append(h2.events.PingReceived(ping_data=opaque))
 
     def _fast_stream_window_update(self, sid: int, view: memoryview, start: int,
                                    events: list[Any]) -> bool:
@@ -403,7 +411,6 @@ class GuardedH2Connection(H2Connection):
         self._inbound_parity = int(not config.client_side)
         self.max_new_streams_per_read = max_new_streams_per_read
         self.new_streams = 0
-        self.on_empty_frame: Callable[[], None] | None = None
 
     def _receive_frame(self, frame: Frame) -> list[Any]:
         hook = self.on_empty_frame
@@ -477,17 +484,6 @@ class GuardedH2Connection(H2Connection):
         queued = len(self._data_to_send)
         self.acknowledge_received_data(size, stream_id)
         return len(self._data_to_send) != queued
-
-    def _fast_control(self, ftype: int, flags: int, sid: int, view: memoryview, start: int,
-                      length: int, events: list[Any]) -> bool:
-        # PINGs taken by the fast path count as frames without payload too,
-        # but for the first after a DATA frame with payload (see the class doc)
-        if ftype == _TYPE_PING:
-            if self.ping_credit:
-                self.ping_credit = False
-            elif self.on_empty_frame is not None:
-                self.on_empty_frame()
-        return super()._fast_control(ftype, flags, sid, view, start, length, events)
 
     def terminate(self, error_code: int) -> None:
         """Queue GOAWAY ``error_code`` unless h2 already closed the
