@@ -466,20 +466,26 @@ class GuardedH2Connection(H2Connection):
         it (the WINDOW_UPDATE it decided to send; queued PING ACKs may wait
         for the next write). One call on the per-message path.
 
-        When neither window would send a WINDOW_UPDATE (h2's rule, see
-        :func:`_no_update`), the bytes are only counted, as h2 would;
-        otherwise, and for unknown streams or bad arguments, h2 does it."""
+        When neither window would send a WINDOW_UPDATE, the bytes are only
+        counted, as h2 would: its ``WindowManager._maybe_update_window``
+        returns an increment when at least half the maximum window was
+        processed, or when the window is exhausted (then h2 decides here).
+        Otherwise, and for unknown streams, h2 does it."""
         conn_window = self._inbound_flow_control_window_manager
         stream = self.streams.get(stream_id)
-        if FAST_DATA and size > 0 and stream_id > 0 and stream is not None and (
-                _no_update(conn_window, size)):
+        processed: int = conn_window._bytes_processed + size
+        if (FAST_DATA and size > 0 and stream is not None
+                and conn_window.current_window_size > 0
+                and processed < conn_window.max_window_size // 2):
             if stream.state_machine.state not in _OPEN_ANY_SENSE:
-                conn_window._bytes_processed += size  # h2 leaves closed streams alone
+                conn_window._bytes_processed = processed  # h2 leaves closed streams alone
                 return False
             stream_window = stream._inbound_window_manager
-            if _no_update(stream_window, size):
-                conn_window._bytes_processed += size
-                stream_window._bytes_processed += size
+            stream_processed: int = stream_window._bytes_processed + size
+            if (stream_window.current_window_size > 0
+                    and stream_processed < stream_window.max_window_size // 2):
+                conn_window._bytes_processed = processed
+                stream_window._bytes_processed = stream_processed
                 return False
         queued = len(self._data_to_send)
         self.acknowledge_received_data(size, stream_id)
@@ -491,18 +497,6 @@ class GuardedH2Connection(H2Connection):
         for those the fast paths or our hooks raise outside it."""
         if self.state_machine.state is not ConnectionState.CLOSED:
             self.close_connection(error_code=error_code)
-
-
-def _no_update(window: Any, size: int) -> bool:
-    """True when h2's ``WindowManager.process_bytes(size)`` would only count
-    the bytes: its ``_maybe_update_window`` returns an increment when the
-    window is exhausted and more than min(1024, max/4) bytes were processed,
-    or when at least half the maximum window was."""
-    processed: int = window._bytes_processed + size
-    limit: int = window.max_window_size
-    if window.current_window_size == 0 and processed > min(1024, limit // 4):
-        return False
-    return processed < limit // 2
 
 
 # What the classes above rely on in h2 beyond its public API. h2 does not
