@@ -49,9 +49,14 @@ LINGER = 1.0
 # Seconds an ACK of grpc-go's BDP PING may wait for the next write of its
 # connection (a request or reply, which grpc-go's per-message PINGs almost
 # always precede by less than a call's round trip) before it is written on
-# its own. Only grpc-go's bandwidth estimate sees the delay; keepalive and
-# our own PINGs are answered within two loop iterations.
-BDP_ACK_DELAY = 0.005
+# its own. Only grpc-go's bandwidth estimate sees the delay (a longer round
+# trip while the connection is idle; it grows windows only from its fastest
+# samples); keepalive and our own PINGs are answered within two loop
+# iterations. While traffic flows, the countdown runs once per delay and
+# connection (a timer on asyncio, a task's sleep elsewhere): 5 ms cost trio
+# ~150 us per quorum call on the loaded 2-core machine, where a call took
+# longer than that.
+BDP_ACK_DELAY = 0.02
 
 
 def native_asyncio_enabled() -> bool:
