@@ -52,11 +52,13 @@ LINGER = 1.0
 # its own. Only grpc-go's bandwidth estimate sees the delay (a longer round
 # trip while the connection is idle; it grows windows only from its fastest
 # samples); keepalive and our own PINGs are answered within two loop
-# iterations. While traffic flows, the countdown runs once per delay and
-# connection (a timer on asyncio, a task's sleep elsewhere): 5 ms cost trio
-# ~150 us per quorum call on the loaded 2-core machine, where a call took
-# longer than that.
-BDP_ACK_DELAY = 0.02
+# iterations. While traffic flows, the timer runs once per delay and
+# connection and may wake an idle loop, hence a delay long against a call.
+# asyncio only: a countdown task on trio (a sleep per delay and connection)
+# cost as much CPU as the two writer steps per read it saved (5 ms: ~150 us
+# more per quorum call on the loaded 2-core machine; 50 ms: even), so
+# StreamIO wakes its writer, which gives the woken tasks one turn first.
+BDP_ACK_DELAY = 0.05
 
 
 def native_asyncio_enabled() -> bool:
@@ -171,46 +173,8 @@ class StreamIO(IOStrategy):
         self._writer_done = anyio.Event()
         self._writing = False  # a write is waiting for the transport
         self._drained = Signal()  # set after each completed write
-        self._tg: anyio.abc.TaskGroup | None = None
-        self._bdp_signal: Signal | None = None  # wakes _bdp_loop (started on first use)
-        self._bdp_armed = False  # _bdp_loop is counting down
-        self._bdp_since = 0.0  # when the oldest unwritten BDP ACK was queued
-
     def wake_writer(self) -> None:
         self._signal.set()
-
-    def wake_writer_soon(self) -> None:
-        # grpc-go's per-message BDP PINGs: their ACKs wait for the next
-        # write (see AsyncioProtocolIO.wake_writer_soon), at most
-        # BDP_ACK_DELAY, counted down by a task that runs once per delay at
-        # most (instead of two writer steps per read); other PING ACKs wake
-        # the writer, which gives the woken tasks one turn to join the write
-        if not self.core.h2.only_bdp_acks_queued or self._tg is None:
-            self._signal.set()
-            return
-        if self.core.h2.bdp_acks_queued == 1:  # the first since the last write
-            self._bdp_since = self.last_read
-        if not self._bdp_armed:
-            self._bdp_armed = True
-            if self._bdp_signal is None:
-                self._bdp_signal = Signal()
-                self._tg.start_soon(self._bdp_loop, self._bdp_signal)
-            else:
-                self._bdp_signal.set()
-
-    async def _bdp_loop(self, signal: Signal) -> None:
-        """Write BDP PING ACKs that waited BDP_ACK_DELAY for a write in vain."""
-        core = self.core
-        while core.error is None:
-            await anyio.sleep(BDP_ACK_DELAY)
-            while core.h2.only_bdp_acks_queued and core.h2.output_size:
-                wait = self._bdp_since + BDP_ACK_DELAY - anyio.current_time()
-                if wait <= BDP_ACK_DELAY / 10:
-                    self._signal.set()
-                    break
-                await anyio.sleep(wait)  # queued after the countdown started
-            self._bdp_armed = False
-            await signal.wait()
 
     @property
     def peer(self) -> Any:
@@ -220,7 +184,6 @@ class StreamIO(IOStrategy):
         return self.transport.extra(attribute, default)
 
     async def run(self, tg: anyio.abc.TaskGroup) -> None:
-        self._tg = tg
         tg.start_soon(self._write_loop)
         await self._read_loop()
         self._signal.set()
