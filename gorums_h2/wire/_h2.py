@@ -62,7 +62,6 @@ from hyperframe.frame import (
 
 __all__ = [
     "BDP_PING",
-    "FAST_DATA",
     "H2_INTERNALS",
     "PING_ACK_SIZE",
     "EagerFrameBuffer",
@@ -72,9 +71,6 @@ __all__ = [
     "H2Connection",
     "missing_h2_internals",
 ]
-
-# Tests switch the DATA fast path off to compare it with h2's own handling.
-FAST_DATA = True
 
 _OPEN = (ConnectionState.CLIENT_OPEN, ConnectionState.SERVER_OPEN)
 _CAN_RECEIVE = (StreamState.OPEN, StreamState.HALF_CLOSED_LOCAL)
@@ -103,7 +99,8 @@ class FastData:
 
     __slots__ = ("data", "flow_controlled_length", "stream_id")
 
-    def __init__(self, stream_id: int, data: bytes, flow_controlled_length: int) -> None:
+    def __init__(self, stream_id: int, data: bytes | memoryview,
+                 flow_controlled_length: int) -> None:
         self.stream_id = stream_id
         self.data = data
         self.flow_controlled_length = flow_controlled_length
@@ -145,6 +142,9 @@ class H2Connection(h2.connection.H2Connection):
         self.ping_credit = False
         #: called for each received frame without payload (GuardedH2Connection)
         self.on_empty_frame: Callable[[], None] | None = None
+        #: False: every frame goes through h2's own code
+        #: (``WireSettings.h2_fast_path``; the differential tests compare both)
+        self.fast_path = True
 
     # ---- the DATA fast path ----
 
@@ -155,7 +155,7 @@ class H2Connection(h2.connection.H2Connection):
         (:meth:`_fast_control`); the rest goes to h2, and the events and
         the queued replies keep the frames' order."""
         buf = self.incoming_buffer
-        if (not FAST_DATA or buf._data or buf._headers_buffer or buf._preamble_len
+        if (not self.fast_path or buf._data or buf._headers_buffer or buf._preamble_len
                 or self.state_machine.state not in _OPEN):
             return super().receive_data(data)
         view = memoryview(data)
@@ -202,7 +202,8 @@ class H2Connection(h2.connection.H2Connection):
             conn_window.current_window_size -= length
             stream_window.current_window_size -= length
             self.ping_credit = True
-            events.append(FastData(stream.stream_id, view[start:nxt].tobytes(), length))
+            # a view, not a copy: the message decoder copies each message once
+            events.append(FastData(stream.stream_id, view[start:nxt], length))
             pos = nxt
         if pos < end:
             events.extend(super().receive_data(view[pos:]))
@@ -276,7 +277,7 @@ class H2Connection(h2.connection.H2Connection):
         anything else, and every error, through h2's own."""
         size = len(data)
         stream = self.streams.get(stream_id)
-        if (not FAST_DATA or stream is None or not size
+        if (not self.fast_path or stream is None or not size
                 or self.state_machine.state not in _OPEN
                 or stream.state_machine.state not in _CAN_SEND
                 or size > self.max_outbound_frame_size
@@ -474,7 +475,7 @@ class GuardedH2Connection(H2Connection):
         conn_window = self._inbound_flow_control_window_manager
         stream = self.streams.get(stream_id)
         processed: int = conn_window._bytes_processed + size
-        if (FAST_DATA and size > 0 and stream is not None
+        if (self.fast_path and size > 0 and stream is not None
                 and conn_window.current_window_size > 0
                 and processed < conn_window.max_window_size // 2):
             if stream.state_machine.state not in _OPEN_ANY_SENSE:

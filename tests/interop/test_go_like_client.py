@@ -12,7 +12,7 @@ otherwise be cut off with ENHANCE_YOUR_CALM).
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import anyio
 import h2.config
@@ -97,12 +97,12 @@ async def _go_like_client(port: int, rounds: int) -> _Seen:
     return seen
 
 
-async def test_server_answers_go_like_client_within_its_budgets() -> None:
+async def test_server_answers_go_like_client_within_its_budgets(wire: WireSettings) -> None:
     """300 calls with a PING each, against a budget of 20 frames without
     payload: none of those PINGs counts, every one is ACKed, and the ACKs
     ride with the replies."""
     rounds = 300
-    srv = WireServer({ECHO: _echo}, settings=WireSettings(max_empty_frames=20))
+    srv = WireServer({ECHO: _echo}, settings=replace(wire, max_empty_frames=20))
     async with anyio.create_task_group() as tg:
         _, port = await tg.start(lambda task_status: srv.serve_tcp(
             "127.0.0.1", 0, task_status=task_status))
@@ -116,10 +116,10 @@ async def test_server_answers_go_like_client_within_its_budgets() -> None:
     assert seen.lone_ack_reads <= 2, seen
 
 
-async def test_ping_flood_without_data_still_counts() -> None:
+async def test_ping_flood_without_data_still_counts(wire: WireSettings) -> None:
     """The free PING is one per DATA frame: PINGs without data in between
     still exhaust the budget (GOAWAY ENHANCE_YOUR_CALM)."""
-    srv = WireServer({ECHO: _echo}, settings=WireSettings(max_empty_frames=20))
+    srv = WireServer({ECHO: _echo}, settings=replace(wire, max_empty_frames=20))
     async with anyio.create_task_group() as tg:
         _, port = await tg.start(lambda task_status: srv.serve_tcp(
             "127.0.0.1", 0, task_status=task_status))

@@ -12,6 +12,7 @@ generated ones.
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 
 import h2.config
 import h2.connection
@@ -80,36 +81,32 @@ def _client_receives(fast: bool, reads: list[bytes]
     """A client core with one open stream receives ``reads`` (after the
     server's SETTINGS); returns its output, messages, PING ACKs, outbound
     window, error, h2's events and how often it called ``on_output``."""
-    _h2.FAST_DATA = fast
-    try:
-        core = ConnectionCore(client_side=True, settings=WIRE)
-        acks: list[bytes] = []
-        outputs = [0]
-        core.on_ping_ack = acks.append
-        core.initiate()
-        stream = core.open_stream(request_headers())
-        core.data_to_send()
-        core.on_output = lambda: outputs.__setitem__(0, outputs[0] + 1)
-        events: list[tuple[object, ...]] = []
-        receive = core.h2.receive_data
+    core = ConnectionCore(client_side=True, settings=replace(WIRE, h2_fast_path=fast))
+    acks: list[bytes] = []
+    outputs = [0]
+    core.on_ping_ack = acks.append
+    core.initiate()
+    stream = core.open_stream(request_headers())
+    core.data_to_send()
+    core.on_output = lambda: outputs.__setitem__(0, outputs[0] + 1)
+    events: list[tuple[object, ...]] = []
+    receive = core.h2.receive_data
 
-        def recording(data: bytes) -> list[object]:
-            got = receive(data)
-            events.extend(_event(e) for e in got)
-            return got
+    def recording(data: bytes) -> list[object]:
+        got = receive(data)
+        events.extend(_event(e) for e in got)
+        return got
 
-        core.h2.receive_data = recording  # type: ignore[method-assign]
-        prefix, _ = _server_prefix()
-        out = bytearray()
-        for data in [prefix, *reads]:
-            core.receive_data(data)
-            out += core.data_to_send()
-        got = drain(stream)
-        error = None if core.error is None else str(core.error)
-        window = core.h2.outbound_flow_control_window
-        return bytes(out), got, acks, window, error, events, outputs[0]
-    finally:
-        _h2.FAST_DATA = True
+    core.h2.receive_data = recording  # type: ignore[method-assign]
+    prefix, _ = _server_prefix()
+    out = bytearray()
+    for data in [prefix, *reads]:
+        core.receive_data(data)
+        out += core.data_to_send()
+    got = drain(stream)
+    error = None if core.error is None else str(core.error)
+    window = core.h2.outbound_flow_control_window
+    return bytes(out), got, acks, window, error, events, outputs[0]
 
 
 def _response(sid: int, bodies: list[bytes]) -> list[bytes]:
@@ -223,24 +220,21 @@ def test_a_ping_after_data_is_not_an_empty_frame(fast: bool, cut: int | None) ->
     never counts against ``max_empty_frames``, on the fast path and on h2's
     (every read cut into 7-byte pieces); PINGs with no DATA in between do."""
     budget = WireSettings(stream_window=65535, connection_window=65535, max_frame_size=16384,
-                          max_empty_frames=5)
+                          max_empty_frames=5, h2_fast_path=fast)
     rounds = 50
     head, *data = _response(1, [b"r%d" % i for i in range(rounds)])
     pieces = [p for reply in data for p in (window_update(len(reply)), ping(), reply)]
 
     def run(reads: list[bytes]) -> ConnectionCore:
-        _h2.FAST_DATA = fast
-        try:
-            core = ConnectionCore(client_side=True, settings=budget)
-            core.initiate()
-            stream = core.open_stream(request_headers())
-            for read in [_server_prefix()[0], head, *reads]:
-                core.receive_data(read)
-                core.data_to_send()
-            assert len(drain(stream)) == rounds or core.error is not None
-            return core
-        finally:
-            _h2.FAST_DATA = True
+        core = ConnectionCore(client_side=True, settings=budget)
+        assert core.h2.fast_path is fast
+        core.initiate()
+        stream = core.open_stream(request_headers())
+        for read in [_server_prefix()[0], head, *reads]:
+            core.receive_data(read)
+            core.data_to_send()
+        assert len(drain(stream)) == rounds or core.error is not None
+        return core
 
     steady = run(_cut(pieces, [3], cut))
     assert steady.error is None  # 50 PINGs, budget 5 (the SETTINGS spent one)
