@@ -90,9 +90,6 @@ class ConnectionCore:
         self._clock = clock
         self._resets = RateBudget(s.max_stream_resets, s.abuse_window)
         self._empty_frames = RateBudget(s.max_empty_frames, s.abuse_window)
-        # we sent stream data or headers since the peer's last PING (grpc-go's
-        # resetPingStrikes): the next PING is not charged to _empty_frames
-        self._sent_since_ping = False
         # control replies (PING/SETTINGS ACKs) queued in h2 / handed to the transport
         self._control_queued = 0
         self._control_unwritten = 0
@@ -217,7 +214,6 @@ class ConnectionCore:
         if not dirty:
             self._window_blocked = False
             return
-        self._sent_since_ping = True
         h2c = self.h2
         for stream in list(dirty):
             if stream._flush(h2c):
@@ -274,7 +270,6 @@ class ConnectionCore:
             raise h2.exceptions.TooManyStreamsError("peer's MAX_CONCURRENT_STREAMS reached")
         sid = h2c.get_next_available_stream_id()
         h2c.send_headers(sid, headers)
-        self._sent_since_ping = True
         stream = self._stream_factory(self, sid)
         self.streams[sid] = stream
         self.on_output()
@@ -470,16 +465,9 @@ class ConnectionCore:
 
     # ---- defences against abusive peers ----
 
-    def _on_empty_frame(self, ping: bool) -> None:
+    def _on_empty_frame(self) -> None:
         # called by h2 while it parses (see GuardedH2Connection): raising
-        # stops the flood there, and h2 answers GOAWAY ENHANCE_YOUR_CALM.
-        # A PING after we sent data or headers is free, as in grpc-go (whose
-        # server resets its ping strikes whenever it writes them): grpc-go
-        # sends a BDP PING for nearly every message it receives, so a busy Go
-        # peer sends one PING per message, far above the budget's rate.
-        if ping and self._sent_since_ping:
-            self._sent_since_ping = False
-            return
+        # stops the flood there, and h2 answers GOAWAY ENHANCE_YOUR_CALM
         if self._empty_frames.spend(self._clock()):
             raise h2.exceptions.DenialOfServiceError("too many frames without payload")
 

@@ -64,7 +64,6 @@ class ServerStream(Stream):
                 f"limit of {limit} bytes", size, limit)
         self.response_headers = None
         self.conn.h2.send_headers(self.stream_id, headers)
-        self.conn._sent_since_ping = True
         self.conn.on_output()
 
     def end(
