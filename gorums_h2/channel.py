@@ -145,6 +145,7 @@ class NodeChannel:
         self.latency: float | None = None
         self.last_err: BaseException | None = None
         self._first_attempt_done = False
+        self._reopening = False  # a new stream is being opened on the same connection
         self._held: list[tuple[int, bytes, Route | None]] = []  # during the first attempt
         self._held_bytes = 0
         self._now = loop_clock()  # the loop's clock, also in I/O callbacks (_on_message)
@@ -178,7 +179,7 @@ class NodeChannel:
         """
         stream = self.stream
         if stream is None:
-            if not self._first_attempt_done and not self._closing:
+            if (not self._first_attempt_done or self._reopening) and not self._closing:
                 if not force and self._held_bytes > self._limit_bytes:
                     raise self._held_full()
                 if route is not None:
@@ -225,7 +226,7 @@ class NodeChannel:
         """
         stream = self.stream
         if stream is None:
-            if self._first_attempt_done or self._closing:
+            if (self._first_attempt_done and not self._reopening) or self._closing:
                 return self.unavailable()
             return self._held_full() if self._held_bytes > self._limit_bytes else None
         if stream.queued - stream.written > self._limit_bytes:
@@ -305,7 +306,7 @@ class NodeChannel:
 
     async def wait_ready(self) -> None:
         """Wait for the outcome of the first connection attempt."""
-        while not self._first_attempt_done and not self._closing:
+        while (not self._first_attempt_done or self._reopening) and not self._closing:
             event = anyio.Event()
             self._held_signal.append(event)
             await event.wait()
@@ -401,39 +402,62 @@ class NodeChannel:
         )
         established = False
         watch = anyio.CancelScope()
+        reopened_at: float | None = None
         async with anyio.create_task_group() as tg:
             await tg.start(conn.run)
             try:
-                try:
-                    wire = opts.wire
-                    stream = await conn.open_stream(
-                        wire.path, metadata=self._stream_metadata(), subtype=wire.subtype
-                    )
-                except StatusError as exc:
-                    self._lost(exc)
-                    return False
-                if opts.back_channel is not None:
-                    self._serve_request = opts.back_channel.back_channel_dispatcher(
-                        stream, wire, tg.start_soon)
-                stream.on_message = self._on_message
-                self.conn = conn
-                self.stream = stream
-                self.last_err = None
-                established = True
-                self._end_first_attempt(None)
-                self.state_changed.set()
-                hooks = _telemetry.hooks
-                if hooks is not None:
-                    hooks.connected(self)
-                if opts.wire_settings.peer_probe_after is not None:
-                    tg.start_soon(self._watch_peer, conn, stream, watch)
-                await stream.wait_closed()
-                self._lost(self._stream_error(stream, conn))
+                while True:
+                    try:
+                        wire = opts.wire
+                        stream = await conn.open_stream(
+                            wire.path, metadata=self._stream_metadata(), subtype=wire.subtype
+                        )
+                    except StatusError as exc:
+                        self._lost(exc)
+                        self._end_reopen(exc)
+                        return established
+                    if opts.back_channel is not None:
+                        self._serve_request = opts.back_channel.back_channel_dispatcher(
+                            stream, wire, tg.start_soon)
+                    stream.on_message = self._on_message
+                    self.conn = conn
+                    self.stream = stream
+                    self.last_err = None
+                    self._end_first_attempt(None)
+                    self._end_reopen(None)
+                    self.state_changed.set()
+                    if not established:
+                        established = True
+                        hooks = _telemetry.hooks
+                        if hooks is not None:
+                            hooks.connected(self)
+                    if opts.wire_settings.peer_probe_after is not None:
+                        watch = anyio.CancelScope()
+                        tg.start_soon(self._watch_peer, conn, stream, watch)
+                    await stream.wait_closed()
+                    watch.cancel()
+                    err = self._stream_error(stream, conn)
+                    now = self._now()
+                    if (self._closing or not _may_reopen(conn, err)
+                            or (reopened_at is not None and now - reopened_at < REOPEN_INTERVAL)):
+                        self._lost(err)
+                        break
+                    # The server ended the NodeStream but the connection is
+                    # fine (Go v0.11 does so for an oversized or undecodable
+                    # message): open a new stream on it at once, as Go's
+                    # client does on its next send, holding calls meanwhile.
+                    reopened_at = now
+                    self._reopening = True
+                    self._lost(err)
+                    self._serve_request = None
             finally:
                 watch.cancel()
                 self.stream = None
                 self.conn = None
                 self._serve_request = None
+                last = self.last_err
+                self._end_reopen(last if isinstance(last, StatusError) else ConnectionBroken(
+                    f"node {self.address}: connection closed"))
                 with anyio.CancelScope(shield=True):
                     await conn.aclose()
                 # server-initiated calls still running lost their stream
@@ -510,6 +534,17 @@ class NodeChannel:
         if self._first_attempt_done:
             return
         self._first_attempt_done = True
+        self._release_held(exc)
+
+    def _end_reopen(self, exc: StatusError | None) -> None:
+        if not self._reopening:
+            return
+        self._reopening = False
+        self._release_held(exc)
+
+    def _release_held(self, exc: StatusError | None) -> None:
+        """Send (``exc`` None, on the new stream) or fail the messages held
+        while a stream was being opened, and wake :meth:`wait_ready`."""
         held, self._held = self._held, []
         self._held_bytes = 0
         stream = self.stream
@@ -541,6 +576,22 @@ async def wait_for_draining(nodes: Iterable[Node], deadline: float | None) -> No
         channel = node._channel
         if channel._tickets and channel.count_full():
             await channel.wait_count_room(deadline)
+
+
+REOPEN_INTERVAL = 1.0
+"""A NodeStream the server ends is reopened on the same connection at once at
+most once per this many seconds; more often, the channel reconnects with
+backoff (a server that ends every stream is not hammered)."""
+
+
+def _may_reopen(conn: ClientConnection, err: StatusError) -> bool:
+    """True if the server ended the NodeStream with a status while the
+    connection itself is healthy (no GOAWAY, no connection error), and not
+    because it does not serve the wire (UNIMPLEMENTED)."""
+    core = conn.core
+    return (core.error is None and core.goaway is None
+            and not isinstance(err, WireMismatchError | GoAwayError | NodeShutdownError)
+            and err.code != StatusCode.UNIMPLEMENTED)
 
 
 def _explain_refusal(err: StatusError, wire: WireProtocol) -> StatusError:

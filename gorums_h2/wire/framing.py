@@ -114,7 +114,7 @@ class MessageDecoder:
             flag, length = _unpack_prefix(view, pos)
             if length > max_size:
                 raise MessageTooLarge(
-                    f"received message larger than max ({length} vs. {max_size} bytes)"
+                    f"grpc: received message larger than max ({length} vs. {max_size})"
                 )
             end = pos + 5 + length
             if end > end_all:
@@ -148,6 +148,6 @@ class MessageDecoder:
             raise ProtocolViolation(f"cannot decompress message: {exc}") from None
         if len(out) > self.max_size or d.unconsumed_tail:
             raise MessageTooLarge(
-                f"decompressed message larger than max ({self.max_size} bytes)"
+                f"grpc: received message after decompression larger than max {self.max_size}"
             )
         return out

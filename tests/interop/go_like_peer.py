@@ -8,7 +8,12 @@ What the Go Gorums v0.11 server does on the wire (go-v0.11-*-decoded.txt):
 * before each reply it sends a BDP PING with opaque ``02041010090e0707``
   (with the WINDOW_UPDATE and the reply, in one write);
 * the response HEADERS go out lazily, together with the first reply;
-* the stream ends with trailers when the client half-closes.
+* the stream ends with trailers when the client half-closes;
+* with ``kill_first_stream``, the first message on the first stream is
+  answered as Go v0.11 answers a message it cannot take (an unknown method,
+  an oversized message): a trailers-only response with grpc-status 13 and
+  RST_STREAM NO_ERROR (go-v0.11-server-probes-decoded.txt), the connection
+  staying up.
 
 The handler here echoes each gRPC message. It records what it saw, so tests
 can check that our client acknowledged every PING, sent the ACKs with its
@@ -30,6 +35,12 @@ from h2.settings import SettingCodes
 from hyperframe.frame import SettingsFrame
 
 BDP_PING = bytes.fromhex("02041010090e0707")
+# the Go v0.11 server's trailers-only response ending a NodeStream (probes capture)
+GO_STREAM_ERROR = [
+    (b":status", b"200"), (b"content-type", b"application/grpc+gorums"), (b"grpc-status", b"13"),
+    (b"grpc-message", b"grpc: failed to unmarshal the received message: gorums: could not find"
+                      b" method descriptor for proto.Storage.NoSuchMethod"),
+]
 
 
 @dataclass
@@ -43,13 +54,16 @@ class GoLikeStats:
     closed_by_client: bool = False
     reads: int = 0
     lone_ack_reads: int = 0  # reads that held PING ACKs and nothing else
+    connections: int = 0
+    killed_streams: list[int] = field(default_factory=list)
 
 
 class GoLikeServer:
     """Serve one connection at a time the way grpc-go does (see module doc)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, kill_first_stream: bool = False) -> None:
         self.stats = GoLikeStats()
+        self.kill_first_stream = kill_first_stream
 
     async def serve(self, *, task_status: anyio.abc.TaskStatus[int]) -> None:
         listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
@@ -67,6 +81,7 @@ class GoLikeServer:
         buffers: dict[int, bytes] = {}
         answered: set[int] = set()
         stats = self.stats
+        stats.connections += 1
         async with sock:
             while True:
                 try:
@@ -95,6 +110,13 @@ class GoLikeServer:
                                 break
                             msg, buf = buf[5 : 5 + length], buf[5 + length :]
                             stats.messages.append(msg)
+                            if self.kill_first_stream and not stats.killed_streams:
+                                stats.killed_streams.append(sid)
+                                conn.ping(BDP_PING)
+                                conn.send_headers(sid, GO_STREAM_ERROR, end_stream=True)
+                                conn.reset_stream(sid, 0)  # NO_ERROR
+                                buf = b""
+                                break
                             conn.ping(BDP_PING)
                             stats.pings_sent += 1
                             if sid not in answered:

@@ -10,7 +10,10 @@ import anyio
 import pytest
 from go_like_peer import BDP_PING, GoLikeServer
 
+import gorums_h2
 from gorums_h2.codec import decode, encode, encode_entries, encode_metadata, encode_method_field
+from gorums_h2.examples.storage import storage_gorums as sg
+from gorums_h2.examples.storage.storage_pb2 import ReadRequest, ReadResponse
 from gorums_h2.wire import EndOfStream, Metadata, _asyncio_io, connect
 from gorums_h2.wire.headers import USER_AGENT
 from gorums_h2.wire.settings import WireSettings
@@ -87,6 +90,35 @@ async def test_ping_acks_leave_with_the_next_request(wire: WireSettings) -> None
     # before: every ACK was a read of its own (asyncio); now only when the
     # last reply's ACK has no request to go with
     assert stats.lone_ack_reads <= 2, (stats.lone_ack_reads, stats.reads)
+
+
+async def test_a_stream_the_go_server_ends_is_reopened_at_once() -> None:
+    """Go v0.11's server ends the NodeStream (trailers-only status 13, then
+    RST_STREAM) for a message it cannot take, and keeps the connection; Go's
+    client opens a new stream on its next send. Ours reopens at once on the
+    same connection, so the next call works instead of failing UNAVAILABLE
+    "not connected" for a reconnect backoff (found against a live Go
+    server: a 5 MiB request, then a ReadRPC)."""
+    server = GoLikeServer(kill_first_stream=True)
+    async with anyio.create_task_group() as tg:
+        port = await tg.start(server.serve)
+        with anyio.fail_after(20):
+            async with gorums_h2.Manager() as mgr:
+                cfg = mgr.new_configuration(gorums_h2.with_node_list([f"127.0.0.1:{port}"]))
+                node = cfg.nodes()[0]
+                with pytest.raises(gorums_h2.StatusError) as info:
+                    await sg.read_rpc(node.context(timeout=5), ReadRequest())
+                assert info.value.code == gorums_h2.StatusCode.INTERNAL
+                assert "could not find method descriptor" in info.value.message
+                # at once, no sleep: held while the new stream opens, then sent
+                for _ in range(3):
+                    assert await sg.read_rpc(node.context(timeout=5), ReadRequest()) == \
+                        ReadResponse()
+        tg.cancel_scope.cancel()
+    stats = server.stats
+    assert stats.connections == 1
+    assert len(stats.requests) == 2 and len(stats.killed_streams) == 1
+    assert len(stats.messages) == 4
 
 
 async def test_sustained_calls_stay_within_the_empty_frame_budget(wire: WireSettings) -> None:
