@@ -25,9 +25,8 @@ Invariants:
 * Abuse budgets (:mod:`.limits`): streams reset by the peer before they
   completed and streams we refused, and frames that carry nothing, are
   counted per time window; past a budget the core sends GOAWAY
-  ENHANCE_YOUR_CALM and fails. :meth:`ConnectionCore.reading_paused` tells
-  the driver to stop reading while the transport does not take our writes
-  and too many control replies or bytes are queued.
+  ENHANCE_YOUR_CALM and fails; read pausing tells the driver when to stop
+  reading. Both live in :mod:`.read_gate`, a mixin of this class.
 """
 
 from __future__ import annotations
@@ -51,7 +50,7 @@ from gorums_h2.wire.errors import (
     StreamClosed,
 )
 from gorums_h2.wire.headers import Headers
-from gorums_h2.wire.limits import RateBudget
+from gorums_h2.wire.read_gate import ReadGate
 from gorums_h2.wire.settings import WireSettings
 from gorums_h2.wire.status import StatusError, escape_peer_text
 from gorums_h2.wire.stream_core import StreamCore
@@ -63,7 +62,7 @@ def _noop() -> None:
     pass
 
 
-class ConnectionCore:
+class ConnectionCore(ReadGate):
     """One HTTP/2 connection carrying gRPC streams (sans-IO).
 
     ``on_output`` is called whenever there may be bytes to send; the driver
@@ -87,20 +86,7 @@ class ConnectionCore:
             config, header_block_limit=4 * s.max_header_list_size + 16384,
             max_new_streams_per_read=None if limit is None or client_side else max(2 * limit, 200))
         self._clock = clock
-        self._resets = RateBudget(s.max_stream_resets, s.abuse_window)
-        self._empty_frames = RateBudget(s.max_empty_frames, s.abuse_window)
-        # control replies (PING/SETTINGS ACKs) queued in h2 / handed to the transport
-        self._control_queued = 0
-        self._control_unwritten = 0
-        # bytes of received messages queued in streams, not yet read
-        self.inbound_bytes = 0
-        self.on_inbound_drained: Callable[[], None] = _noop
-        # read pausing is a server defence: a client never stops reading
-        # (two peers that both stop reading while their writes block would
-        # wait for each other forever)
-        self._inbound_limit = 1 << 62 if client_side else s.max_inbound_backlog
-        self._inbound_waiting = False  # the driver saw inbound_full: wake it below the limit
-        self._window_blocked = False  # the last flush left output waiting for a window
+        self._init_read_gate(s, client_side)
         self.streams: dict[int, StreamCore] = {}
         self._dirty: dict[StreamCore, None] = {}
         self._unconfirmed: dict[StreamCore, None] = {}  # moved into h2, not yet written
@@ -389,8 +375,7 @@ class ConnectionCore:
         if self.goaway_sent or (limit is not None and len(self.streams) >= limit):
             self.h2.reset_stream(sid, ErrorCodes.REFUSED_STREAM)
             self.h2.release_stream(sid)
-            if self._resets.spend(self._clock()):
-                self.calm_down("too many streams refused or reset")
+            self._spend_reset("too many streams refused or reset")
             return
         headers: Headers = list(event.headers or [])
         stream = self._stream_factory(self, sid)
@@ -426,8 +411,8 @@ class ConnectionCore:
         if stream is not None:
             stream._on_reset(int(event.error_code or 0))
             # a peer that resets what it just opened makes us work for nothing
-            if not self.client_side and self._resets.spend(self._clock()):
-                self.calm_down("too many streams reset")
+            if not self.client_side:
+                self._spend_reset("too many streams reset")
 
     def _on_window_updated(self, event: h2.events.WindowUpdated) -> None:
         if self._dirty:
@@ -461,65 +446,6 @@ class ConnectionCore:
 
     def _on_ping_ack(self, event: h2.events.PingAckReceived) -> None:
         self.on_ping_ack(bytes(event.ping_data or b""))
-
-    # ---- defences against abusive peers ----
-
-    def _on_empty_frame(self) -> None:
-        # called by h2 while it parses (see GuardedH2Connection): raising
-        # stops the flood there, and h2 answers GOAWAY ENHANCE_YOUR_CALM
-        if self._empty_frames.spend(self._clock()):
-            raise h2.exceptions.DenialOfServiceError("too many frames without payload")
-
-    def _on_control_reply(self, event: Any) -> None:
-        self._control_queued += 1  # h2 queued the ACK
-
-    def calm_down(self, reason: str) -> None:
-        """Close the connection because the peer abuses it: GOAWAY
-        ENHANCE_YOUR_CALM with ``reason``, then fail every stream."""
-        if self.error is not None:
-            return
-        self.goaway_sent = self.rejected_peer = True
-        self.h2.close_connection(error_code=ErrorCodes.ENHANCE_YOUR_CALM,
-                                 additional_data=reason.encode())
-        self.fail(ConnectionBroken(f"closed: peer sent {reason} (ENHANCE_YOUR_CALM)"))
-        self.on_output()
-
-    @property
-    def inbound_full(self) -> bool:
-        """True while more than ``max_inbound_backlog`` bytes of received
-        messages wait to be read and none of our output waits for the peer's
-        flow-control window: the driver stops reading the socket until
-        :attr:`on_inbound_drained` is called (the windows we grant may be far
-        larger than what we want to hold in memory per connection). Output
-        that waits for a window keeps reading on, for the WINDOW_UPDATE: a
-        handler that sends before it reads on must not deadlock. Always
-        False on the client side."""
-        full = self.inbound_bytes > self._inbound_limit and not self._window_blocked
-        if full:
-            self._inbound_waiting = True
-        return full
-
-    def _inbound_consumed(self, size: int) -> None:
-        self.inbound_bytes -= size
-        if self._inbound_waiting and self.inbound_bytes <= self._inbound_limit:
-            self._inbound_waiting = False
-            self.on_inbound_drained()
-
-    def reading_paused(self) -> bool:
-        """True when the driver should stop reading because the peer does not
-        take our replies: call it only while the transport is not accepting
-        writes (bytes that wait for the peer's flow-control window must not
-        stop reading, or its WINDOW_UPDATE would never get in). Always
-        False on the client side."""
-        if self.client_side:
-            return False
-        s = self.settings
-        if self._control_queued + self._control_unwritten > s.max_control_backlog:
-            return True
-        backlog = self.h2.output_size
-        for stream in self.streams.values():
-            backlog += stream.queued - stream.moved
-        return backlog > s.max_output_backlog
 
 
 def _reject_requests(stream: StreamCore, headers: Headers) -> None:

@@ -1,0 +1,147 @@
+"""When a server connection stops reading, and when it gives up on a peer (sans-IO).
+
+:class:`ReadGate` is the part of :class:`~.protocol.ConnectionCore` that
+defends a server against a peer that sends faster than it takes our
+answers, or sends what makes us work for nothing:
+
+* **Abuse budgets** (:mod:`.limits`): frames that carry nothing and streams
+  reset or refused are counted per time window; past a budget the core
+  sends GOAWAY ENHANCE_YOUR_CALM (:meth:`ReadGate.calm_down`) and fails.
+* **Read pausing**: :attr:`ReadGate.inbound_full` and
+  :meth:`ReadGate.reading_paused` tell the I/O strategy to stop reading the
+  socket while received messages wait for the handlers beyond a budget, or
+  while the transport takes no writes and too many control replies or bytes
+  are queued for the peer. Output that waits for the peer's flow-control
+  window never pauses reading: the WINDOW_UPDATE has to get in.
+
+Everything here is bookkeeping on counters the core keeps; the per-message
+paths (``StreamCore.pop_message``) read the same attributes inline. A client
+never pauses reading (two peers that both stop reading while their writes
+block would wait for each other forever).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import h2.exceptions
+from h2.errors import ErrorCodes
+
+from gorums_h2.wire.errors import ConnectionBroken
+from gorums_h2.wire.limits import RateBudget
+from gorums_h2.wire.settings import WireSettings
+from gorums_h2.wire.status import StatusError
+
+if TYPE_CHECKING:
+    from gorums_h2.wire._h2 import GuardedH2Connection
+    from gorums_h2.wire.stream_core import StreamCore
+
+__all__ = ["ReadGate"]
+
+
+def _noop() -> None:
+    pass
+
+
+class ReadGate:
+    """Abuse budgets and read-pausing state of one connection (a mixin of
+    :class:`~.protocol.ConnectionCore`, which provides the attributes
+    declared here)."""
+
+    # provided by ConnectionCore
+    client_side: bool
+    settings: WireSettings
+    h2: GuardedH2Connection
+    streams: dict[int, StreamCore]
+    error: StatusError | None
+    goaway_sent: bool
+    rejected_peer: bool
+    _clock: Callable[[], float]
+    on_output: Callable[[], None]
+
+    def fail(self, exc: StatusError) -> None:
+        raise NotImplementedError
+
+    def _init_read_gate(self, s: WireSettings, client_side: bool) -> None:
+        self._resets = RateBudget(s.max_stream_resets, s.abuse_window)
+        self._empty_frames = RateBudget(s.max_empty_frames, s.abuse_window)
+        # control replies (PING/SETTINGS ACKs) queued in h2 / handed to the transport
+        self._control_queued = 0
+        self._control_unwritten = 0
+        # bytes of received messages queued in streams, not yet read
+        self.inbound_bytes = 0
+        self.on_inbound_drained: Callable[[], None] = _noop
+        # read pausing is a server defence: a client never stops reading
+        # (two peers that both stop reading while their writes block would
+        # wait for each other forever)
+        self._inbound_limit = 1 << 62 if client_side else s.max_inbound_backlog
+        self._inbound_waiting = False  # the driver saw inbound_full: wake it below the limit
+        self._window_blocked = False  # the last flush left output waiting for a window
+
+    # ---- abuse budgets ----
+
+    def _on_empty_frame(self) -> None:
+        # called by h2 while it parses (see GuardedH2Connection): raising
+        # stops the flood there, and h2 answers GOAWAY ENHANCE_YOUR_CALM
+        if self._empty_frames.spend(self._clock()):
+            raise h2.exceptions.DenialOfServiceError("too many frames without payload")
+
+    def _spend_reset(self, reason: str) -> None:
+        """Count one stream reset by the peer or refused by us; past the
+        budget, :meth:`calm_down`."""
+        if self._resets.spend(self._clock()):
+            self.calm_down(reason)
+
+    def _on_control_reply(self, event: Any) -> None:
+        self._control_queued += 1  # h2 queued the ACK
+
+    def calm_down(self, reason: str) -> None:
+        """Close the connection because the peer abuses it: GOAWAY
+        ENHANCE_YOUR_CALM with ``reason``, then fail every stream."""
+        if self.error is not None:
+            return
+        self.goaway_sent = self.rejected_peer = True
+        self.h2.close_connection(error_code=ErrorCodes.ENHANCE_YOUR_CALM,
+                                 additional_data=reason.encode())
+        self.fail(ConnectionBroken(f"closed: peer sent {reason} (ENHANCE_YOUR_CALM)"))
+        self.on_output()
+
+    # ---- read pausing ----
+
+    @property
+    def inbound_full(self) -> bool:
+        """True while more than ``max_inbound_backlog`` bytes of received
+        messages wait to be read and none of our output waits for the peer's
+        flow-control window: the driver stops reading the socket until
+        :attr:`on_inbound_drained` is called (the windows we grant may be far
+        larger than what we want to hold in memory per connection). Output
+        that waits for a window keeps reading on, for the WINDOW_UPDATE: a
+        handler that sends before it reads on must not deadlock. Always
+        False on the client side."""
+        full = self.inbound_bytes > self._inbound_limit and not self._window_blocked
+        if full:
+            self._inbound_waiting = True
+        return full
+
+    def _inbound_consumed(self, size: int) -> None:
+        self.inbound_bytes -= size
+        if self._inbound_waiting and self.inbound_bytes <= self._inbound_limit:
+            self._inbound_waiting = False
+            self.on_inbound_drained()
+
+    def reading_paused(self) -> bool:
+        """True when the driver should stop reading because the peer does not
+        take our replies: call it only while the transport is not accepting
+        writes (bytes that wait for the peer's flow-control window must not
+        stop reading, or its WINDOW_UPDATE would never get in). Always
+        False on the client side."""
+        if self.client_side:
+            return False
+        s = self.settings
+        if self._control_queued + self._control_unwritten > s.max_control_backlog:
+            return True
+        backlog = self.h2.output_size
+        for stream in self.streams.values():
+            backlog += stream.queued - stream.moved
+        return backlog > s.max_output_backlog
