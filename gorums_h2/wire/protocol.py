@@ -51,7 +51,7 @@ from gorums_h2.wire.errors import (
 )
 from gorums_h2.wire.headers import Headers
 from gorums_h2.wire.read_gate import ReadGate
-from gorums_h2.wire.settings import WireSettings
+from gorums_h2.wire.settings import CLIENT_CONNECTION_WINDOW, SERVER_CONNECTION_WINDOW, WireSettings
 from gorums_h2.wire.status import StatusError, escape_peer_text
 from gorums_h2.wire.stream_core import StreamCore
 from gorums_h2.wire.stream_state import StreamEvent, StreamState
@@ -151,7 +151,10 @@ class ConnectionCore(ReadGate):
             del local[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS]
             h2c.local_settings = h2.settings.Settings(client=self.client_side,
                                                       initial_values=local)
-        extra = s.connection_window - 65535
+        window = s.connection_window
+        if window is None:
+            window = CLIENT_CONNECTION_WINDOW if self.client_side else SERVER_CONNECTION_WINDOW
+        extra = window - 65535
         if extra > 0:
             h2c.increment_flow_control_window(extra)
         self.on_output()
@@ -181,6 +184,8 @@ class ConnectionCore(ReadGate):
             handler = handlers.get(type(event))
             if handler is not None:
                 handler(event)
+        if self._window_blocked:
+            self._after_read()
         if h2c.output_size:
             if h2c.only_ping_acks_queued:
                 # grpc-go's per-message BDP PING: its ACK can leave with the
@@ -198,12 +203,16 @@ class ConnectionCore(ReadGate):
         dirty = self._dirty
         if not dirty:
             self._window_blocked = False
+            if self.window_starved:
+                self._check_window_backlog(())
             return
         h2c = self.h2
         for stream in list(dirty):
             if stream._flush(h2c):
                 dirty.pop(stream, None)
         self._window_blocked = blocked = bool(dirty)
+        if blocked or self.window_starved:
+            self._check_window_backlog(dirty)
         if blocked and self._inbound_waiting:
             self._inbound_waiting = False
             self.on_inbound_drained()  # output waits for a window: read on
@@ -352,6 +361,9 @@ class ConnectionCore(ReadGate):
             if stream._inbound_bytes:  # never read now: stop counting them
                 size, stream._inbound_bytes = stream._inbound_bytes, 0
                 self._inbound_consumed(size)
+            if stream._parked is not None:
+                stream._parked = None
+                self._unparked()
             if stream._unacked:
                 # queued messages no longer hold the connection window
                 self.acknowledge(stream.stream_id, stream._unacked)

@@ -7,6 +7,12 @@ answers, or sends what makes us work for nothing:
 * **Abuse budgets** (:mod:`.limits`): frames that carry nothing and streams
   reset or refused are counted per time window; past a budget the core
   sends GOAWAY ENHANCE_YOUR_CALM (:meth:`ReadGate.calm_down`) and fails.
+* **Window starvation**: replies waiting for the peer's flow-control
+  windows beyond ``max_window_backlog`` stop the handlers' supply: DATA is
+  parked undecoded and unacknowledged (so the peer runs out of window while
+  its WINDOW_UPDATE, PING, SETTINGS and RST_STREAM frames are still
+  processed), and decoded once the windows open; still starved after
+  ``window_starve_timeout``: GOAWAY ENHANCE_YOUR_CALM.
 * **Read pausing**: :attr:`ReadGate.inbound_full` and
   :meth:`ReadGate.reading_paused` tell the I/O strategy to stop reading the
   socket while received messages wait for the handlers beyond a budget, or
@@ -22,12 +28,14 @@ block would wait for each other forever).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import h2.exceptions
 from h2.errors import ErrorCodes
+from h2.events import DataReceived
 
+from gorums_h2.wire._h2 import FastData
 from gorums_h2.wire.errors import ConnectionBroken
 from gorums_h2.wire.limits import RateBudget
 from gorums_h2.wire.settings import WireSettings
@@ -58,9 +66,13 @@ class ReadGate:
     goaway_sent: bool
     rejected_peer: bool
     _clock: Callable[[], float]
+    _handlers: dict[type, Callable[[Any], None]]
     on_output: Callable[[], None]
 
     def fail(self, exc: StatusError) -> None:
+        raise NotImplementedError
+
+    def _on_data(self, event: DataReceived | FastData) -> None:
         raise NotImplementedError
 
     def _init_read_gate(self, s: WireSettings, client_side: bool) -> None:
@@ -78,6 +90,13 @@ class ReadGate:
         self._inbound_limit = 1 << 62 if client_side else s.max_inbound_backlog
         self._inbound_waiting = False  # the driver saw inbound_full: wake it below the limit
         self._window_blocked = False  # the last flush left output waiting for a window
+        # replies waiting for the peer's windows (window starvation); None: off (client)
+        self._window_backlog_limit = None if client_side else s.max_window_backlog
+        self._starve_timeout = s.window_starve_timeout
+        self.window_starved = False
+        self._starved_since = 0.0
+        self._parked_streams = 0  # streams holding received bytes undecoded
+        self._parking = False  # DATA goes to _on_data_parking
 
     # ---- abuse budgets ----
 
@@ -106,6 +125,87 @@ class ReadGate:
                                  additional_data=reason.encode())
         self.fail(ConnectionBroken(f"closed: peer sent {reason} (ENHANCE_YOUR_CALM)"))
         self.on_output()
+
+    # ---- window starvation ----
+
+    def _check_window_backlog(self, blocked: Iterable[StreamCore]) -> None:
+        """After a flush (server side): the ``blocked`` streams' output waits
+        for the peer's windows. Above ``max_window_backlog`` the connection is
+        starved: new DATA is parked undecoded (no new messages for the
+        handlers, no credit back) until the windows open again. Starved for
+        longer than ``window_starve_timeout``: :meth:`calm_down`."""
+        limit = self._window_backlog_limit
+        if limit is None:
+            return
+        backlog = 0
+        for stream in blocked:
+            # a queued piece costs about 64 bytes beyond its payload (the
+            # bytes object and its deque slot): tiny replies count as such
+            backlog += stream.queued - stream.moved + 64 * len(stream._out)
+        if backlog > limit:
+            if not self.window_starved:
+                self.window_starved = True
+                self._starved_since = self._clock()
+                if not self._parking:
+                    self._start_parking()
+            else:
+                self._check_starve_timeout()
+        elif self.window_starved:
+            self.window_starved = False
+            for stream in list(self.streams.values()):
+                if stream._parked is not None and not stream._inbound:
+                    stream._unpark()
+            if not self._parked_streams and self._parking:
+                self._stop_parking()
+
+    def _check_starve_timeout(self) -> None:
+        timeout = self._starve_timeout
+        if timeout is not None and self._clock() - self._starved_since > timeout:
+            self.calm_down("no flow-control window for our replies")
+
+    def _parking_wanted(self) -> bool:
+        """Park new DATA: starved, or messages pile up unread beyond
+        ``max_inbound_backlog`` while our output waits for a window (reading
+        cannot pause then: the WINDOW_UPDATE must get in)."""
+        return self.window_starved or (
+            self._window_blocked and self.inbound_bytes > self._inbound_limit)
+
+    def _after_read(self) -> None:
+        """Once per read (server side): start parking if it is wanted."""
+        if not self._parking and self._parking_wanted():
+            self._start_parking()
+
+    def _start_parking(self) -> None:
+        self._parking = True
+        handlers = self._handlers
+        handlers[FastData] = handlers[DataReceived] = self._on_data_parking
+
+    def _stop_parking(self) -> None:
+        self._parking = False
+        handlers = self._handlers
+        handlers[FastData] = handlers[DataReceived] = self._on_data
+
+    def _on_data_parking(self, event: DataReceived | FastData) -> None:
+        """DATA while parking is wanted, or for a stream that still holds
+        parked bytes: kept undecoded and unacknowledged (the per-message
+        path, ``_on_data``, is swapped back once nothing is parked)."""
+        stream = self.streams.get(event.stream_id)
+        if stream is None or (stream._parked is None and not self._parking_wanted()):
+            self._on_data(event)
+            if not self._parked_streams:
+                self._stop_parking()
+            return
+        stream._park(event.data, event.flow_controlled_length)
+        if self.window_starved:
+            self._check_starve_timeout()
+        elif not stream._inbound:
+            stream._unpark()  # its reader waits: one chunk now, the rest as it reads
+
+    def _unparked(self) -> None:
+        """A stream's parked bytes are all decoded (or dropped)."""
+        self._parked_streams -= 1
+        if not self._parked_streams and not self._parking_wanted():
+            self._stop_parking()
 
     # ---- read pausing ----
 

@@ -131,3 +131,14 @@ async def test_replies_never_read_stay_bounded(anyio_backend: Any) -> None:
                            settings={SETTINGS_INITIAL_WINDOW_SIZE: 2**31 - 1})
     out.assert_probe_served()
     out.assert_memory_bounded()
+
+
+async def test_a_client_that_grants_no_window_stays_bounded(anyio_backend: Any) -> None:
+    # 500,000 valid requests from a client that never reads and never returns
+    # flow-control credit: the replies wait for a window that never opens
+    req = echo_request(1)
+    data = frame(DATA, 0, 1, req * 100)
+    payload = frame(HEADERS, END_HEADERS, 1, request_headers()) + data * 5000
+    out = await run_attack(anyio_backend, payload, read=False, duration=8.0)
+    out.assert_probe_served()
+    out.assert_memory_bounded()
