@@ -142,3 +142,21 @@ async def test_a_client_that_grants_no_window_stays_bounded(anyio_backend: Any) 
     out = await run_attack(anyio_backend, payload, read=False, duration=8.0)
     out.assert_probe_served()
     out.assert_memory_bounded()
+
+
+@pytest.mark.parametrize("kind", ["ping", "settings"])
+async def test_unread_control_replies_stop_reading(anyio_backend: Any, kind: str) -> None:
+    # the control-reply cap alone (the empty-frame budget lifted): 2 million
+    # PINGs (or SETTINGS) from a client that never reads their ACKs; the
+    # server stops reading once 50 ACKs wait for the transport, so the
+    # attacker's writes block and nothing grows
+    if kind == "ping":
+        payload = frame(PING, 0, 0, b"\x01" * 8) * 2_000_000
+    else:
+        payload = frame(SETTINGS, 0, 0) * 2_000_000
+    out = await run_attack(anyio_backend, payload, read=False, duration=4.0,
+                           overrides={"max_empty_frames": 10**9})
+    assert out.goaway is None, out
+    assert out.sent < len(payload) // 2, out  # blocked: the server stopped reading
+    out.assert_probe_served()
+    out.assert_memory_bounded()
