@@ -148,6 +148,12 @@ class ConnectionCore(ReadGate):
         # h2 applies our MAX_FRAME_SIZE only once the peer ACKs it, but a peer
         # may use a larger advertised size as soon as it reads our SETTINGS.
         h2c.max_inbound_frame_size = s.max_frame_size
+        # h2 would apply our MAX_HEADER_LIST_SIZE to its decoder only when
+        # the peer ACKs a *change*; initial values are no change, so without
+        # this its 64 KiB default held whatever we advertised. Applied at
+        # once: a larger limit may be used as soon as the peer reads it, a
+        # smaller one holds from the start (as grpc-go's own limit does).
+        h2c.decoder.max_header_list_size = s.max_header_list_size
         h2c.initiate_connection()
         if s.max_concurrent_streams is not None:
             # The SETTINGS just queued carry our stream limit. h2 would enforce

@@ -14,6 +14,7 @@ from h2.errors import ErrorCodes
 from hpack import Encoder
 from hyperframe.frame import GoAwayFrame, PingFrame, RstStreamFrame
 
+from gorums_h2.wire._hpack import install
 from gorums_h2.wire.headers import build_trailers
 from gorums_h2.wire.limits import RateBudget
 from gorums_h2.wire.protocol import ConnectionCore
@@ -265,3 +266,34 @@ def test_a_client_never_pauses_reading() -> None:
     assert pair.client.inbound_bytes > MiB and not pair.client.inbound_full
     cs.queue_message(b"c" * MiB)
     assert not pair.client.reading_paused()
+
+
+# ---- SETTINGS_MAX_HEADER_LIST_SIZE ----
+
+def _metadata_headers(size: int) -> list[tuple[bytes, bytes]]:
+    return request_headers() + [(b"x-big", b"m" * size)]
+
+
+def test_a_raised_header_list_limit_is_applied_to_the_decoder() -> None:
+    # h2 alone kept its 64 KiB default whatever we advertised
+    pair = CorePair(server_settings=WireSettings(max_header_list_size=1 << 20))
+    install(pair.client.h2)  # linear-time HPACK (hpack's own is quadratic)
+    pair.client.open_stream(_metadata_headers(200_000))
+    pair.pump()
+    assert pair.server.error is None
+    (_, headers), = pair.requests
+    assert (b"x-big", b"m" * 200_000) in headers
+
+
+def test_a_lowered_header_list_limit_is_enforced() -> None:
+    seen: list[bytes] = []
+    pair = CorePair(server_settings=WireSettings(max_header_list_size=4096),
+                    tap=lambda direction, data: seen.append(data) if direction == "s2c" else None)
+    pair.client.open_stream(_metadata_headers(3000))  # within: served
+    pair.pump()
+    assert pair.server.error is None and len(pair.requests) == 1
+    pair.client.open_stream(_metadata_headers(8000))  # above 4 KiB: refused
+    pair.pump()
+    assert len(pair.requests) == 1 and pair.server.error is not None
+    goaways = [f for data in seen for f in parse_frames(data) if isinstance(f, GoAwayFrame)]
+    assert [f.error_code for f in goaways] == [ErrorCodes.ENHANCE_YOUR_CALM]
