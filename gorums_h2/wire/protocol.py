@@ -49,7 +49,7 @@ from gorums_h2.wire.errors import (
     GoAwayError,
     StreamClosed,
 )
-from gorums_h2.wire.headers import Headers
+from gorums_h2.wire.headers import BULK_HEADERS, Headers, prepare_bulk_headers
 from gorums_h2.wire.read_gate import ReadGate
 from gorums_h2.wire.settings import CLIENT_CONNECTION_WINDOW, SERVER_CONNECTION_WINDOW, WireSettings
 from gorums_h2.wire.status import StatusError, escape_peer_text
@@ -215,8 +215,9 @@ class ConnectionCore(ReadGate):
         in ``data``; returns the bytes not processed yet (empty when none).
         A driver yields to other tasks before it passes them again, and
         checks whether it should pause reading first: they count as not yet
-        read (but as the same read for the per-read stream rule). So one read of 256 KiB of tiny frames (15,000 PINGs, 26,000
-        one-byte DATA frames) cannot hold the event loop for long."""
+        read (but as the same read for the per-read stream rule). So one
+        read of 256 KiB of tiny frames (15,000 PINGs, 26,000 one-byte DATA
+        frames) cannot hold the event loop for long."""
         continuing, self._stepping = self._stepping, False
         if len(data) > _STEP_BYTES and self.error is None:
             cut = self.h2.frame_cut(data, STEP_FRAMES)
@@ -299,11 +300,25 @@ class ConnectionCore(ReadGate):
         if h2c.open_outbound_streams >= h2c.remote_settings.max_concurrent_streams:
             raise h2.exceptions.TooManyStreamsError("peer's MAX_CONCURRENT_STREAMS reached")
         sid = h2c.get_next_available_stream_id()
-        h2c.send_headers(sid, headers)
+        if len(headers) > BULK_HEADERS:
+            self._send_bulk_headers(sid, headers)
+        else:
+            h2c.send_headers(sid, headers)
         stream = self._stream_factory(self, sid)
         self.streams[sid] = stream
         self.on_output()
         return stream
+
+    def _send_bulk_headers(self, sid: int, headers: Headers) -> None:
+        """HEADERS of many fields (much metadata) without h2's per-field
+        pipeline: :func:`prepare_bulk_headers` does its work in one pass."""
+        h2c = self.h2
+        config = h2c.config
+        config.normalize_outbound_headers = config.validate_outbound_headers = False
+        try:
+            h2c.send_headers(sid, prepare_bulk_headers(headers))
+        finally:
+            config.normalize_outbound_headers = config.validate_outbound_headers = True
 
     @property
     def can_open_stream(self) -> bool:

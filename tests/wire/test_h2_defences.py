@@ -271,7 +271,7 @@ def test_a_client_never_pauses_reading() -> None:
 # ---- SETTINGS_MAX_HEADER_LIST_SIZE ----
 
 def _metadata_headers(size: int) -> list[tuple[bytes, bytes]]:
-    return request_headers() + [(b"x-big", b"m" * size)]
+    return [*request_headers(), (b"x-big", b"m" * size)]
 
 
 def test_a_raised_header_list_limit_is_applied_to_the_decoder() -> None:
