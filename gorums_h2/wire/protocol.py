@@ -74,6 +74,29 @@ class ConnectionCore(ReadGate):
     side) receives each new stream with its request headers.
     """
 
+    __slots__ = (
+        "_clock",
+        "_continuing",
+        "_dirty",
+        "_handlers",
+        "_stepping",
+        "_stream_factory",
+        "_unconfirmed",
+        "client_side",
+        "error",
+        "goaway",
+        "h2",
+        "on_control_output",
+        "on_failed",
+        "on_output",
+        "on_ping_ack",
+        "on_remote_settings",
+        "on_request",
+        "on_streams_available",
+        "settings",
+        "streams",
+    )
+
     def __init__(
         self,
         *,
