@@ -58,10 +58,6 @@ from gorums_h2.wire.stream_state import StreamEvent, StreamState
 
 __all__ = ["ConnectionCore", "StreamCore"]
 
-STEP_FRAMES = 200  # frames processed per receive_step (0.5-10 ms of work)
-_STEP_BYTES = 9 * STEP_FRAMES  # data shorter than this cannot hold more frames
-
-
 def _noop() -> None:
     pass
 
@@ -75,26 +71,10 @@ class ConnectionCore(ReadGate):
     """
 
     __slots__ = (
-        "_clock",
-        "_continuing",
-        "_dirty",
-        "_handlers",
-        "_stepping",
-        "_stream_factory",
-        "_unconfirmed",
-        "client_side",
-        "error",
-        "goaway",
-        "h2",
-        "on_control_output",
-        "on_failed",
-        "on_output",
-        "on_ping_ack",
-        "on_remote_settings",
-        "on_request",
-        "on_streams_available",
-        "settings",
-        "streams",
+        "_clock", "_dirty", "_handlers", "_stream_factory",
+        "_unconfirmed", "client_side", "error", "goaway", "h2", "on_control_output",
+        "on_failed", "on_output", "on_ping_ack", "on_remote_settings", "on_request",
+        "on_streams_available", "settings", "streams",
     )
 
     def __init__(
@@ -114,8 +94,6 @@ class ConnectionCore(ReadGate):
             max_new_streams_per_read=None if limit is None or client_side else max(2 * limit, 200))
         self._clock = clock
         self._init_read_gate(s, client_side)
-        # receive_step left part of a read for later / this call is such a part
-        self._stepping = self._continuing = False
         self.streams: dict[int, StreamCore] = {}
         self._dirty: dict[StreamCore, None] = {}
         self._unconfirmed: dict[StreamCore, None] = {}  # moved into h2, not yet written
@@ -232,28 +210,6 @@ class ConnectionCore(ReadGate):
                 self.on_control_output()
             else:
                 self.on_output()
-
-    def receive_step(self, data: bytes) -> bytes:
-        """:meth:`receive_data` for at most :data:`STEP_FRAMES` of the frames
-        in ``data``; returns the bytes not processed yet (empty when none).
-        A driver yields to other tasks before it passes them again, and
-        checks whether it should pause reading first: they count as not yet
-        read (but as the same read for the per-read stream rule). So one
-        read of 256 KiB of tiny frames (15,000 PINGs, 26,000 one-byte DATA
-        frames) cannot hold the event loop for long."""
-        continuing, self._stepping = self._stepping, False
-        if len(data) > _STEP_BYTES and self.error is None:
-            cut = self.h2.frame_cut(data, STEP_FRAMES)
-            if cut < len(data):
-                self._continuing = continuing
-                self.receive_data(data[:cut])
-                if self.error is not None:
-                    return b""
-                self._stepping = True
-                return data[cut:]
-        self._continuing = continuing
-        self.receive_data(data)
-        return b""
 
     def _control_output(self) -> None:
         self.on_output()

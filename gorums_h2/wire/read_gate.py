@@ -4,6 +4,10 @@
 defends a server against a peer that sends faster than it takes our
 answers, or sends what makes us work for nothing:
 
+* **Bounded work per read**: :meth:`ReadGate.receive_step` processes at
+  most :data:`STEP_FRAMES` frames of a read; the driver yields (and checks
+  read pausing) before the rest, so one read of tiny frames cannot hold the
+  event loop for long (both sides).
 * **Abuse budgets** (:mod:`.limits`): frames that carry nothing and streams
   reset or refused are counted per time window; past a budget the core
   sends GOAWAY ENHANCE_YOUR_CALM (:meth:`ReadGate.calm_down`) and fails.
@@ -45,7 +49,10 @@ if TYPE_CHECKING:
     from gorums_h2.wire._h2 import GuardedH2Connection
     from gorums_h2.wire.stream_core import StreamCore
 
-__all__ = ["ReadGate"]
+__all__ = ["STEP_FRAMES", "ReadGate"]
+
+STEP_FRAMES = 200  # frames processed per receive_step (0.5-10 ms of work)
+_STEP_BYTES = 9 * STEP_FRAMES  # data shorter than this cannot hold more frames
 
 
 def _noop() -> None:
@@ -61,6 +68,7 @@ class ReadGate:
     # CPython 3.11 shares instance-dict keys (past that every attribute read
     # on the per-message paths costs a dict lookup: +5 % a round trip)
     __slots__ = (
+        "_continuing",
         "_control_queued",
         "_control_unwritten",
         "_empty_frames",
@@ -71,6 +79,7 @@ class ReadGate:
         "_resets",
         "_starve_timeout",
         "_starved_since",
+        "_stepping",
         "_window_backlog_limit",
         "_window_blocked",
         "goaway_sent",
@@ -96,6 +105,9 @@ class ReadGate:
     def _on_data(self, event: DataReceived | FastData) -> None:
         raise NotImplementedError
 
+    def receive_data(self, data: bytes) -> None:
+        raise NotImplementedError
+
     def _init_read_gate(self, s: WireSettings, client_side: bool) -> None:
         self._resets = RateBudget(s.max_stream_resets, s.abuse_window)
         self._empty_frames = RateBudget(s.max_empty_frames, s.abuse_window)
@@ -118,6 +130,32 @@ class ReadGate:
         self._starved_since = 0.0
         self._parked_streams = 0  # streams holding received bytes undecoded
         self._parking = False  # DATA goes to _on_data_parking
+        # receive_step left part of a read for later / this call is such a part
+        self._stepping = self._continuing = False
+
+    # ---- bounded work per read ----
+
+    def receive_step(self, data: bytes) -> bytes:
+        """:meth:`receive_data` for at most :data:`STEP_FRAMES` of the frames
+        in ``data``; returns the bytes not processed yet (empty when none).
+        A driver yields to other tasks before it passes them again, and
+        checks whether it should pause reading first: they count as not yet
+        read (but as the same read for the per-read stream rule). So one
+        read of 256 KiB of tiny frames (15,000 PINGs, 26,000 one-byte DATA
+        frames) cannot hold the event loop for long."""
+        continuing, self._stepping = self._stepping, False
+        if len(data) > _STEP_BYTES and self.error is None:
+            cut = self.h2.frame_cut(data, STEP_FRAMES)
+            if cut < len(data):
+                self._continuing = continuing
+                self.receive_data(data[:cut])
+                if self.error is not None:
+                    return b""
+                self._stepping = True
+                return data[cut:]
+        self._continuing = continuing
+        self.receive_data(data)
+        return b""
 
     # ---- abuse budgets ----
 
