@@ -297,3 +297,23 @@ def test_a_lowered_header_list_limit_is_enforced() -> None:
     assert len(pair.requests) == 1 and pair.server.error is not None
     goaways = [f for data in seen for f in parse_frames(data) if isinstance(f, GoAwayFrame)]
     assert [f.error_code for f in goaways] == [ErrorCodes.ENHANCE_YOUR_CALM]
+
+
+# ---- bounded work per read ----
+
+def test_a_read_is_processed_in_steps_of_at_most_200_frames() -> None:
+    core, _ = server(WireSettings(max_empty_frames=10**9))
+    pings = b"".join(frame(PING, 0, 0, i.to_bytes(8, "big")) for i in range(1000))
+    answered = 0
+    # reads cut at odd offsets: h2 holds part of a frame (or of its header)
+    for cut in (17 * 300 + 5, 17 * 700 + 11):
+        for data in (pings[:cut], pings[cut:]):
+            steps = []
+            rest = data
+            while rest:
+                left = core.receive_step(rest)
+                steps.append(len(rest) - len(left))
+                rest = left
+            assert all(step <= 200 * 17 + 17 for step in steps), steps
+            answered += sum(isinstance(f, PingFrame) for f in sent(core))
+    assert answered == 2000 and core.error is None
