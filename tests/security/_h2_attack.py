@@ -11,8 +11,8 @@
   can break every rule; :class:`FrameReader` parses what the server answers.
 
 Bounds come from the issue's "done when" (probe gap, RSS per attacking
-connection); CPU on the CI machine is shared, so :data:`GAP` is twice the
-issue's 0.5 s target, and each run prints the measured figures (``-s``).
+connection); CPU on the CI machine is shared, so :data:`GAP` is 0.75 s
+rather than the issue's 0.5 s, and each run prints the measured figures (``-s``).
 """
 
 from __future__ import annotations
@@ -37,10 +37,12 @@ from gorums_h2.testing.testing_pb2 import Echo
 from gorums_h2.wire.client import connect
 
 NODE_STREAM = "/ordering.Gorums/NodeStream"
-# The issue's target is no gap over 0.5 s (measured: 0.02-0.25 s typically);
-# the tests allow twice that, as the CI machine's cores are shared and a test
-# must not fail on someone else's load.
-GAP = 1.0  # the longest silence the probe may see during an attack (seconds)
+# The issue's target is no gap over 0.5 s (measured on a loaded 2-core
+# machine: 0.02-0.3 s typically, 0.6 s at worst); the tests allow 0.75 s, as
+# the CI machine's cores are shared and a test must not fail on someone
+# else's load. bench/security_gaps.py runs them with the issue's 0.5 s
+# (GORUMS_SECURITY_GAP) and prints the figures.
+GAP = float(os.environ.get("GORUMS_SECURITY_GAP", "0.75"))  # seconds of probe silence
 RSS_PER_ATTACKER_KIB = 8 * 1024  # the issue's bound per attacking connection
 
 # frame types and codes
