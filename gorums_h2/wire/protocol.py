@@ -92,6 +92,7 @@ class ConnectionCore(ReadGate):
         self.h2 = GuardedH2Connection(
             config, header_block_limit=4 * s.max_header_list_size + 16384,
             max_new_streams_per_read=None if limit is None or client_side else max(2 * limit, 200))
+        self.h2.fast_path = s.h2_fast_path
         self._clock = clock
         self._init_read_gate(s, client_side)
         self.streams: dict[int, StreamCore] = {}

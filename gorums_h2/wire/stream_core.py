@@ -162,7 +162,7 @@ class StreamCore:
         """True when no message will ever be received on this stream again."""
         return not self._inbound and self.end_error is not None
 
-    def _on_data(self, data: bytes, flow_len: int) -> None:
+    def _on_data(self, data: bytes | memoryview, flow_len: int) -> None:
         if self.end_error is not None:  # we stopped listening (e.g. a decode error)
             self.conn.acknowledge(self.stream_id, flow_len)
             return
