@@ -71,9 +71,14 @@ class _Protocol(asyncio.Protocol):
         io = self.io
         io.last_read = io._loop.time()
         if io._started:
+            if io._rest:  # (reading is paused then; this keeps the order if not)
+                io._rest += data
+                return
             core = io.core
-            core.receive_data(data)
-            if io._paused or core.inbound_full:
+            rest = core.receive_step(data)
+            if rest:
+                io._hold(rest)
+            elif io._paused or core.inbound_full:
                 io._check_reading()
         else:
             # before the connection runs (uvloop reads before connection_made;
@@ -131,6 +136,8 @@ class AsyncioProtocolIO(IOStrategy):
         self._early: list[bytes | BaseException | None] = []  # before start()
         self._lost_early = False
         self._early_paused = False
+        self._rest = b""  # received, not processed yet (ConnectionCore.receive_step)
+        self._step_scheduled = False
 
     # --- transport callbacks ---
 
@@ -188,7 +195,12 @@ class AsyncioProtocolIO(IOStrategy):
                 self._lost(item if isinstance(item, Exception) else None)
 
     def _protocol_data(self, data: bytes) -> None:
-        self.core.receive_data(data)
+        if self._rest:
+            self._rest += data
+            return
+        rest = self.core.receive_step(data)
+        if rest:
+            self._hold(rest)
 
     # --- output ---
 
@@ -249,6 +261,37 @@ class AsyncioProtocolIO(IOStrategy):
         if self._reading_paused:
             self._check_reading()
 
+    def _hold(self, rest: bytes) -> None:
+        """Part of a read is left for later steps: stop reading, and go on
+        in the next loop iteration (other callbacks run in between)."""
+        self._rest = rest
+        transport = self.transport
+        if not self._reading_paused and transport is not None and not transport.is_closing():
+            self._reading_paused = True
+            transport.pause_reading()
+        self._schedule_step()
+
+    def _schedule_step(self) -> None:
+        if not self._step_scheduled:
+            self._step_scheduled = True
+            self._loop.call_soon(self._step)
+
+    def _step(self) -> None:
+        self._step_scheduled = False
+        core = self.core
+        transport = self.transport
+        if core.error is not None or transport is None or transport.is_closing():
+            self._rest = b""
+            return
+        if core.inbound_full or (self._paused and core.reading_paused()):
+            return  # _check_reading schedules the next step once that clears
+        rest, self._rest = self._rest, b""
+        self._rest = core.receive_step(rest)
+        if self._rest:
+            self._schedule_step()
+        else:
+            self._check_reading()
+
     def _check_reading(self) -> None:
         """Stop reading while received messages wait to be read beyond the
         core's budget, or while the transport takes no writes and the core
@@ -262,6 +305,10 @@ class AsyncioProtocolIO(IOStrategy):
         core = self.core
         pause = core.error is None and (
             core.inbound_full or (self._paused and core.reading_paused()))
+        if self._rest:  # steps of the last read are pending: no new reads yet
+            if not pause:
+                self._schedule_step()
+            pause = True
         if pause != self._reading_paused:
             self._reading_paused = pause
             if pause:

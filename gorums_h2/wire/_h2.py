@@ -499,6 +499,27 @@ class GuardedH2Connection(H2Connection):
         if self.state_machine.state is not ConnectionState.CLOSED:
             self.close_connection(error_code=error_code)
 
+    def frame_cut(self, data: bytes, max_frames: int) -> int:
+        """The offset in ``data`` right after the ``max_frames``-th frame
+        that ends in it (counting the end of a frame h2 holds part of), or
+        ``len(data)`` when fewer end there:
+        the owner passes that much now and the rest after a yield."""
+        buf = self.incoming_buffer
+        held = buf._data
+        pos = buf._preamble_len  # the rest of the client preface comes first
+        count = 0
+        end = len(data)
+        if held and not pos:
+            head = bytes(held[:3]) if len(held) >= 3 else bytes(held) + data[:3 - len(held)]
+            pos = 9 + int.from_bytes(head, "big") - len(held)
+            count = 1
+        while pos + 9 <= end:
+            if count >= max_frames:
+                return pos
+            pos += 9 + int.from_bytes(data[pos:pos + 3], "big")
+            count += 1
+        return end
+
 
 # What the classes above rely on in h2 beyond its public API. h2 does not
 # promise these; tests/wire/test_h2_contract.py fails with the missing names

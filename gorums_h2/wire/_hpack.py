@@ -92,7 +92,7 @@ class LinearEncoder(hpack.Encoder):
         head: bytes = super().encode(headers[:split], huffman)
         if split == len(headers):
             return head
-        return head + b"".join([_literal(h) for h in headers[split:]])
+        return head + _literals(headers[split:])
 
     def add(self, to_add: tuple[bytes, bytes], sensitive: bool, huffman: bool = False) -> bytes:
         name, value = to_add
@@ -115,6 +115,29 @@ def _literal(header: Any, sensitive: bool | None = None) -> bytes:
     if isinstance(value, str):
         value = value.encode("utf-8")
     return b"".join((b"\x10" if sensitive else b"\x00", _string(name), _string(value)))
+
+
+_SHORT = [bytes((n,)) for n in range(127)]  # string length prefixes below 127
+
+
+def _literals(headers: list[Any]) -> bytes:
+    """:func:`_literal` of each header, joined (one pass, ~1 us a field)."""
+    parts: list[bytes] = []
+    append = parts.append
+    short = _SHORT
+    for header in headers:
+        name, value = header[0], header[1]
+        if name.__class__ is not bytes or value.__class__ is not bytes:
+            append(_literal(header))
+            continue
+        append(b"\x00" if getattr(header, "indexable", True) else b"\x10")
+        n = len(name)
+        append(short[n] if n < 127 else bytes(hpack.hpack.encode_integer(n, 7)))
+        append(name)
+        n = len(value)
+        append(short[n] if n < 127 else bytes(hpack.hpack.encode_integer(n, 7)))
+        append(value)
+    return b"".join(parts)
 
 
 def _string(data: bytes) -> bytes:

@@ -202,7 +202,7 @@ class StreamIO(IOStrategy):
         core = self.core
         transport = self.transport
         size = core.settings.read_size
-        receive_data = core.receive_data
+        receive_step = core.receive_step
         while core.error is None:
             if self._writing or core.inbound_full:
                 await self._wait_until_readable()
@@ -217,7 +217,17 @@ class StreamIO(IOStrategy):
                 core.fail(ConnectionBroken(f"connection lost: {exc!r}"))
                 return
             self.last_read = anyio.current_time()
-            receive_data(data)
+            rest = receive_step(data)
+            while rest and core.error is None:
+                await self._before_step()
+                rest = receive_step(rest)
+
+    async def _before_step(self) -> None:
+        """Between two steps of one read (:meth:`ConnectionCore.receive_step`):
+        let other tasks run, and wait as before a read."""
+        await anyio.lowlevel.checkpoint()
+        if self._writing or self.core.inbound_full:
+            await self._wait_until_readable()
 
     async def _write_loop(self) -> None:
         core = self.core

@@ -61,7 +61,7 @@ class TrioSocketIO(StreamIO):
         sock = self.sock
         recv = sock.recv
         size = core.settings.read_size
-        receive_data = core.receive_data
+        receive_step = core.receive_step
         while core.error is None:
             if self._writing or core.inbound_full:
                 await self._wait_until_readable()
@@ -80,7 +80,10 @@ class TrioSocketIO(StreamIO):
                 core.fail(ConnectionBroken(eof_message(core)))
                 return
             self.last_read = trio.current_time()
-            receive_data(data)
+            rest = receive_step(data)
+            while rest and core.error is None:
+                await self._before_step()
+                rest = receive_step(rest)
             if core.error is not None:  # e.g. the peer broke HTTP/2
                 return
             # one scheduling point per read, fair to the other tasks

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from hpack.struct import NeverIndexedHeaderTuple
+
 from gorums_h2._version import __version__
 from gorums_h2.wire.errors import ProtocolViolation
 from gorums_h2.wire.framing import ACCEPT_ENCODING
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from google.protobuf import any_pb2
 
 __all__ = [
+    "BULK_HEADERS",
     "USER_AGENT",
     "HeaderError",
     "Headers",
@@ -43,6 +46,7 @@ __all__ = [
     "parse_response_headers",
     "parse_timeout",
     "parse_trailers",
+    "prepare_bulk_headers",
     "validate_request_headers",
 ]
 
@@ -156,6 +160,33 @@ def build_request_headers(
         metadata.validate_for_send()
         headers.extend(metadata.to_headers())
     return headers
+
+
+BULK_HEADERS = 64
+"""Header lists longer than this skip h2's per-field checks (see
+:func:`prepare_bulk_headers`): they cost about 5 us a field, 80 ms for 16,384
+metadata values."""
+
+_CREDENTIALS = frozenset({b"authorization", b"proxy-authorization"})
+
+
+def prepare_bulk_headers(headers: Headers) -> list[tuple[bytes, bytes]]:
+    """In one pass, what h2's outbound normalization does to a header list
+    built by :func:`build_request_headers` (pseudo-headers first, metadata
+    keys checked by :class:`Metadata`: lower-case, no connection-specific
+    names; values printable ASCII): values stripped of surrounding blanks
+    (RFC 9113, 8.2.1), and credentials (and short cookies) never indexed by
+    HPACK (RFC 7541, 7.1.3), as h2 does. The caller then sends it with h2's
+    own per-field normalization and validation switched off."""
+    out: list[tuple[bytes, bytes]] = []
+    append = out.append
+    for name, value in headers:
+        value = value.strip(b" \t")
+        if name in _CREDENTIALS or (name == b"cookie" and len(value) < 20):
+            append(NeverIndexedHeaderTuple(name, value))
+        else:
+            append((name, value))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

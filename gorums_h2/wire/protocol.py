@@ -25,9 +25,8 @@ Invariants:
 * Abuse budgets (:mod:`.limits`): streams reset by the peer before they
   completed and streams we refused, and frames that carry nothing, are
   counted per time window; past a budget the core sends GOAWAY
-  ENHANCE_YOUR_CALM and fails. :meth:`ConnectionCore.reading_paused` tells
-  the driver to stop reading while the transport does not take our writes
-  and too many control replies or bytes are queued.
+  ENHANCE_YOUR_CALM and fails; read pausing tells the driver when to stop
+  reading. Both live in :mod:`.read_gate`, a mixin of this class.
 """
 
 from __future__ import annotations
@@ -50,9 +49,9 @@ from gorums_h2.wire.errors import (
     GoAwayError,
     StreamClosed,
 )
-from gorums_h2.wire.headers import Headers
-from gorums_h2.wire.limits import RateBudget
-from gorums_h2.wire.settings import WireSettings
+from gorums_h2.wire.headers import BULK_HEADERS, Headers, prepare_bulk_headers
+from gorums_h2.wire.read_gate import ReadGate
+from gorums_h2.wire.settings import CLIENT_CONNECTION_WINDOW, SERVER_CONNECTION_WINDOW, WireSettings
 from gorums_h2.wire.status import StatusError, escape_peer_text
 from gorums_h2.wire.stream_core import StreamCore
 from gorums_h2.wire.stream_state import StreamEvent, StreamState
@@ -63,13 +62,20 @@ def _noop() -> None:
     pass
 
 
-class ConnectionCore:
+class ConnectionCore(ReadGate):
     """One HTTP/2 connection carrying gRPC streams (sans-IO).
 
     ``on_output`` is called whenever there may be bytes to send; the driver
     then calls :meth:`flush` and :meth:`data_to_send`. ``on_request`` (server
     side) receives each new stream with its request headers.
     """
+
+    __slots__ = (
+        "_clock", "_dirty", "_handlers", "_stream_factory",
+        "_unconfirmed", "client_side", "error", "goaway", "h2", "on_control_output",
+        "on_failed", "on_output", "on_ping_ack", "on_remote_settings", "on_request",
+        "on_streams_available", "settings", "streams",
+    )
 
     def __init__(
         self,
@@ -88,20 +94,7 @@ class ConnectionCore:
             max_new_streams_per_read=None if limit is None or client_side else max(2 * limit, 200))
         self.h2.fast_path = s.h2_fast_path
         self._clock = clock
-        self._resets = RateBudget(s.max_stream_resets, s.abuse_window)
-        self._empty_frames = RateBudget(s.max_empty_frames, s.abuse_window)
-        # control replies (PING/SETTINGS ACKs) queued in h2 / handed to the transport
-        self._control_queued = 0
-        self._control_unwritten = 0
-        # bytes of received messages queued in streams, not yet read
-        self.inbound_bytes = 0
-        self.on_inbound_drained: Callable[[], None] = _noop
-        # read pausing is a server defence: a client never stops reading
-        # (two peers that both stop reading while their writes block would
-        # wait for each other forever)
-        self._inbound_limit = 1 << 62 if client_side else s.max_inbound_backlog
-        self._inbound_waiting = False  # the driver saw inbound_full: wake it below the limit
-        self._window_blocked = False  # the last flush left output waiting for a window
+        self._init_read_gate(s, client_side)
         self.streams: dict[int, StreamCore] = {}
         self._dirty: dict[StreamCore, None] = {}
         self._unconfirmed: dict[StreamCore, None] = {}  # moved into h2, not yet written
@@ -157,6 +150,12 @@ class ConnectionCore:
         # h2 applies our MAX_FRAME_SIZE only once the peer ACKs it, but a peer
         # may use a larger advertised size as soon as it reads our SETTINGS.
         h2c.max_inbound_frame_size = s.max_frame_size
+        # h2 would apply our MAX_HEADER_LIST_SIZE to its decoder only when
+        # the peer ACKs a *change*; initial values are no change, so without
+        # this its 64 KiB default held whatever we advertised. Applied at
+        # once: a larger limit may be used as soon as the peer reads it, a
+        # smaller one holds from the start (as grpc-go's own limit does).
+        h2c.decoder.max_header_list_size = s.max_header_list_size
         h2c.initiate_connection()
         if s.max_concurrent_streams is not None:
             # The SETTINGS just queued carry our stream limit. h2 would enforce
@@ -166,7 +165,10 @@ class ConnectionCore:
             del local[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS]
             h2c.local_settings = h2.settings.Settings(client=self.client_side,
                                                       initial_values=local)
-        extra = s.connection_window - 65535
+        window = s.connection_window
+        if window is None:
+            window = CLIENT_CONNECTION_WINDOW if self.client_side else SERVER_CONNECTION_WINDOW
+        extra = window - 65535
         if extra > 0:
             h2c.increment_flow_control_window(extra)
         self.on_output()
@@ -180,7 +182,10 @@ class ConnectionCore:
         if self.error is not None:
             return
         h2c = self.h2
-        h2c.new_streams = 0  # the per-read rule counts from here
+        if self._continuing:  # a later step of the same read (receive_step)
+            self._continuing = False
+        else:
+            h2c.new_streams = 0  # the per-read rule counts from here
         try:
             events = h2c.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
@@ -196,6 +201,8 @@ class ConnectionCore:
             handler = handlers.get(type(event))
             if handler is not None:
                 handler(event)
+        if self._window_blocked:
+            self._after_read()
         if h2c.output_size:
             if h2c.only_ping_acks_queued:
                 # grpc-go's per-message BDP PING: its ACK can leave with the
@@ -213,12 +220,16 @@ class ConnectionCore:
         dirty = self._dirty
         if not dirty:
             self._window_blocked = False
+            if self.window_starved:
+                self._check_window_backlog(())
             return
         h2c = self.h2
         for stream in list(dirty):
             if stream._flush(h2c):
                 dirty.pop(stream, None)
         self._window_blocked = blocked = bool(dirty)
+        if blocked or self.window_starved:
+            self._check_window_backlog(dirty)
         if blocked and self._inbound_waiting:
             self._inbound_waiting = False
             self.on_inbound_drained()  # output waits for a window: read on
@@ -269,11 +280,25 @@ class ConnectionCore:
         if h2c.open_outbound_streams >= h2c.remote_settings.max_concurrent_streams:
             raise h2.exceptions.TooManyStreamsError("peer's MAX_CONCURRENT_STREAMS reached")
         sid = h2c.get_next_available_stream_id()
-        h2c.send_headers(sid, headers)
+        if len(headers) > BULK_HEADERS:
+            self._send_bulk_headers(sid, headers)
+        else:
+            h2c.send_headers(sid, headers)
         stream = self._stream_factory(self, sid)
         self.streams[sid] = stream
         self.on_output()
         return stream
+
+    def _send_bulk_headers(self, sid: int, headers: Headers) -> None:
+        """HEADERS of many fields (much metadata) without h2's per-field
+        pipeline: :func:`prepare_bulk_headers` does its work in one pass."""
+        h2c = self.h2
+        config = h2c.config
+        config.normalize_outbound_headers = config.validate_outbound_headers = False
+        try:
+            h2c.send_headers(sid, prepare_bulk_headers(headers))
+        finally:
+            config.normalize_outbound_headers = config.validate_outbound_headers = True
 
     @property
     def can_open_stream(self) -> bool:
@@ -367,6 +392,9 @@ class ConnectionCore:
             if stream._inbound_bytes:  # never read now: stop counting them
                 size, stream._inbound_bytes = stream._inbound_bytes, 0
                 self._inbound_consumed(size)
+            if stream._parked is not None:
+                stream._parked = None
+                self._unparked()
             if stream._unacked:
                 # queued messages no longer hold the connection window
                 self.acknowledge(stream.stream_id, stream._unacked)
@@ -390,8 +418,7 @@ class ConnectionCore:
         if self.goaway_sent or (limit is not None and len(self.streams) >= limit):
             self.h2.reset_stream(sid, ErrorCodes.REFUSED_STREAM)
             self.h2.release_stream(sid)
-            if self._resets.spend(self._clock()):
-                self.calm_down("too many streams refused or reset")
+            self._spend_reset("too many streams refused or reset")
             return
         headers: Headers = list(event.headers or [])
         stream = self._stream_factory(self, sid)
@@ -427,8 +454,8 @@ class ConnectionCore:
         if stream is not None:
             stream._on_reset(int(event.error_code or 0))
             # a peer that resets what it just opened makes us work for nothing
-            if not self.client_side and self._resets.spend(self._clock()):
-                self.calm_down("too many streams reset")
+            if not self.client_side:
+                self._spend_reset("too many streams reset")
 
     def _on_window_updated(self, event: h2.events.WindowUpdated) -> None:
         if self._dirty:
@@ -462,65 +489,6 @@ class ConnectionCore:
 
     def _on_ping_ack(self, event: h2.events.PingAckReceived) -> None:
         self.on_ping_ack(bytes(event.ping_data or b""))
-
-    # ---- defences against abusive peers ----
-
-    def _on_empty_frame(self) -> None:
-        # called by h2 while it parses (see GuardedH2Connection): raising
-        # stops the flood there, and h2 answers GOAWAY ENHANCE_YOUR_CALM
-        if self._empty_frames.spend(self._clock()):
-            raise h2.exceptions.DenialOfServiceError("too many frames without payload")
-
-    def _on_control_reply(self, event: Any) -> None:
-        self._control_queued += 1  # h2 queued the ACK
-
-    def calm_down(self, reason: str) -> None:
-        """Close the connection because the peer abuses it: GOAWAY
-        ENHANCE_YOUR_CALM with ``reason``, then fail every stream."""
-        if self.error is not None:
-            return
-        self.goaway_sent = self.rejected_peer = True
-        self.h2.close_connection(error_code=ErrorCodes.ENHANCE_YOUR_CALM,
-                                 additional_data=reason.encode())
-        self.fail(ConnectionBroken(f"closed: peer sent {reason} (ENHANCE_YOUR_CALM)"))
-        self.on_output()
-
-    @property
-    def inbound_full(self) -> bool:
-        """True while more than ``max_inbound_backlog`` bytes of received
-        messages wait to be read and none of our output waits for the peer's
-        flow-control window: the driver stops reading the socket until
-        :attr:`on_inbound_drained` is called (the windows we grant may be far
-        larger than what we want to hold in memory per connection). Output
-        that waits for a window keeps reading on, for the WINDOW_UPDATE: a
-        handler that sends before it reads on must not deadlock. Always
-        False on the client side."""
-        full = self.inbound_bytes > self._inbound_limit and not self._window_blocked
-        if full:
-            self._inbound_waiting = True
-        return full
-
-    def _inbound_consumed(self, size: int) -> None:
-        self.inbound_bytes -= size
-        if self._inbound_waiting and self.inbound_bytes <= self._inbound_limit:
-            self._inbound_waiting = False
-            self.on_inbound_drained()
-
-    def reading_paused(self) -> bool:
-        """True when the driver should stop reading because the peer does not
-        take our replies: call it only while the transport is not accepting
-        writes (bytes that wait for the peer's flow-control window must not
-        stop reading, or its WINDOW_UPDATE would never get in). Always
-        False on the client side."""
-        if self.client_side:
-            return False
-        s = self.settings
-        if self._control_queued + self._control_unwritten > s.max_control_backlog:
-            return True
-        backlog = self.h2.output_size
-        for stream in self.streams.values():
-            backlog += stream.queued - stream.moved
-        return backlog > s.max_output_backlog
 
 
 def _reject_requests(stream: StreamCore, headers: Headers) -> None:

@@ -31,6 +31,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 from anyio.abc import SocketAttribute
 from anyio.streams.tls import TLSAttribute
 from h2.errors import ErrorCodes
@@ -61,6 +62,10 @@ from gorums_h2.wire.tls import check_alpn_h2, server_ssl_context
 __all__ = ["ServerConnection", "ServerStream", "StreamHandler", "WireServer", "server_ssl_context"]
 
 StreamHandler = Callable[["ServerStream"], Awaitable[None]]
+
+# loop turns a new handler waits for the rest of the read that opened its
+# stream (a 256 KiB read has at most 146 steps of 200 frames)
+_READ_STEPS_WAITED = 160
 
 class ServerConnection(Connection):
     """A server-side connection: dispatches each new stream to its handler.
@@ -176,6 +181,15 @@ class ServerConnection(Connection):
                 stream.cancel_scope = scope
                 if head.timeout is not None:
                     scope.deadline = anyio.current_time() + head.timeout
+                core = self.core
+                for _ in range(_READ_STEPS_WAITED):
+                    # the read that opened the stream is processed in steps
+                    # (ConnectionCore.receive_step): let it finish, so that a
+                    # reset later in the same read stops the handler before
+                    # it starts (bounded: the read may be paused)
+                    if not core._stepping or stream.local_closed:
+                        break
+                    await anyio.lowlevel.checkpoint()
                 if stream.local_closed:
                     return  # reset (or the connection died) before it started
                 await handler(stream)

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["StreamCore"]
 
 _END_STREAM: Final = ()  # marker in StreamCore._end: half-close with an empty DATA frame
+_UNPARK_CHUNK: Final = 64 * 1024  # parked bytes decoded at a time
 
 
 class StreamCore:
@@ -51,6 +52,8 @@ class StreamCore:
         "_inbound",
         "_inbound_bytes",
         "_out",
+        "_parked",
+        "_parked_end",
         "_unacked",
         "client_side",
         "conn",
@@ -79,6 +82,10 @@ class StreamCore:
         self._inbound: deque[bytes] = deque()
         self._inbound_bytes = 0  # of _inbound, while counted in conn.inbound_bytes
         self._unacked = 0
+        # received bytes kept undecoded while the connection is window-starved
+        # (read_gate.py); END_STREAM seen behind them
+        self._parked: deque[bytearray] | None = None
+        self._parked_end = False
         # queued messages up to which received data is acknowledged at once;
         # beyond it, credit is returned only as the reader catches up
         self.inbound_limit = 0
@@ -136,8 +143,11 @@ class StreamCore:
                     conn._inbound_waiting = False
                     conn.on_inbound_drained()
             if self._unacked and len(inbound) <= self.inbound_limit:
-                self.conn.acknowledge(self.stream_id, self._unacked)
-                self._unacked = 0
+                if self._parked is not None:
+                    self._unpark()  # credit goes back once nothing is parked
+                else:
+                    self.conn.acknowledge(self.stream_id, self._unacked)
+                    self._unacked = 0
             return msg
         if self.end_error is not None:
             raise self.end_error
@@ -181,8 +191,81 @@ class StreamCore:
             self.conn.acknowledge(self.stream_id, flow_len + self._unacked)
             self._unacked = 0
 
+    def _park(self, data: bytes | memoryview, flow_len: int) -> None:
+        """Keep received bytes undecoded and unacknowledged (the connection
+        is window-starved, or earlier bytes of this stream still are parked)."""
+        if self.end_error is not None:
+            self.conn.acknowledge(self.stream_id, flow_len)
+            return
+        parked = self._parked
+        if parked is None:
+            parked = self._parked = deque()
+            self.conn._parked_streams += 1
+        if parked and len(parked[-1]) < _UNPARK_CHUNK:
+            parked[-1] += data  # small frames coalesce: no object per frame
+        else:
+            parked.append(bytearray(data))
+        self._unacked += flow_len
+        size = len(data)
+        self._inbound_bytes += size
+        self.conn.inbound_bytes += size
+
+    def _unpark(self) -> None:
+        """Decode parked bytes, a chunk of up to 64 KiB at a time (so a backlog of tiny
+        messages never becomes objects all at once), unless the connection
+        is still starved; the END_STREAM behind them follows the last."""
+        conn = self.conn
+        parked = self._parked
+        if parked is None or conn.window_starved:
+            return
+        messages: list[bytes] = []
+        taken = 0
+        try:
+            while parked and not messages:
+                chunk = bytes(parked.popleft())
+                taken += len(chunk)
+                messages = self._decoder.feed(chunk)
+        except StatusError as exc:
+            self._drop_parked(taken + sum(map(len, parked)))
+            conn.abort_stream(self, exc)
+            return
+        size = sum(map(len, messages))
+        self._inbound_bytes += size - taken
+        conn.inbound_bytes += size
+        conn._inbound_consumed(taken)
+        if messages:
+            callback = self.on_message
+            if callback is not None:
+                for msg in messages:
+                    callback(msg)
+            else:
+                self._inbound.extend(messages)
+                self._wake_receivers()
+        if not parked:
+            self._drop_parked(0)
+            if self._parked_end:
+                self._parked_end = False
+                self._finish_receiving()
+
+    def _drop_parked(self, size: int) -> None:
+        self._parked = None
+        if size:
+            self._inbound_bytes -= size
+            self.conn._inbound_consumed(size)
+        self.conn._unparked()
+        if not self._inbound and self._unacked:
+            self.conn.acknowledge(self.stream_id, self._unacked)
+            self._unacked = 0
+
     def _on_end_stream(self) -> None:
         self._transition(StreamEvent.RECV_END)
+        if self._parked is not None:
+            self._parked_end = True  # after the parked messages
+        else:
+            self._finish_receiving()
+        self.conn._maybe_forget(self)
+
+    def _finish_receiving(self) -> None:
         if self.end_error is None:
             if self._decoder.buffered:
                 self._set_end(ProtocolViolation("stream ended in the middle of a message"))
@@ -190,7 +273,6 @@ class StreamCore:
                 self._set_end(ProtocolViolation("server closed the stream without trailers"))
             else:
                 self._set_end(self.status if self.status is not None else EndOfStream())
-        self.conn._maybe_forget(self)
 
     def _set_end(self, exc: BaseException) -> None:
         """Record the terminal outcome of the receive side (first one wins)."""

@@ -11,8 +11,8 @@
   can break every rule; :class:`FrameReader` parses what the server answers.
 
 Bounds come from the issue's "done when" (probe gap, RSS per attacking
-connection); CPU on the CI machine is shared, so :data:`GAP` is twice the
-issue's 0.5 s target, and each run prints the measured figures (``-s``).
+connection); CPU on the CI machine is shared, so :data:`GAP` is 0.75 s
+rather than the issue's 0.5 s, and each run prints the measured figures (``-s``).
 """
 
 from __future__ import annotations
@@ -37,10 +37,12 @@ from gorums_h2.testing.testing_pb2 import Echo
 from gorums_h2.wire.client import connect
 
 NODE_STREAM = "/ordering.Gorums/NodeStream"
-# The issue's target is no gap over 0.5 s (measured: 0.02-0.25 s typically);
-# the tests allow twice that, as the CI machine's cores are shared and a test
-# must not fail on someone else's load.
-GAP = 1.0  # the longest silence the probe may see during an attack (seconds)
+# The issue's target is no gap over 0.5 s (measured on a loaded 2-core
+# machine: 0.02-0.3 s typically, 0.6 s at worst); the tests allow 0.75 s, as
+# the CI machine's cores are shared and a test must not fail on someone
+# else's load. bench/security_gaps.py runs them with the issue's 0.5 s
+# (GORUMS_SECURITY_GAP) and prints the figures.
+GAP = float(os.environ.get("GORUMS_SECURITY_GAP", "0.75"))  # seconds of probe silence
 RSS_PER_ATTACKER_KIB = 8 * 1024  # the issue's bound per attacking connection
 
 # frame types and codes
@@ -153,18 +155,21 @@ def backend_id(anyio_backend: Any) -> str:
     return str(anyio_backend)
 
 
-def _spawn_server(backend: str, lifetime: float) -> subprocess.Popen[bytes]:
+def _spawn_server(backend: str, lifetime: float, overrides: dict[str, int]
+                  ) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, str(_SERVER), backend, str(lifetime)],
+    args = [f"{k}={v}" for k, v in overrides.items()]
+    return subprocess.Popen([sys.executable, str(_SERVER), backend, str(lifetime), *args],
                             stdout=subprocess.PIPE, env=env)
 
 
 @asynccontextmanager
-async def server_process(backend: Any, lifetime: float = 60.0
+async def server_process(backend: Any, lifetime: float = 60.0,
+                         overrides: dict[str, int] | None = None,
                          ) -> AsyncIterator[tuple[int, int]]:
     """A default Server in a subprocess on ``backend`` (an ``anyio_backend``
-    value); yields ``(port, pid)``."""
-    proc = _spawn_server(backend_id(backend), lifetime)
+    value), with ``overrides`` of its ``WireSettings``; yields ``(port, pid)``."""
+    proc = _spawn_server(backend_id(backend), lifetime, overrides or {})
     try:
         assert proc.stdout is not None
         line = await anyio.to_thread.run_sync(proc.stdout.readline)
@@ -256,11 +261,13 @@ class Outcome:
         self.goaway: int | None = None
         self.resets: dict[int, int] = {}
         self.closed = False
+        self.sent = 0  # bytes of the payload the attacker got into its socket
 
     def __repr__(self) -> str:
         return (f"Outcome(gap={self.max_gap:.2f}s, replies={self.probe_replies}, "
                 f"errors={self.probe_errors!r}, rss=+{self.rss_growth_kib / 1024:.1f}MiB, "
-                f"goaway={self.goaway}, resets={self.resets}, closed={self.closed})")
+                f"goaway={self.goaway}, resets={self.resets}, closed={self.closed}, "
+                f"sent={self.sent / 2**20:.1f}MiB)")
 
     def report(self, name: str) -> None:
         """Print the figures (shown with ``pytest -s``; the docs quote them)."""
@@ -277,15 +284,17 @@ class Outcome:
 
 async def run_attack(backend: Any, payload: bytes, *, settings: dict[int, int] | None = None,
                      read: bool = True, duration: float = 2.0,
-                     chunks: list[bytes] | None = None) -> Outcome:
+                     chunks: list[bytes] | None = None,
+                     overrides: dict[str, int] | None = None) -> Outcome:
     """Start a server process and a probe, send ``payload`` on a raw connection
     (reading the server's answers unless ``read`` is False), watch for
     ``duration`` seconds (less once the server closed the connection), and
     report. Build ``payload`` before calling: building it here would stall
     the probe, which runs in this process. ``chunks`` instead sends each
-    chunk as a write of its own, 20 ms apart (separate reads for the server)."""
+    chunk as a write of its own, 20 ms apart (separate reads for the server).
+    ``overrides`` change the server's ``WireSettings``."""
     out = Outcome()
-    async with server_process(backend) as (port, pid):
+    async with server_process(backend, overrides=overrides) as (port, pid):
         await anyio.sleep(0.2)
         base = rss_kib(pid)
         peak = base
@@ -300,6 +309,7 @@ async def run_attack(backend: Any, payload: bytes, *, settings: dict[int, int] |
                         return
                     for i in range(0, len(payload), 1 << 18):
                         await sock.send(payload[i:i + (1 << 18)])
+                        out.sent = i + len(payload[i:i + (1 << 18)])
                 except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
                     pass  # the server closed the connection: expected
 

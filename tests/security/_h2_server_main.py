@@ -1,9 +1,11 @@
 """A default gorums ``Server`` in its own process, for the HTTP/2 attack tests.
 
-``python _h2_server_main.py BACKEND LIFETIME`` (asyncio, trio or uvloop)
-serves the echo test service on a free 127.0.0.1 port, prints the port on
-one line, and exits after LIFETIME seconds at the latest (the tests
-terminate it earlier). A separate process lets the tests read the server's
+``python _h2_server_main.py BACKEND LIFETIME [NAME=VALUE ...]`` (asyncio,
+trio or uvloop) serves the echo test service on a free 127.0.0.1 port,
+prints the port on one line, and exits after LIFETIME seconds at the latest
+(the tests terminate it earlier). ``NAME=VALUE`` pairs override
+``WireSettings`` fields (integers), to test one defence with another
+lifted. A separate process lets the tests read the server's
 RSS from /proc and keeps the attacker's and the probe's CPU apart from the
 server's.
 """
@@ -14,11 +16,14 @@ import sys
 
 import anyio
 
-from gorums_h2.testing.services import echo_server_fn
+from gorums_h2.server import Server
+from gorums_h2.testing.services import EchoService, register_echo_service
+from gorums_h2.wire.settings import WireSettings
 
 
-async def main(lifetime: float) -> None:
-    server = echo_server_fn(0)
+async def main(lifetime: float, overrides: dict[str, int]) -> None:
+    server = Server(wire_settings=WireSettings(**overrides))  # type: ignore[arg-type]
+    register_echo_service(server, EchoService(0))
     async with anyio.create_task_group() as tg:
         _, port = await tg.start(server.serve_tcp, "127.0.0.1", 0)
         print(port, flush=True)
@@ -29,7 +34,9 @@ async def main(lifetime: float) -> None:
 if __name__ == "__main__":
     backend = sys.argv[1]
     lifetime = float(sys.argv[2])
+    overrides = {k: int(v) for k, v in (arg.split("=", 1) for arg in sys.argv[3:])}
     if backend == "uvloop":
-        anyio.run(main, lifetime, backend="asyncio", backend_options={"use_uvloop": True})
+        anyio.run(main, lifetime, overrides, backend="asyncio",
+                  backend_options={"use_uvloop": True})
     else:
-        anyio.run(main, lifetime, backend=backend)
+        anyio.run(main, lifetime, overrides, backend=backend)

@@ -14,6 +14,7 @@ from h2.errors import ErrorCodes
 from hpack import Encoder
 from hyperframe.frame import GoAwayFrame, PingFrame, RstStreamFrame
 
+from gorums_h2.wire._hpack import install
 from gorums_h2.wire.headers import build_trailers
 from gorums_h2.wire.limits import RateBudget
 from gorums_h2.wire.protocol import ConnectionCore
@@ -265,3 +266,54 @@ def test_a_client_never_pauses_reading() -> None:
     assert pair.client.inbound_bytes > MiB and not pair.client.inbound_full
     cs.queue_message(b"c" * MiB)
     assert not pair.client.reading_paused()
+
+
+# ---- SETTINGS_MAX_HEADER_LIST_SIZE ----
+
+def _metadata_headers(size: int) -> list[tuple[bytes, bytes]]:
+    return [*request_headers(), (b"x-big", b"m" * size)]
+
+
+def test_a_raised_header_list_limit_is_applied_to_the_decoder() -> None:
+    # h2 alone kept its 64 KiB default whatever we advertised
+    pair = CorePair(server_settings=WireSettings(max_header_list_size=1 << 20))
+    install(pair.client.h2)  # linear-time HPACK (hpack's own is quadratic)
+    pair.client.open_stream(_metadata_headers(200_000))
+    pair.pump()
+    assert pair.server.error is None
+    (_, headers), = pair.requests
+    assert (b"x-big", b"m" * 200_000) in headers
+
+
+def test_a_lowered_header_list_limit_is_enforced() -> None:
+    seen: list[bytes] = []
+    pair = CorePair(server_settings=WireSettings(max_header_list_size=4096),
+                    tap=lambda direction, data: seen.append(data) if direction == "s2c" else None)
+    pair.client.open_stream(_metadata_headers(3000))  # within: served
+    pair.pump()
+    assert pair.server.error is None and len(pair.requests) == 1
+    pair.client.open_stream(_metadata_headers(8000))  # above 4 KiB: refused
+    pair.pump()
+    assert len(pair.requests) == 1 and pair.server.error is not None
+    goaways = [f for data in seen for f in parse_frames(data) if isinstance(f, GoAwayFrame)]
+    assert [f.error_code for f in goaways] == [ErrorCodes.ENHANCE_YOUR_CALM]
+
+
+# ---- bounded work per read ----
+
+def test_a_read_is_processed_in_steps_of_at_most_200_frames() -> None:
+    core, _ = server(WireSettings(max_empty_frames=10**9))
+    pings = b"".join(frame(PING, 0, 0, i.to_bytes(8, "big")) for i in range(1000))
+    answered = 0
+    # reads cut at odd offsets: h2 holds part of a frame (or of its header)
+    for cut in (17 * 300 + 5, 17 * 700 + 11):
+        for data in (pings[:cut], pings[cut:]):
+            steps = []
+            rest = data
+            while rest:
+                left = core.receive_step(rest)
+                steps.append(len(rest) - len(left))
+                rest = left
+            assert all(step <= 200 * 17 + 17 for step in steps), steps
+            answered += sum(isinstance(f, PingFrame) for f in sent(core))
+    assert answered == 2000 and core.error is None
