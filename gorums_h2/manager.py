@@ -25,11 +25,12 @@ import anyio.abc
 
 from gorums_h2._groups import TaskGroup
 from gorums_h2.backoff import Backoff
-from gorums_h2.channel import BackChannel, ChannelOptions, NodeChannel
+from gorums_h2.channel import ChannelOptions, NodeChannel
 from gorums_h2.codec import WireLike, WireProtocol, get_wire
 from gorums_h2.configuration import Configuration
 from gorums_h2.node import Node
 from gorums_h2.nodelist import NodeListOption
+from gorums_h2.routes import BackChannel
 from gorums_h2.wire.errors import ConnectionClosed
 from gorums_h2.wire.metadata import Metadata, MetadataLike
 from gorums_h2.wire.settings import WireSettings
