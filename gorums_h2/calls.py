@@ -138,7 +138,7 @@ async def _rpc_call(ctx: NodeContext, req: ProtoMessage, method: str,
     info = method_info(method, response_type)  # type: ignore[arg-type]
     node = ctx.node
     node.manager.check_open()
-    channel = node._channel
+    channel = node.channel
     timeout = ctx.timeout
     deadline = None if timeout is None else loop_time() + timeout
     await _wait_room(channel, deadline, timeout)
@@ -205,7 +205,7 @@ async def _unicast(ctx: NodeContext, req: ProtoMessage, method: str,
     node = ctx.node
     if not ignore_errors:
         node.manager.check_open()
-    channel = node._channel
+    channel = node.channel
     if ignore_errors:
         seq = node.manager.next_seq()
         wire = node.manager.wire
@@ -281,7 +281,7 @@ async def _multicast(ctx: ConfigContext, req: Req, method: str, ignore_errors: b
     errors: dict[int, BaseException] = {}
     for node, envelope in client_ctx.envelopes(header):
         try:
-            node._channel.send(seq, envelope, None)
+            node.channel.send(seq, envelope, None)
         except StatusError as exc:
             errors[node.id] = exc
     if errors and not ignore_errors:

@@ -98,6 +98,11 @@ class NodeChannel:
     def connected(self) -> bool:
         return self.stream is not None
 
+    @property
+    def closing(self) -> bool:
+        """True once the channel stops for good (its manager closes)."""
+        return self._closing
+
     # ---- sending ----
 
     def send(self, seq: int, envelope: bytes, route: Route | None, *,
@@ -472,7 +477,7 @@ async def wait_for_draining(nodes: Iterable[Node], deadline: float | None) -> No
     for every node whose ``send_buffer_size`` queue is full (free when the
     limit is not set), until ``deadline`` at most."""
     for node in nodes:
-        channel = node._channel
+        channel = node.channel
         if channel._tickets and channel.count_full():
             await channel.wait_count_room(deadline)
 

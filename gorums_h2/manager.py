@@ -162,7 +162,7 @@ class Manager:
             return
         self._closed = True
         for node in self._nodes.values():
-            node._channel.stop()
+            node.channel.stop()
 
     @property
     def closed(self) -> bool:
@@ -197,8 +197,14 @@ class Manager:
             raise RuntimeError("the Manager is not running: use `async with Manager() as mgr`")
         return Configuration(nodes.nodes(self))
 
-    def _add_node(self, node_id: int, host: str, port: int) -> Node:
-        """Return the node for (id, address), creating and connecting it if new."""
+    def add_node(self, node_id: int, host: str, port: int) -> Node:
+        """Return the node for (id, address), creating and connecting it if new.
+
+        The seam node lists build configurations through
+        (:class:`~gorums_h2.nodelist.NodeListOption`); ``host`` is a resolved
+        IP. Raises ValueError if the ID or the address already belongs to
+        another node.
+        """
         existing = self._nodes.get(node_id)
         at_address = self._by_address.get((host, port))
         if existing is not None:
@@ -228,6 +234,10 @@ class Manager:
         assert self._tg is not None
         self._tg.start_soon(channel.run, name=f"gorums node {node.address}")
         return node
+
+    def node_at(self, host: str, port: int) -> Node | None:
+        """The node at a resolved ``host:port``, or None if the manager has none there."""
+        return self._by_address.get((host, port))
 
     def node_ids(self) -> list[int]:
         """IDs of all nodes, in the order they were added."""

@@ -124,7 +124,7 @@ class QuorumCallState(Generic[Resp]):
             self.deadline = now + ctx.timeout
         active = self._active
         for node, envelope in self._client_ctx.envelopes(header):
-            channel = node._channel
+            channel = node.channel
             self.expected += 1
             try:
                 channel.send(seq, envelope, self)

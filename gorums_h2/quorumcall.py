@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -25,10 +26,23 @@ from google.protobuf.message import Message as ProtoMessage
 
 from gorums_h2.codec import MethodInfo
 from gorums_h2.errors import IncompleteError
-from gorums_h2.futures import LEVEL_NOT_SET, Async, Correctable
+from gorums_h2.futures import (
+    LEVEL_NOT_SET,
+    Async,
+    Correctable,
+    drive_async,
+    update_correctable,
+)
 from gorums_h2.interceptors import ClientCtx, QuorumInterceptor
 from gorums_h2.quorum_state import CallIterator, QuorumCallState
-from gorums_h2.responses import CONSUMED, NodeResponse, ResponseSeq, aclose_iterator
+from gorums_h2.responses import (
+    CONSUMED,
+    NodeResponse,
+    ResponseSeq,
+    aclose_iterator,
+    claim,
+    claimed_iter,
+)
 
 if TYPE_CHECKING:
     from gorums_h2.context import ConfigContext
@@ -87,7 +101,7 @@ class Responses(Generic[Resp]):
         (here, or by iterating ``seq()``, ``ignore_errors()`` or ``filter()``)."""
         if self._used:
             raise RuntimeError(CONSUMED)
-        self._seq._claim()
+        claim(self._seq)
         self._used = True
 
     def _check_threshold(self, n: int, *, positive: bool = True) -> None:
@@ -120,7 +134,7 @@ class Responses(Generic[Resp]):
     def _guard(self, seq: ResponseSeq[Resp], *, claim: bool = True) -> ResponseSeq[Resp]:
         def iterate() -> AsyncIterator[NodeResponse[Resp]]:
             # (claim=False: the caller already claimed the replies, see _use)
-            it = CallIterator(seq.__aiter__() if claim else seq._iter(), self._call)
+            it = CallIterator(seq.__aiter__() if claim else claimed_iter(seq), self._call)
             if self._iterators is None:
                 self._iterators = weakref.WeakSet()
             self._iterators.add(it)
@@ -157,14 +171,14 @@ class Responses(Generic[Resp]):
     async def collect_n(self, n: int) -> dict[int, Resp | None]:
         self._use()
         try:
-            return await ResponseSeq(self._seq._iter).collect_n(n)
+            return await ResponseSeq(partial(claimed_iter, self._seq)).collect_n(n)
         finally:
             self._call.close()
 
     async def collect_all(self) -> dict[int, Resp | None]:
         self._use()
         try:
-            return await ResponseSeq(self._seq._iter).collect_all()
+            return await ResponseSeq(partial(claimed_iter, self._seq)).collect_all()
         finally:
             self._call.close()
 
@@ -201,7 +215,7 @@ class Responses(Generic[Resp]):
         call = self._call
         call.quorum = call.quorum or "threshold"
         it: AsyncIterator[NodeResponse[Resp]] = (
-            self._seq._iter() if self._intercepted else call)
+            claimed_iter(self._seq) if self._intercepted else call)
         errors: dict[int, BaseException] = {}
         first: Resp | None = None
         successes = 0
@@ -261,7 +275,7 @@ class Responses(Generic[Resp]):
         self._use()
         self._call.start()
         fut: Async[Resp] = Async()
-        manager.spawn(fut._drive, compute)
+        manager.spawn(drive_async, fut, compute)
         return fut
 
     def correctable(self, threshold: int) -> Correctable[Resp]:
@@ -280,7 +294,7 @@ class Responses(Generic[Resp]):
     async def _drive_correctable(self, corr: Correctable[Resp], threshold: int) -> None:
         call = self._call
         it: AsyncIterator[NodeResponse[Resp]] = (
-            self._seq._iter() if self._intercepted else call)
+            claimed_iter(self._seq) if self._intercepted else call)
         errors: dict[int, BaseException] = {}
         level = LEVEL_NOT_SET
         last: Resp | None = None
@@ -292,16 +306,16 @@ class Responses(Generic[Resp]):
                 level = 1 if level == LEVEL_NOT_SET else level + 1
                 last = response.value
                 done = level >= threshold
-                corr._update(last, level, done)
+                update_correctable(corr, last, level, done)
                 if done:
                     return
             failure = IncompleteError(
                 errors, _shortfall(max(level, 0), threshold, len(errors), call.expected))
             call.close(failure)
-            corr._update(last, level, True, failure)
+            update_correctable(corr, last, level, True, failure)
         except Exception as exc:
             call.close(exc)
-            corr._update(last, level, True, exc)
+            update_correctable(corr, last, level, True, exc)
         finally:
             call.close()
             if it is not call:

@@ -213,7 +213,7 @@ class Server:
         except UnknownMethodError:
             info = None  # looked up again when the first request arrives
         self._handlers[method] = _Registered(chained, info)
-        self.health._add_service(method.rpartition(".")[0])
+        self.health.add_service(method.rpartition(".")[0])
 
     # ---- serving ----
 
@@ -240,12 +240,12 @@ class Server:
         shutting down" after a GOAWAY, then stop. Clients see
         :class:`~gorums_h2.errors.NodeShutdownError`. Health checks say
         NOT_SERVING from the start (health watchers get it, then UNAVAILABLE)."""
-        self.health._server_stopping()
+        self.health.server_stopping()
         await self.wire.graceful_shutdown(grace)
 
     def stop(self) -> None:
         """Stop at once: close connections, cancel handlers."""
-        self.health._server_stopping()
+        self.health.server_stopping()
         self.wire.stop()
 
     # ---- the NodeStream ----
@@ -300,7 +300,7 @@ class Server:
         async with anyio.create_task_group() as tg:
             state.tg = tg
             if node is not None:
-                channel = node._channel
+                channel = node.channel
                 assert isinstance(channel, InboundChannel)
                 state.channel = channel
                 send, received = anyio.create_memory_object_stream[bytes | Envelope](

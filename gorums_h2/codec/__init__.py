@@ -3,7 +3,6 @@
 
 from gorums_h2.codec.envelope import (
     EnvelopeError,
-    decode,
     decode_full,
     decode_metadata,
     encode,
@@ -39,7 +38,6 @@ __all__ = [
     "WireLike",
     "WireProtocol",
     "call_type_of",
-    "decode",
     "decode_full",
     "decode_metadata",
     "encode",

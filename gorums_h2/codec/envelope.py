@@ -20,7 +20,6 @@ from gorums_h2.pb import ordering_pb2, status_pb2
 
 __all__ = [
     "EnvelopeError",
-    "decode",
     "decode_full",
     "decode_metadata",
     "encode",
@@ -150,18 +149,12 @@ def decode_metadata(md: bytes) -> ordering_pb2.Metadata:
         raise EnvelopeError(f"cannot parse gorums metadata: {exc}") from None
 
 
-def decode(body: bytes) -> tuple[ordering_pb2.Metadata, bytes]:
-    """Split and parse an envelope: (Metadata, message bytes).
+def decode_full(body: bytes) -> tuple[ordering_pb2.Metadata, bytes, bytes]:
+    """Split and parse a v0.11 envelope: (Metadata, metadata bytes, message bytes).
 
     When the metadata parses but the message framing is broken, the raised
     :class:`EnvelopeError` carries the seq number and method.
     """
-    md, _, msg = decode_full(body)
-    return md, msg
-
-
-def decode_full(body: bytes) -> tuple[ordering_pb2.Metadata, bytes, bytes]:
-    """Like :func:`decode`, also returning the metadata bytes: (Metadata, md bytes, msg)."""
     try:
         md_bytes, msg = split(body)
     except EnvelopeError as exc:

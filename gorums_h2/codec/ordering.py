@@ -54,15 +54,12 @@ class OrderingWire(WireProtocol):
             md = _parse(md_bytes)
         except (EnvelopeError, DecodeError) as exc:
             raise _envelope_error(body, exc) from None
-        env = Envelope(md.message_seq_no, md.method, payload,
+        return Envelope(md.message_seq_no, md.method, payload,
                        _from_proto(md.status) if md.HasField("status") and md.status.code
-                       else None)
-        env._parsed = md
-        env._raw_md = md_bytes
-        return env
+                       else None, parsed=md, raw_metadata=md_bytes)
 
     def encode_reply(self, request: Envelope, payload: bytes) -> bytes:
-        md = request._raw_md
+        md = request.raw_metadata
         if md is None:
             entries = request.entries
             md = encode_metadata(request.seq, encode_method_field(request.method), b"",

@@ -141,7 +141,7 @@ class ServerConnection(Connection):
                              f'grpc: Decompressor is not installed for grpc-encoding '
                              f'"{head.encoding}"')
                 return
-            stream._decoder.encoding = head.encoding
+            stream.set_receive_encoding(head.encoding)
         compression = self.server.settings.compression
         if compression is not None and compression in head.accept_encoding:
             stream.send_encoding = compression  # the client can read it: compress replies

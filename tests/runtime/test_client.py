@@ -313,7 +313,7 @@ async def test_logger_receives_connection_errors(caplog: pytest.LogCaptureFixtur
     async with g.Manager(logger=logger, backoff=g.Backoff(base_delay=30)) as mgr:
         cfg = mgr.new_configuration(g.with_node_list(["127.0.0.1:1"]))
         with anyio.fail_after(5):
-            await cfg.nodes()[0]._channel.wait_ready()
+            await cfg.nodes()[0].channel.wait_ready()
     assert any("127.0.0.1:1" in r.getMessage() for r in caplog.records)
 
 
