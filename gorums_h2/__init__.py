@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the names for mypy and IDEs; at runtime __getattr__ imports
     from gorums_h2.calls import multicast, quorum_call, quorum_call_stream, rpc_call, unicast
     from gorums_h2.channel import SendQueueFull
     from gorums_h2.codec import Envelope, WireProtocol
+    from gorums_h2.codec.ordering import CONTENT_SUBTYPE
     from gorums_h2.configuration import Configuration
     from gorums_h2.context import ConfigContext, NodeContext
     from gorums_h2.errors import (
@@ -62,10 +63,6 @@ if TYPE_CHECKING:  # the names for mypy and IDEs; at runtime __getattr__ imports
     )
     from gorums_h2.system import System, local_systems
     from gorums_h2.wire import Metadata, ServerLimits, StatusCode, StatusError, WireSettings
-
-CONTENT_SUBTYPE = "gorums"
-"""The gRPC content subtype of v0.11's NodeStream (``application/grpc+gorums``);
-Go Gorums master's ``stream`` wire uses plain ``application/grpc``."""
 
 __all__ = [
     "CONTENT_SUBTYPE",
@@ -140,6 +137,7 @@ __all__ = [
 # loads its module on first access (PEP 562), so ``gorums_h2.wire`` or
 # ``gorums_h2.codec`` can be imported without the runtime (tests/test_imports.py).
 _EXPORTS: dict[str, str] = {
+    "CONTENT_SUBTYPE": "gorums_h2.codec.ordering",
     "GEN_VERSION": "gorums_h2._version",
     "MIN_GEN_VERSION": "gorums_h2._version",
     "VersionError": "gorums_h2._version",

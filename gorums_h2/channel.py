@@ -37,6 +37,7 @@ from gorums_h2 import _telemetry
 from gorums_h2.codec import SERVER_CALL_BIT, WIRES, Envelope, EnvelopeError, WireProtocol
 from gorums_h2.errors import NodeShutdownError, WireMismatchError
 from gorums_h2.liveness import LivenessProbe
+from gorums_h2.nodelist import canonical_address
 from gorums_h2.routes import (
     STALLED_AFTER,
     ChannelOptions,
@@ -70,7 +71,7 @@ class NodeChannel:
     def __init__(self, host: str, port: int, options: ChannelOptions) -> None:
         self.host = host
         self.port = port
-        self.address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.address = canonical_address(host, port)
         self.options = options
         self.node: Node  # set by the manager right after construction
         self.routes: dict[int, Route] = {}

@@ -41,7 +41,7 @@ class Node:
         self.id = node_id
         self.host = host
         self.port = port
-        self.address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.address = channel.address  # the one spelling, nodelist.canonical_address
         self.manager = manager
         self.channel = channel
 

@@ -131,6 +131,8 @@ async def resolve_address_async(address: str) -> tuple[str, int]:
 
 
 def canonical_address(ip: str, port: int) -> str:
+    """``host:port``, an IPv6 host in brackets (Go's ``net.JoinHostPort``): the
+    one spelling of an address in node IDs, ``Node.address`` and messages."""
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 

@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
-from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
 from gorums_h2 import _telemetry
@@ -22,6 +21,7 @@ from gorums_h2.channel import wait_for_draining
 from gorums_h2.codec import Envelope, MethodInfo
 from gorums_h2.interceptors import ClientCtx
 from gorums_h2.responses import NodeResponse, aclose_iterator
+from gorums_h2.routes import decode_reply
 from gorums_h2.wire.clock import loop_time
 from gorums_h2.wire.signal import Signal
 from gorums_h2.wire.status import StatusCode, StatusError
@@ -138,17 +138,12 @@ class QuorumCallState(Generic[Resp]):
     # ---- Route ----
 
     def deliver(self, node: Node, env: Envelope) -> None:
-        status = env.status
         response: NodeResponse[Resp]
-        if status is not None:
-            response = NodeResponse(node.id, None, status)
-        else:
-            try:
-                response = NodeResponse(node.id, self._response_type.FromString(env.payload),
-                                        None)
-            except DecodeError as exc:
-                response = NodeResponse(node.id, None, StatusError(
-                    StatusCode.INTERNAL, f"cannot decode reply from node {node.id}: {exc}"))
+        try:
+            response = NodeResponse(node.id, decode_reply(env, self._response_type, node.id),
+                                    None)
+        except StatusError as exc:
+            response = NodeResponse(node.id, None, exc)
         if not self.streaming:
             self._active.pop(node.id, None)
         self._queue.append(response)

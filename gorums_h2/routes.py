@@ -12,7 +12,10 @@ import random
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from google.protobuf.message import DecodeError
+from google.protobuf.message import Message as ProtoMessage
 
 from gorums_h2.backoff import Backoff
 from gorums_h2.codec import Envelope, WireProtocol
@@ -30,8 +33,11 @@ __all__ = [
     "ChannelOptions",
     "Route",
     "SendQueueFull",
+    "decode_reply",
     "size_text",
 ]
+
+M = TypeVar("M", bound=ProtoMessage)
 
 MiB = 1024 * 1024
 
@@ -40,6 +46,21 @@ STALLED_AFTER = 0.25
 """Seconds the oldest of ``send_buffer_size`` unwritten messages may wait
 before quorum calls and multicasts stop waiting for that node's queue (a
 draining queue empties in far less)."""
+
+
+def decode_reply(env: Envelope, response_type: type[M], node_id: int) -> M:
+    """The reply message ``env`` carries from node ``node_id``.
+
+    Raises the StatusError of a status reply, or INTERNAL if the payload is
+    not a ``response_type``.
+    """
+    if env.status is not None:
+        raise env.status
+    try:
+        return response_type.FromString(env.payload)
+    except DecodeError as exc:
+        raise StatusError(StatusCode.INTERNAL,
+                          f"cannot decode reply from node {node_id}: {exc}") from None
 
 
 def size_text(n: int) -> str:

@@ -14,7 +14,7 @@ import anyio.abc
 from gorums_h2._groups import TaskGroup
 from gorums_h2.configuration import Configuration
 from gorums_h2.manager import Manager
-from gorums_h2.nodelist import parse_listen_address, with_node_list
+from gorums_h2.nodelist import canonical_address, parse_listen_address, with_node_list
 from gorums_h2.server import Server
 
 __all__ = ["System", "local_systems"]
@@ -105,7 +105,7 @@ class System:
             self._tg.cancel_scope.cancel()
             await self._tg_cm.__aexit__(None, None, None)
             raise
-        self.address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.address = canonical_address(host, port)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
@@ -132,7 +132,7 @@ class System:
         errors: list[Exception] = []
         for closer in reversed(self._closers):
             try:
-                await _close(closer)
+                await close_resource(closer)
             except Exception as exc:
                 errors.append(exc)
         if len(errors) == 1:
@@ -146,7 +146,9 @@ class System:
         await self.stop()
 
 
-async def _close(closer: Closer) -> None:
+async def close_resource(closer: Closer) -> None:
+    """Close ``closer`` with its ``aclose()`` or ``close()`` (sync or async);
+    TypeError if it has neither."""
     close = getattr(closer, "aclose", None) or getattr(closer, "close", None)
     if close is None:
         raise TypeError(f"{closer!r} has no close() or aclose()")

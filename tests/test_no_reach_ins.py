@@ -41,6 +41,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         ("_dirty", "_maybe_forget", "_close_stream", "_unconfirmed",
          "_inbound_waiting", "_inbound_limit"),
         "ConnectionCore's state, updated by its streams (one state machine)"),
+    "wire/_trio_io.py": {"_eof_message": "shared with wire/_io.py (engineer io's split)"},
     "wire/server.py": {"_on_made": "serve_tcp's asyncio path (the I/O selection, engineer io)"},
 }
 
@@ -86,6 +87,14 @@ def _foreign_reads(path: Path) -> list[tuple[int, str, str]]:
         if _is_own(node.value) or attr in own:
             continue
         found.append((node.lineno, attr, ast.unparse(node)))
+    for node in ast.walk(tree):  # ``from gorums_h2.x import _name`` (a module is fine)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gorums_h2"):
+            base = PACKAGE.parent.joinpath(*(node.module or "").split("."))
+            for alias in node.names:
+                name = alias.name
+                if (name.startswith("_") and not name.startswith("__")
+                        and not (base / f"{name}.py").exists()):
+                    found.append((node.lineno, name, f"from {node.module} import {name}"))
     return found
 
 
@@ -114,6 +123,14 @@ def test_the_scan_sees_a_reach_in(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text("def f(node):\n    return node._secret\n", encoding="utf-8")
     assert reach_ins(probe, "probe.py") == ["probe.py:2: node._secret"]
+
+
+def test_the_scan_sees_a_private_import(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("from gorums_h2.codec.envelope import _x\nfrom gorums_h2 import _version\n",
+                     encoding="utf-8")
+    assert reach_ins(probe, "probe.py") == [
+        "probe.py:1: from gorums_h2.codec.envelope import _x"]
 
 
 def test_own_privates_are_allowed() -> None:

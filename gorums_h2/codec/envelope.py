@@ -62,7 +62,7 @@ def encode_varint(value: int) -> bytes:
     return bytes(out)
 
 
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+def read_varint(data: bytes, pos: int) -> tuple[int, int]:
     """Return (value, next position); EnvelopeError if truncated or too long."""
     result = 0
     shift = 0
@@ -128,12 +128,12 @@ def split(body: bytes) -> tuple[bytes, bytes]:
     Raises :class:`EnvelopeError` when a length runs past the end or bytes
     are left over.
     """
-    md_len, pos = _read_varint(body, 0)
+    md_len, pos = read_varint(body, 0)
     md_end = pos + md_len
     if md_end > len(body):
         raise EnvelopeError(
             f"metadata length {md_len} exceeds envelope of {len(body)} bytes")
-    msg_len, msg_pos = _read_varint(body, md_end)
+    msg_len, msg_pos = read_varint(body, md_end)
     msg_end = msg_pos + msg_len
     if msg_end != len(body):
         raise EnvelopeError(
@@ -160,7 +160,7 @@ def decode_full(body: bytes) -> tuple[ordering_pb2.Metadata, bytes, bytes]:
     except EnvelopeError as exc:
         # the metadata may still be readable: report its seq number
         try:
-            md_len, pos = _read_varint(body, 0)
+            md_len, pos = read_varint(body, 0)
             if pos + md_len <= len(body):
                 md = Metadata.FromString(body[pos : pos + md_len])
                 exc.seq_no, exc.method = md.message_seq_no, md.method

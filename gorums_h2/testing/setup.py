@@ -202,9 +202,9 @@ test_context.__test__ = False  # type: ignore[attr-defined]
 def closer(resource: Any) -> Callable[[], Awaitable[None]]:
     """An async function that closes ``resource`` (Go's ``Closer``): works for
     anything with ``close()`` or ``aclose()``, sync or async."""
-    from gorums_h2.system import _close
+    from gorums_h2.system import close_resource
 
     async def close() -> None:
-        await _close(resource)
+        await close_resource(resource)
 
     return close
