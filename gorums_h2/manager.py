@@ -18,7 +18,10 @@ import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Unpack
+
+if TYPE_CHECKING:
+    from gorums_h2.options import ManagerOptions
 
 import anyio
 import anyio.abc
@@ -52,12 +55,13 @@ class Manager:
     * ``logger`` — where connection errors are logged (Go's WithLogger);
     * ``metadata`` — sent as headers of every node's stream (WithMetadata);
     * ``per_node_metadata`` — ``f(node_id)`` adds headers per node (WithPerNodeMetadata);
-    * ``send_buffer_size`` — messages that may wait unwritten per node:
+    * ``send_buffer_size`` — a count of *messages* (not bytes; Go's
+      ``WithSendBufferSize``) that may wait unwritten per node:
       beyond it RPCs and unicasts wait (bounded by the call), quorum calls
       and multicasts wait at most ``STALLED_AFTER`` (0.25 s) for a draining
       queue (0: no message limit). The queue is *full* beyond
-      ``wire_settings.send_buffer_bytes``: quorum calls and multicasts then
-      fail that node's part at once with
+      ``wire_settings.send_buffer_bytes`` (a count of *bytes*): quorum calls
+      and multicasts then fail that node's part at once with
       :class:`~gorums_h2.channel.SendQueueFull`;
     * ``wire`` — the NodeStream wire of the servers: ``"ordering"`` (Go
       Gorums v0.11, the default) or ``"stream"`` (Go Gorums master); it also
@@ -258,7 +262,8 @@ class Manager:
 
 
 @asynccontextmanager
-async def new_config(nodes: NodeListOption, **manager_options: Any) -> AsyncIterator[Configuration]:
+async def new_config(nodes: NodeListOption,
+                     **manager_options: Unpack[ManagerOptions]) -> AsyncIterator[Configuration]:
     """A new :class:`Manager` and a configuration of ``nodes`` (Go's ``NewConfig``).
 
     ``async with new_config(with_node_list(addrs)) as cfg:`` — the manager is

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
+import random
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -105,8 +106,10 @@ class Server:
       client opens its NodeStream (WithConnectCallback; may be async);
     * ``ssl_context`` — TLS for :meth:`serve_tcp` (must select ALPN ``h2``:
       ValueError otherwise; not changed);
-    * ``max_receive_message_size`` / ``max_send_message_size`` and
+    * ``max_receive_message_size`` / ``max_send_message_size`` (bytes) and
       ``wire_settings`` — the gRPC server options (WithGRPCServerOptions);
+      None keeps ``wire_settings``' value (4 MiB received, no send limit);
+      a size must be positive (ValueError for 0 or less);
     * ``wires`` — the NodeStream wires served (default both: ``("ordering",
       "stream")``); a client on a wire not served is refused with
       UNIMPLEMENTED "unknown service …" naming the wires this server speaks.
@@ -129,7 +132,10 @@ class Server:
       (:class:`~gorums_h2.health.HealthService`);
     * ``compression`` — ``"gzip"`` compresses the replies to clients that
       accept it (``grpc-accept-encoding``; sets ``wire_settings.compression``).
-      Compressed requests are decoded either way.
+      Compressed requests are decoded either way;
+    * ``rng`` — the source of the connection-age jitter (``limits``; default:
+      seeded from the OS); pass a seeded ``random.Random`` for reproducible
+      runs (as ``Manager(rng=)``).
 
     Server-initiated calls: on a callable stream, bit 63 of a message ID
     marks a reply to a call this server made; it is routed while the
@@ -156,17 +162,18 @@ class Server:
         wires: WireLike | Iterable[WireLike] = ("ordering", "stream"),
         my_id: int = 0,
         peers: Iterable[int] = (),
+        rng: random.Random | None = None,
     ) -> None:
         settings = wire_settings or WireSettings()
         if compression is not None:
             settings = dataclasses.replace(settings, compression=compression)
-        if max_receive_message_size is not None or max_send_message_size is not None:
+        # None keeps wire_settings' value (whose max_send_message_size None is
+        # "no limit"); a number must be positive (WireSettings raises ValueError)
+        if max_receive_message_size is not None:
             settings = dataclasses.replace(
-                settings,
-                max_receive_message_size=max_receive_message_size
-                or settings.max_receive_message_size,
-                max_send_message_size=max_send_message_size or settings.max_send_message_size,
-            )
+                settings, max_receive_message_size=max_receive_message_size)
+        if max_send_message_size is not None:
+            settings = dataclasses.replace(settings, max_send_message_size=max_send_message_size)
         if receive_buffer_size < 0:
             raise ValueError("receive_buffer_size must not be negative")
         if ssl_context is not None:
@@ -179,7 +186,7 @@ class Server:
         self._handlers: dict[str, _Registered] = {}
         self.wires = get_wires(wires)
         self.my_id = my_id
-        self.wire = WireServer(settings=settings, logger=self.log, limits=limits)
+        self.wire = WireServer(settings=settings, logger=self.log, limits=limits, rng=rng)
         self._inbound = InboundNodes(self, STREAM, my_id, peers, self.log,
                                      self.wire.task_groups)
         for proto in self.wires:

@@ -6,7 +6,10 @@ import inspect
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
+
+if TYPE_CHECKING:
+    from gorums_h2.options import ConnectionOptions, ServerOptions
 
 import anyio
 import anyio.abc
@@ -32,7 +35,8 @@ class System:
     :class:`Server`'s options.
     """
 
-    def __init__(self, address: str = "127.0.0.1:0", **server_options: Any) -> None:
+    def __init__(self, address: str = "127.0.0.1:0",
+                 **server_options: Unpack[ServerOptions]) -> None:
         self._host, self._port = parse_listen_address(address)
         self.server = Server(**server_options)
         self._closers: list[Closer] = []
@@ -44,7 +48,7 @@ class System:
         self._outbound: Configuration | None = None
 
     async def with_config(self, my_id: int, nodes: Sequence[str],
-                          **manager_options: Any) -> Configuration:
+                          **manager_options: Unpack[ConnectionOptions]) -> Configuration:
         """Make this system replica ``my_id`` of the symmetric system ``nodes``
         (Go master's ``WithConfig(myID, WithNodeList(nodes))``, ``stream`` wire).
 
@@ -163,7 +167,7 @@ async def local_systems(
     register: Callable[[int, Server], None] | None = None,
     *,
     symmetric: bool = False,
-    **server_options: Any,
+    **server_options: Unpack[ServerOptions],
 ) -> AsyncIterator[Sequence[System]]:
     """Start ``n`` systems on free 127.0.0.1 ports; ``register(i, server)``
     registers the services of system ``i``. Stops them all on exit.

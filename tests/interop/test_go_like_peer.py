@@ -8,7 +8,13 @@ import anyio
 import pytest
 from go_like_peer import BDP_PING, GoLikeServer
 
-from gorums_h2.codec import decode, encode, encode_entries, encode_metadata, encode_method_field
+from gorums_h2.codec import (
+    decode_full,
+    encode,
+    encode_entries,
+    encode_metadata,
+    encode_method_field,
+)
 from gorums_h2.wire import EndOfStream, Metadata, connect
 from gorums_h2.wire.headers import USER_AGENT
 
@@ -36,7 +42,7 @@ async def test_our_client_against_a_go_like_server() -> None:
                     await stream.send(body)
                     reply = await stream.receive()
                     assert reply == body
-                    md, payload = decode(reply)
+                    md, _, payload = decode_full(reply)
                     assert (md.message_seq_no, len(payload)) == (seq, size)
                 assert await stream.wait_initial_metadata() == Metadata()
                 stream.end()

@@ -21,7 +21,7 @@ from gorums_h2.codec import (
     ORDERING,
     Envelope,
     WireProtocol,
-    decode,
+    decode_full,
     encode,
     encode_entries,
     encode_metadata,
@@ -88,7 +88,7 @@ class RawNodeStream:
     async def receive(self, within: float = WAIT) -> Reply:
         with anyio.fail_after(within):
             body = await self.stream.receive()
-        md, payload = decode(body)
+        md, _, payload = decode_full(body)
         return Reply(md, payload, body)
 
     async def receive_n(self, n: int) -> list[Reply]:
