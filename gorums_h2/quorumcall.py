@@ -93,7 +93,9 @@ class Responses(Generic[Resp]):
             seq = interceptor(client_ctx, seq)
         self._seq = seq
         self._intercepted = bool(interceptors)
-        self._iterators: weakref.WeakSet[CallIterator[Resp]] | None = None  # made on demand
+        # the iterations handed out, in order (closed in that order; weak: an
+        # abandoned one ends its call through its finalizer)
+        self._iterators: list[weakref.ref[CallIterator[Resp]]] | None = None
         self._used = False
 
     def _use(self) -> None:
@@ -128,7 +130,10 @@ class Responses(Generic[Resp]):
         call = self._call
         call.started = True  # a later terminal method sends nothing
         call.close()
-        for it in list(self._iterators or ()):
+        for ref in list(self._iterators or ()):
+            it = ref()
+            if it is None:
+                continue
             await it.aclose()
 
     def _guard(self, seq: ResponseSeq[Resp], *, claim: bool = True) -> ResponseSeq[Resp]:
@@ -136,8 +141,8 @@ class Responses(Generic[Resp]):
             # (claim=False: the caller already claimed the replies, see _use)
             it = CallIterator(seq.__aiter__() if claim else claimed_iter(seq), self._call)
             if self._iterators is None:
-                self._iterators = weakref.WeakSet()
-            self._iterators.add(it)
+                self._iterators = []
+            self._iterators.append(weakref.ref(it))
             return it
 
         return ResponseSeq(iterate)
