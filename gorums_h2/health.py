@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 
-from gorums_h2.codec import encode_varint
+from gorums_h2.codec.envelope import encode_varint
 from gorums_h2.wire.client import ClientConnection, connect
 from gorums_h2.wire.errors import EndOfStream
 from gorums_h2.wire.server import ServerStream, WireServer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -90,8 +91,10 @@ class Node:
     def __repr__(self) -> str:
         return f"Node(id={self.id}, address={self.address!r})"
 
-    # Go's accessor names
     def get_id(self) -> int:
+        """Deprecated Go spelling (``node.ID()``) of :attr:`id`."""
+        warnings.warn("Node.get_id() is deprecated: use node.id", DeprecationWarning,
+                      stacklevel=2)
         return self.id
 
 

@@ -50,9 +50,9 @@ from gorums_h2.codec import (
     UnknownMethodError,
     WireLike,
     WireProtocol,
-    get_wires,
     lookup_method,
 )
+from gorums_h2.codec.wires import get_wires
 from gorums_h2.handlers import (
     Handler,
     Interceptor,

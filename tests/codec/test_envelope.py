@@ -5,11 +5,9 @@ from __future__ import annotations
 import pytest
 from google.protobuf import any_pb2, wrappers_pb2
 
-from gorums_h2.codec import (
-    EnvelopeError,
-    decode_full,
+from gorums_h2.codec import EnvelopeError, decode_full, encode
+from gorums_h2.codec.envelope import (
     decode_metadata,
-    encode,
     encode_entries,
     encode_metadata,
     encode_method_field,

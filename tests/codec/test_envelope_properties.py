@@ -5,10 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gorums_h2.codec import (
-    EnvelopeError,
-    decode_full,
-    encode,
+from gorums_h2.codec import EnvelopeError, decode_full, encode
+from gorums_h2.codec.envelope import (
     encode_entries,
     encode_metadata,
     encode_method_field,

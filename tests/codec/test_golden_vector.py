@@ -1,4 +1,5 @@
-from gorums_h2.codec import decode_full, encode, encode_metadata, encode_method_field
+from gorums_h2.codec import decode_full, encode
+from gorums_h2.codec.envelope import encode_metadata, encode_method_field
 
 
 def test_issue_vector_roundtrip() -> None:

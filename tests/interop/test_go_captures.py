@@ -26,15 +26,12 @@ from _capture import (
 from _storage_schema import storage_pool
 from google.protobuf.message import Message
 
-from gorums_h2.codec import (
-    UnknownMethodError,
-    decode_full,
-    encode,
+from gorums_h2.codec import UnknownMethodError, decode_full, encode, lookup_method
+from gorums_h2.codec.envelope import (
     encode_entries,
     encode_metadata,
     encode_method_field,
     encode_status_field,
-    lookup_method,
 )
 from gorums_h2.wire.errors import StreamReset
 from gorums_h2.wire.headers import (

@@ -8,13 +8,8 @@ import anyio
 import pytest
 from go_like_peer import BDP_PING, GoLikeServer
 
-from gorums_h2.codec import (
-    decode_full,
-    encode,
-    encode_entries,
-    encode_metadata,
-    encode_method_field,
-)
+from gorums_h2.codec import decode_full, encode
+from gorums_h2.codec.envelope import encode_entries, encode_metadata, encode_method_field
 from gorums_h2.wire import EndOfStream, Metadata, connect
 from gorums_h2.wire.headers import USER_AGENT
 

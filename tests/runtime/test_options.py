@@ -56,3 +56,31 @@ def test_none_keeps_the_wire_settings_limits() -> None:
 def test_server_rng_reaches_the_wire_server() -> None:
     rng = random.Random(7)
     assert g.Server(rng=rng).wire.rng is rng
+
+
+def test_go_accessor_aliases_warn_and_still_answer() -> None:
+    from google.protobuf.empty_pb2 import Empty
+
+    from gorums_h2.codec import Envelope
+    from gorums_h2.configuration import Configuration
+    from gorums_h2.context import ConfigContext
+
+    msg = g.Message(Envelope(7, "pkg.S.M"), Empty())
+    for alias, value in (("get_message_id", 7), ("get_method", "pkg.S.M"),
+                         ("get_metadata", msg.envelope), ("get_proto_message", msg.msg)):
+        with pytest.warns(DeprecationWarning, match=f"Message.{alias}"):
+            assert getattr(msg, alias)() == value
+    empty = Configuration([])
+    with pytest.warns(DeprecationWarning, match="use =="):
+        assert empty.equal(Configuration([]))
+    ctx = ConfigContext(empty)
+    with pytest.warns(DeprecationWarning, match="ctx.configuration"):
+        assert ctx.config is empty
+
+
+@pytest.mark.anyio
+async def test_node_get_id_warns_and_still_answers() -> None:
+    async with g.Manager() as mgr:
+        [node] = mgr.new_configuration(g.with_node_map({"127.0.0.1:9": 5})).nodes()
+        with pytest.warns(DeprecationWarning, match="node.id"):
+            assert node.get_id() == 5
