@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import anyio
 import anyio.abc
+from anyio.streams.memory import MemoryObjectReceiveStream
 from google.protobuf.message import Message as ProtoMessage
 
 from gorums_h2.codec import Envelope, WireProtocol
 from gorums_h2.message import Message
 from gorums_h2.wire.connection import Stream
+from gorums_h2.wire.errors import EndOfStream
 from gorums_h2.wire.metadata import Metadata
 from gorums_h2.wire.status import StatusError
 
@@ -99,6 +101,18 @@ class StreamState:
     def check_finished(self) -> None:
         if (self.receive_done or self.shutting_down) and self.inflight == 0:
             self.finished.set()
+
+    async def receive_from(self, received: MemoryObjectReceiveStream[bytes | Envelope]
+                           ) -> bytes | Envelope:
+        """The next request a reply reader passed on (a callable stream's
+        ``receive``); the reader's end is the stream's end (its status error,
+        or EndOfStream)."""
+        try:
+            return await received.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            if self.receive_error is not None:
+                raise self.receive_error from None
+            raise EndOfStream() from None
 
 
 class ServerCtx:

@@ -313,7 +313,7 @@ class Server:
                 send, received = anyio.create_memory_object_stream[bytes | Envelope](
                     max_buffer_size=self.receive_buffer_size or 256)
                 readers.append(received)
-                state.receive = partial(_from_reader, state, received)
+                state.receive = partial(state.receive_from, received)
                 tg.start_soon(self._read_replies, state, send)
             tg.start_soon(self._receive_loop, state)
             if stream.shutdown_requested is not None:
@@ -493,15 +493,3 @@ class Server:
             start(self._run, state, ctx, handler, request, one_way)
 
         return dispatch
-
-
-async def _from_reader(state: StreamState,
-                       received: MemoryObjectReceiveStream[bytes | Envelope]) -> bytes | Envelope:
-    """The next request the reply reader passed on; its end as the stream's end."""
-    try:
-        return await received.receive()
-    except (anyio.EndOfStream, anyio.ClosedResourceError):
-        if state.receive_error is not None:
-            raise state.receive_error from None
-        raise EndOfStream() from None
-
