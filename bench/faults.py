@@ -43,9 +43,12 @@ def _fmt(value: object, unit: str = "", pct: bool = False) -> str:
 
 def _rate(row: dict[str, object]) -> str:
     text = _fmt(row.get("rate_ratio"), pct=True)
+    notes = []
     if "rate_min" in row:
-        text += f" (min {_fmt(row['rate_min'], pct=True)})"
-    return text
+        notes.append(f"min {_fmt(row['rate_min'], pct=True)}")
+    if row.get("failed_runs"):
+        notes.append(f"{row['failed_runs']} of {row['runs']} runs failed")
+    return text + (f" ({', '.join(notes)})" if notes else "")
 
 
 def table(rows: list[dict[str, object]]) -> str:
@@ -91,8 +94,12 @@ def main() -> int:
     rows.sort(key=lambda r: (r["scenario"], r["backend"]))
     print()
     print(table(rows))
-    print(f"\n{len(runs)} run(s); pytest exit status {status} "
-          "(a failed scenario records no figures for its run)")
+    print(f"\n{len(runs)} run(s); pytest exit status {status}. A run that broke a "
+          "bound counts in the medians and is named in the rate column; a scenario "
+          "that failed before its figures were taken is missing from its row.")
+    for row in rows:
+        for reason in row.get("failures", []):  # type: ignore[attr-defined]
+            print(f"  {row['scenario']} [{row['backend']}]: {reason}")
     return status
 
 
@@ -107,13 +114,16 @@ def _medians(runs: list[list[dict[str, object]]]) -> list[dict[str, object]]:
     for (scenario, backend), found in groups.items():
         row: dict[str, object] = {"scenario": scenario, "backend": backend,
                                   "runs": len(found)}
-        for key in found[0]:
+        for key in dict.fromkeys(k for r in found for k in r if k != "failed"):
             values = [r[key] for r in found if isinstance(r.get(key), (int, float))]
             if values and key not in row:
                 pick = max if key == "overshoot" else statistics.median  # the worst overshoot
                 row[key] = float(pick(values))  # type: ignore[type-var, operator]
             elif key not in row:
-                row[key] = found[0][key]
+                row[key] = next(r[key] for r in found if key in r)
+        failures = [str(r["failed"]) for r in found if r.get("failed")]
+        row["failed_runs"] = len(failures)
+        row["failures"] = failures
         ratios = [r["rate_ratio"] for r in found if isinstance(r.get("rate_ratio"), float)]
         if len(ratios) > 1:
             row["rate_min"] = min(ratios)

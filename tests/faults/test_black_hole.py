@@ -63,7 +63,8 @@ async def test_black_holed_node_is_reported_within_10s_and_reconnects(
                 await eventually(lambda: node.connected, within=30)
                 reconnect = anyio.current_time() - healed
                 await anyio.sleep(0.5)
-            figures = check_fault_phase(load, "black-holed")
+            figures = check_fault_phase(load, "black-holed", scenario="black-holed node (proxy)",
+                                        loop=loop)
             await all_reply_again(env.cfg)
     record("black-holed node (proxy)", loop, detection=detection,
            reconnect=reconnect, reason=str(err), **figures)
@@ -96,7 +97,8 @@ async def test_first_connect_that_hangs_does_not_hold_calls(loop: str) -> None:
                     await anyio.sleep(2)
                 assert isinstance(reply, Echo)
                 assert first <= TIMEOUT + SLACK, f"the first call took {first:.2f} s"
-                figures = check_fault_phase(load, "first connect hangs")
+                figures = check_fault_phase(load, "first connect hangs",
+                                            scenario="first connect hangs (backlog)", loop=loop)
                 # an ordered RPC to the node ends by its timeout too
                 start = anyio.current_time()
                 with pytest.raises(g.StatusError):

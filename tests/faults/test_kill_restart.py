@@ -49,7 +49,7 @@ async def test_kill_and_restart_under_load(loop: str) -> None:
                     await eventually(lambda: node.connected, within=20)
                     reconnect = anyio.current_time() - restarted
                     await anyio.sleep(0.5)
-                figures = check_fault_phase(load, "killed")
+                figures = check_fault_phase(load, "killed", scenario="kill and restart", loop=loop)
                 await all_reply_again(cfg)
     record("kill and restart", loop, detection=detection, reconnect=reconnect,
            **figures)

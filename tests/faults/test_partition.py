@@ -76,7 +76,8 @@ async def test_partition_under_load(loop: str) -> None:
                     # with an RST that was lost: the server's keepalive closes it
                     await eventually(lambda: _server_connections(net.servers) == 3, within=10)
                     cleanup = anyio.current_time() - healed
-                    figures = check_fault_phase(load, "partitioned")
+                    figures = check_fault_phase(load, "partitioned",
+                                                scenario="partition under load (netns)", loop=loop)
                     assert rpc <= TIMEOUT + SLACK, f"the RPC took {rpc:.2f} s"
                     assert detection <= DETECT_WITHIN, f"detected after {detection:.1f} s"
                     await all_reply_again(cfg)
@@ -113,7 +114,9 @@ async def test_partition_before_the_manager_exists(loop: str) -> None:
                             await eventually(lambda: cfg.nodes()[2].connected, within=40)
                             reconnect = anyio.current_time() - healed
                             await anyio.sleep(0.5)
-                        figures = check_fault_phase(load, "partitioned", normal="healed")
+                        figures = check_fault_phase(
+                            load, "partitioned", normal="healed",
+                            scenario="partition before the manager (netns)", loop=loop)
                         await all_reply_again(cfg)
     record("partition before the manager (netns)", loop, first_call=first,
            reconnect=reconnect, **figures)

@@ -45,7 +45,7 @@ async def test_proxy_stalled_node_does_not_block_majority_calls(loop: str) -> No
                 load.phase("healed")
                 env.proxies[2].heal()
                 await anyio.sleep(0.5)
-            figures = check_fault_phase(load, "stalled")
+            figures = check_fault_phase(load, "stalled", scenario="stalled node (proxy)", loop=loop)
             # the node is usable again once its backlog drained
             await eventually(lambda: env.cfg.nodes()[2].connected, within=20)
             await all_reply_again(env.cfg)
@@ -73,7 +73,8 @@ async def test_sigstopped_server_does_not_block_majority_calls(loop: str) -> Non
                     load.phase("continued")
                     procs.continue_signal(2)
                     await anyio.sleep(0.5)
-                figures = check_fault_phase(load, "stopped")
+                figures = check_fault_phase(load, "stopped", scenario="stalled node (SIGSTOP)",
+                                            loop=loop)
                 await eventually(lambda: cfg.nodes()[2].connected, within=20)
                 await all_reply_again(cfg)
     record("stalled node (SIGSTOP)", loop, **figures)
