@@ -58,7 +58,6 @@ from hyperframe.frame import (
 )
 
 __all__ = [
-    "FAST_DATA",
     "H2_INTERNALS",
     "PING_ACK_SIZE",
     "EagerFrameBuffer",
@@ -68,9 +67,6 @@ __all__ = [
     "H2Connection",
     "missing_h2_internals",
 ]
-
-# Tests switch the DATA fast path off to compare it with h2's own handling.
-FAST_DATA = True
 
 _OPEN = (ConnectionState.CLIENT_OPEN, ConnectionState.SERVER_OPEN)
 _CAN_RECEIVE = (StreamState.OPEN, StreamState.HALF_CLOSED_LOCAL)
@@ -96,7 +92,8 @@ class FastData:
 
     __slots__ = ("data", "flow_controlled_length", "stream_id")
 
-    def __init__(self, stream_id: int, data: bytes, flow_controlled_length: int) -> None:
+    def __init__(self, stream_id: int, data: bytes | memoryview,
+                 flow_controlled_length: int) -> None:
         self.stream_id = stream_id
         self.data = data
         self.flow_controlled_length = flow_controlled_length
@@ -131,6 +128,9 @@ class H2Connection(h2.connection.H2Connection):
         self.incoming_buffer = EagerFrameBuffer(server=not config.client_side)
         #: PING ACKs the fast path queued since the last :meth:`data_to_send`
         self.ping_acks_queued = 0
+        #: False: every frame goes through h2's own code
+        #: (``WireSettings.h2_fast_path``; the differential tests compare both)
+        self.fast_path = True
 
     # ---- the DATA fast path ----
 
@@ -141,7 +141,7 @@ class H2Connection(h2.connection.H2Connection):
         (:meth:`_fast_control`); the rest goes to h2, and the events and
         the queued replies keep the frames' order."""
         buf = self.incoming_buffer
-        if (not FAST_DATA or buf._data or buf._headers_buffer or buf._preamble_len
+        if (not self.fast_path or buf._data or buf._headers_buffer or buf._preamble_len
                 or self.state_machine.state not in _OPEN):
             return super().receive_data(data)
         view = memoryview(data)
@@ -173,8 +173,8 @@ class H2Connection(h2.connection.H2Connection):
                 break  # h2 raises the FLOW_CONTROL_ERROR
             conn_window.window_consumed(length)
             stream_window.window_consumed(length)
-            events.append(FastData(stream.stream_id,
-                                   view[pos + 9 : pos + 9 + length].tobytes(), length))
+            # a view, not a copy: the message decoder copies each message once
+            events.append(FastData(stream.stream_id, view[pos + 9 : pos + 9 + length], length))
             pos += 9 + length
         if pos < end:
             events.extend(super().receive_data(view[pos:]))
@@ -248,7 +248,7 @@ class H2Connection(h2.connection.H2Connection):
         anything else, and every error, through h2's own."""
         size = len(data)
         stream = self.streams.get(stream_id)
-        if (not FAST_DATA or stream is None or not size
+        if (not self.fast_path or stream is None or not size
                 or self.state_machine.state not in _OPEN
                 or stream.state_machine.state not in _CAN_SEND
                 or size > self.max_outbound_frame_size

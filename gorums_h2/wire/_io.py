@@ -1,20 +1,23 @@
-"""How a connection's bytes move: two interchangeable I/O strategies.
+"""How a connection's bytes move: the I/O strategy interface and its generic form.
 
-* :class:`StreamIO` runs over any anyio byte stream (TCP, TLS, in-memory) with
-  one reader task and one writer task. Used on trio and for user listeners.
-* :class:`AsyncioProtocolIO` is asyncio's native path: an ``asyncio.Protocol``
-  feeds received bytes straight into the core from the event loop's read
-  callback (no reader task), and output is written with one
-  ``transport.write`` per loop iteration, scheduled with ``call_soon``, so all
-  messages queued during an iteration leave in one write (no writer task).
+An :class:`IOStrategy` moves bytes between one transport and one
+:class:`ConnectionCore`. Three implement it, and an
+:class:`~gorums_h2.wire.io_backends.IOBackend` decides which one a
+connection gets:
 
-Both report failures to the core the same way, so everything above them sees
-the same errors on both paths.
+* :class:`StreamIO` (here) runs over any anyio byte stream (TCP, TLS,
+  in-memory) with one reader task and one writer task;
+* :class:`~gorums_h2.wire._asyncio_io.AsyncioProtocolIO`, asyncio's native
+  protocol path (no reader or writer task);
+* :class:`~gorums_h2.wire._trio_io.TrioSocketIO`, StreamIO's tasks on trio's
+  raw socket.
+
+All report failures to the core the same way, so everything above them sees
+the same errors on every path.
 """
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import ssl
 from typing import Any
@@ -28,49 +31,13 @@ from gorums_h2.wire.errors import ConnectionBroken
 from gorums_h2.wire.protocol import ConnectionCore
 from gorums_h2.wire.signal import Signal
 
-__all__ = [
-    "AsyncioProtocolIO",
-    "IOStrategy",
-    "StreamIO",
-    "mark_asyncio_context",
-    "native_asyncio_enabled",
-    "set_tcp_timeouts",
-]
+__all__ = ["LINGER", "IOStrategy", "StreamIO", "eof_message", "set_tcp_timeouts"]
 
 _TRANSPORT_ERRORS = (anyio.BrokenResourceError, anyio.EndOfStream, OSError, ssl.SSLError)
-
-# Tests switch this off to run the generic path on asyncio too.
-NATIVE_ASYNCIO = True
 
 # Seconds a connection we failed (after our GOAWAY) is half-closed and its
 # input discarded before the close, so the peer reads the GOAWAY.
 LINGER = 1.0
-
-
-def native_asyncio_enabled() -> bool:
-    """True when the running loop is asyncio and the native path is enabled."""
-    if not NATIVE_ASYNCIO:
-        return False
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
-def mark_asyncio_context() -> None:
-    """Let anyio recognise asyncio inside protocol callbacks.
-
-    Transports run their callbacks in the context captured when they are
-    created, with no current task; anyio then asks sniffio, which (under a
-    plain ``asyncio.run``, unlike ``anyio.run``) cannot tell. Call this in
-    the task that creates the transports, before creating them.
-    """
-    try:
-        import sniffio
-    except ImportError:  # anyio then falls back to asyncio.get_running_loop()
-        return
-    sniffio.current_async_library_cvar.set("asyncio")
 
 
 def set_tcp_timeouts(sock: Any, keepalive: float | None, user_timeout: float | None) -> None:
@@ -101,7 +68,7 @@ def set_tcp_timeouts(sock: Any, keepalive: float | None, user_timeout: float | N
             pass
 
 
-def _eof_message(core: ConnectionCore) -> str:
+def eof_message(core: ConnectionCore) -> str:
     if core.goaway is not None:
         return f"connection closed by peer after GOAWAY ({core.goaway.message})"
     return "connection closed by peer"
@@ -126,6 +93,12 @@ class IOStrategy:
 
     async def close(self) -> None:
         """Write what is left (bounded wait), then close the transport."""
+        raise NotImplementedError
+
+    async def abort(self) -> None:
+        """Close the transport at once, writing nothing: for a connection
+        refused before it ran (a TLS client without ALPN ``h2``); no core
+        needs to be attached."""
         raise NotImplementedError
 
     def wake_writer(self) -> None:
@@ -205,6 +178,9 @@ class StreamIO(IOStrategy):
         except Exception:
             pass
 
+    async def abort(self) -> None:
+        await anyio.aclose_forcefully(self.transport)
+
     def start(self) -> None:
         self.core.on_inbound_drained = self._drained.set
 
@@ -235,7 +211,7 @@ class StreamIO(IOStrategy):
             except anyio.ClosedResourceError:
                 return
             except anyio.EndOfStream:
-                core.fail(ConnectionBroken(_eof_message(core)))
+                core.fail(ConnectionBroken(eof_message(core)))
                 return
             except _TRANSPORT_ERRORS as exc:
                 core.fail(ConnectionBroken(f"connection lost: {exc!r}"))
@@ -276,275 +252,3 @@ class StreamIO(IOStrategy):
                 can_wait = True
         finally:
             self._writer_done.set()
-
-
-class _Protocol(asyncio.Protocol):
-    __slots__ = ("io",)
-
-    def __init__(self, io: AsyncioProtocolIO) -> None:
-        self.io = io
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.io._made(transport)  # type: ignore[arg-type]
-
-    def data_received(self, data: bytes) -> None:
-        io = self.io
-        io.last_read = io._loop.time()
-        if io._started:
-            core = io.core
-            core.receive_data(data)
-            if io._paused or core.inbound_full:
-                io._check_reading()
-        else:
-            # before the connection runs (uvloop reads before connection_made;
-            # a server connection waits for its task): keep it for start(),
-            # and read no more until then, so the buffer stays one read
-            io._early.append(data)
-            io._pause_early()
-
-    def eof_received(self) -> bool | None:
-        io = self.io
-        if not io._started:
-            io._early.append(None)
-            return True  # keep the transport until the connection replays this
-        core = io.core
-        if core.error is None:
-            core.fail(ConnectionBroken(_eof_message(core)))
-        return None  # close the transport
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        io = self.io
-        if not io._started:
-            io._early.append(exc if exc is not None else ConnectionResetError())
-            io._lost_early = True
-            return
-        io._lost(exc)
-
-    def pause_writing(self) -> None:
-        self.io._paused = True
-
-    def resume_writing(self) -> None:
-        self.io._paused = False
-        self.io.wake_writer()
-        self.io._check_reading()
-
-
-class AsyncioProtocolIO(IOStrategy):
-    """asyncio's native transport/protocol pair, no reader or writer task."""
-
-    def __init__(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self.transport: asyncio.Transport | None = None
-        self.protocol = _Protocol(self)
-        self._scheduled = False
-        self._soon_scheduled = False
-        self._flushing = False
-        self._again = False
-        self._paused = False  # the transport's buffer is full: we do not write
-        self._reading_paused = False  # and so stopped reading (see _check_reading)
-        self._lingering = False  # half-closed after a failure, closing soon
-        self._lost_event = asyncio.Event()
-        self._on_made: Any = None
-        self._started = False
-        self._early: list[bytes | BaseException | None] = []  # before start()
-        self._lost_early = False
-        self._early_paused = False
-
-    # --- transport callbacks ---
-
-    def _made(self, transport: asyncio.Transport) -> None:
-        self.transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
-        if self._early and not self._started:
-            self._pause_early()  # uvloop: bytes came before connection_made
-        if self._on_made is not None:
-            self._on_made(self)
-
-    def _lost(self, exc: Exception | None) -> None:
-        core = self.core
-        if core.error is None:
-            if exc is None:
-                core.fail(ConnectionBroken(_eof_message(core)))
-            else:
-                core.fail(ConnectionBroken(f"connection lost: {exc!r}"))
-        self._lost_event.set()
-
-    def _pause_early(self) -> None:
-        transport = self.transport
-        if transport is not None and not self._early_paused and not transport.is_closing():
-            self._early_paused = True
-            transport.pause_reading()
-
-    def start(self) -> None:
-        """Replay what arrived before the connection ran, then read on.
-
-        Called by :meth:`Connection.run` once the connection can take
-        requests (its task group exists): no byte reaches the core before.
-        """
-        self.core.on_inbound_drained = self._check_reading
-        self._started = True
-        early, self._early = self._early, []
-        if self._early_paused:
-            self._early_paused = False
-            transport = self.transport
-            if transport is not None and not transport.is_closing():
-                transport.resume_reading()
-        for item in early:
-            if isinstance(item, bytes):
-                self._protocol_data(item)
-            elif item is None:
-                if self.core.error is None:
-                    self.core.fail(ConnectionBroken(_eof_message(self.core)))
-                if self.transport is not None and not self._lost_early:
-                    self.transport.close()
-            else:
-                self._lost(item if isinstance(item, Exception) else None)
-
-    def _protocol_data(self, data: bytes) -> None:
-        self.core.receive_data(data)
-
-    # --- output ---
-
-    def wake_writer(self) -> None:
-        # Everything queued during this loop iteration leaves in one write, by
-        # a callback at its end. (Writing the first message at once measured
-        # no faster for ping-pong and slower for quorum calls: the write to
-        # one node woke its server before the next node's write.)
-        if not self._scheduled:
-            self._scheduled = True
-            self._loop.call_soon(self._end_burst)
-
-    def wake_writer_soon(self) -> None:
-        # Two loop iterations later, unless a write comes first: the data
-        # that brought the PINGs woke a task that is about to queue a message
-        # (a call's next request, a handler's reply); its write carries the
-        # ACKs. One iteration is not enough: that task runs in the next one
-        # and its write is scheduled after this callback would run.
-        if not self._scheduled and not self._soon_scheduled:
-            self._soon_scheduled = True
-            self._loop.call_soon(self._soon_hop)
-
-    def _soon_hop(self) -> None:
-        self._loop.call_soon(self._soon_end)
-
-    def _soon_end(self) -> None:
-        self._soon_scheduled = False
-        if not self._scheduled:
-            self._flush()
-
-    def _end_burst(self) -> None:
-        self._scheduled = False
-        self._flush()
-        if self._reading_paused:
-            self._check_reading()
-
-    def _check_reading(self) -> None:
-        """Stop reading while received messages wait to be read beyond the
-        core's budget, or while the transport takes no writes and the core
-        has too much queued for the peer (it does not read); resume once that
-        drains. An output backlog alone never stops reading while writes
-        flow: then it only waits for the peer's flow-control window, which
-        reading brings."""
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        core = self.core
-        pause = core.error is None and (
-            core.inbound_full or (self._paused and core.reading_paused()))
-        if pause != self._reading_paused:
-            self._reading_paused = pause
-            if pause:
-                transport.pause_reading()
-            else:
-                transport.resume_reading()
-
-    def _flush(self) -> None:
-        if self._flushing:  # re-entered (e.g. from an acknowledgement): loop below
-            self._again = True
-            return
-        self._flushing = True
-        try:
-            self._again = True
-            while self._again:
-                self._again = False
-                self._flush_once()
-        finally:
-            self._flushing = False
-
-    def _flush_once(self) -> None:
-        transport = self.transport
-        if transport is None or self._lingering:
-            return
-        core = self.core
-        if self._paused and core.error is None:
-            return
-        core.flush()
-        data = core.data_to_send()
-        if data:
-            if transport.is_closing():
-                return
-            transport.write(data)
-            core.confirm_written()
-        if core.error is not None and not transport.is_closing():
-            # the connection failed (e.g. the peer broke HTTP/2): the GOAWAY
-            # written above goes out, then the socket closes and run() returns;
-            # half-closed first for LINGER seconds, input discarded (the core
-            # ignores it), where the transport can: closing with unread input
-            # sends a TCP reset, which can make the peer lose the GOAWAY
-            if core.rejected_peer and transport.can_write_eof():
-                self._lingering = True
-                try:
-                    transport.write_eof()
-                except OSError:
-                    transport.close()
-                    return
-                if self._reading_paused:
-                    self._reading_paused = False
-                    transport.resume_reading()
-                self._loop.call_later(LINGER, transport.close)
-            else:
-                transport.close()
-
-    @property
-    def write_backlog(self) -> int:
-        transport = self.transport
-        return transport.get_write_buffer_size() if transport is not None else 0
-
-    # --- lifecycle ---
-
-    @property
-    def peer(self) -> Any:
-        return self.transport.get_extra_info("peername") if self.transport else None
-
-    def extra(self, attribute: Any, default: Any = None) -> Any:
-        if self.transport is None:
-            return default
-        if attribute is SocketAttribute.remote_address:
-            return self.transport.get_extra_info("peername", default)
-        if attribute is SocketAttribute.local_address:
-            return self.transport.get_extra_info("sockname", default)
-        if attribute is SocketAttribute.raw_socket:
-            return self.transport.get_extra_info("socket", default)
-        return default
-
-    async def run(self, tg: anyio.abc.TaskGroup) -> None:
-        self.wake_writer()
-        await self._lost_event.wait()
-
-    async def close(self) -> None:
-        transport = self.transport
-        if transport is None:
-            return
-        self._paused = False
-        self._flush()
-        if not transport.is_closing():
-            transport.close()
-        with anyio.move_on_after(1.0):
-            await self._lost_event.wait()
-        if not self._lost_event.is_set():
-            transport.abort()

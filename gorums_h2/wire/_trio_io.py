@@ -11,8 +11,9 @@ touch the socket) but talks to the non-blocking socket directly:
 * the writer ``send``\\ s at once and waits with ``wait_writable`` only when
   the kernel buffer is full.
 
-Used on trio for plain TCP (TLS keeps StreamIO). The anyio stream stays the
-owner of the socket and closes it.
+:class:`~gorums_h2.wire.io_backends.TrioBackend` uses it on trio for plain
+TCP (TLS keeps StreamIO). The anyio stream stays the owner of the socket and
+closes it.
 """
 
 from __future__ import annotations
@@ -23,26 +24,15 @@ import anyio
 import anyio.abc
 from anyio.abc import SocketAttribute
 
-from gorums_h2.wire._io import StreamIO, _eof_message
+from gorums_h2.wire._io import StreamIO, eof_message
 from gorums_h2.wire.errors import ConnectionBroken
 
-__all__ = ["NATIVE_TRIO", "TrioSocketIO", "native_trio_socket"]
-
-# Tests switch this off to run the generic path on trio too.
-NATIVE_TRIO = True
+__all__ = ["TrioSocketIO", "tcp_socket"]
 
 
-def native_trio_socket(transport: anyio.abc.ByteStream) -> socket.socket | None:
-    """The raw TCP socket of ``transport`` if the trio native path applies."""
-    if not NATIVE_TRIO:
-        return None
-    try:
-        import sniffio
-
-        if sniffio.current_async_library() != "trio":
-            return None
-    except Exception:
-        return None
+def tcp_socket(transport: anyio.abc.ByteStream) -> socket.socket | None:
+    """The raw TCP socket under ``transport``, None for TLS or any other
+    wrapper (those keep the generic path)."""
     if not isinstance(transport, anyio.abc.SocketStream):
         return None  # TLS or another wrapper: keep the generic path
     sock = transport.extra(SocketAttribute.raw_socket, None)
@@ -87,7 +77,7 @@ class TrioSocketIO(StreamIO):
                 core.fail(ConnectionBroken(f"connection lost: {exc!r}"))
                 return
             if not data:
-                core.fail(ConnectionBroken(_eof_message(core)))
+                core.fail(ConnectionBroken(eof_message(core)))
                 return
             self.last_read = trio.current_time()
             receive_data(data)

@@ -8,43 +8,29 @@ Typical use::
         reply = await stream.receive()
 
 A :class:`ClientConnection` can also run inside a task group of your own:
-create the transport with :func:`open_transport`, then
-``await tg.start(conn.run)``.
+create its I/O with :func:`open_io`, then ``await tg.start(conn.run)``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-import anyio.abc
 import h2.exceptions
-from anyio.abc import SocketAttribute
-from anyio.streams.tls import TLSAttribute, TLSStream
 
 from gorums_h2.wire._hpack import MAX_SEND_HEADER_LIST_SIZE, header_list_size, install
-from gorums_h2.wire._io import (
-    AsyncioProtocolIO,
-    IOStrategy,
-    StreamIO,
-    mark_asyncio_context,
-    native_asyncio_enabled,
-    set_tcp_timeouts,
-)
-from gorums_h2.wire._trio_io import TrioSocketIO, native_trio_socket
+from gorums_h2.wire._io import IOStrategy
 from gorums_h2.wire.clock import loop_clock
 from gorums_h2.wire.connection import Connection, Stream
-from gorums_h2.wire.errors import ConnectionBroken, HeaderListTooLarge
+from gorums_h2.wire.errors import HeaderListTooLarge
 from gorums_h2.wire.headers import USER_AGENT, build_request_headers
+from gorums_h2.wire.io_backends import open_transport, select_io_backend
 from gorums_h2.wire.metadata import Metadata, MetadataLike
 from gorums_h2.wire.protocol import ConnectionCore
 from gorums_h2.wire.settings import WireSettings
 from gorums_h2.wire.signal import Signal
-from gorums_h2.wire.tls import check_alpn_h2
 
 __all__ = [
     "ClientConnection",
@@ -218,71 +204,6 @@ def client_ssl_context(
     return ctx
 
 
-async def open_transport(
-    host: str,
-    port: int,
-    *,
-    ssl_context: ssl.SSLContext | None = None,
-    server_hostname: str | None = None,
-    connect_timeout: float = 20.0,
-) -> anyio.abc.ByteStream:
-    """Connect TCP (and TLS with ALPN ``h2`` when ``ssl_context`` is given).
-
-    Raises :class:`ConnectionBroken` (UNAVAILABLE) when the connection or
-    handshake fails or takes longer than ``connect_timeout`` seconds;
-    ValueError if ``ssl_context`` does not offer ALPN ``h2`` (it is not
-    changed: see :func:`~gorums_h2.wire.tls.check_alpn_h2`).
-    """
-    if ssl_context is not None:
-        check_alpn_h2(ssl_context, server_side=False)
-    try:
-        with anyio.fail_after(connect_timeout):
-            tcp = await anyio.connect_tcp(host, port)
-            if ssl_context is None:
-                return tcp
-            try:
-                tls = await TLSStream.wrap(
-                    tcp,
-                    hostname=server_hostname or host,
-                    ssl_context=ssl_context,
-                    standard_compatible=False,
-                )
-            except BaseException:
-                await anyio.aclose_forcefully(tcp)
-                raise
-    except TimeoutError:
-        raise ConnectionBroken(
-            f"connect to {host}:{port} timed out after {connect_timeout:g}s"
-        ) from None
-    except (OSError, ssl.SSLError, anyio.BrokenResourceError) as exc:
-        raise ConnectionBroken(f"cannot connect to {host}:{port}: {_cause_text(exc)}") from exc
-    alpn = tls.extra(TLSAttribute.alpn_protocol, None)
-    if alpn not in (None, "h2"):
-        await anyio.aclose_forcefully(tls)
-        raise ConnectionBroken(f"server at {host}:{port} negotiated ALPN {alpn!r}, not h2")
-    return tls
-
-
-def _cause_text(exc: BaseException) -> str:
-    """Why a connection attempt failed, the same on both loops: ``[Errno 111]
-    Connection refused``. anyio's connect_tcp (trio) says only "All connection
-    attempts failed" and keeps the per-address errors in ``__cause__``."""
-    cause = exc.__cause__ if type(exc) is OSError and exc.errno is None else None
-    leaves: list[BaseException] = (
-        list(cause.exceptions) if isinstance(cause, BaseExceptionGroup)
-        else [cause] if cause is not None else [exc])
-    texts: list[str] = []
-    for leaf in leaves:
-        errno = leaf.errno if isinstance(leaf, OSError) else None
-        if isinstance(leaf, ssl.SSLError) or errno is None:
-            text = str(leaf) or type(leaf).__name__
-        else:
-            text = f"[Errno {errno}] {os.strerror(errno)}"
-        if text not in texts:
-            texts.append(text)
-    return "; ".join(texts)
-
-
 async def open_io(
     host: str,
     port: int,
@@ -294,55 +215,18 @@ async def open_io(
 ) -> IOStrategy:
     """Connect and return the I/O strategy for a :class:`ClientConnection`.
 
-    On asyncio this is the native protocol path, on trio (plain TCP) the raw
-    socket, otherwise (TLS on trio) an anyio stream. The socket gets
-    ``settings``' TCP keepalive and ``TCP_USER_TIMEOUT`` (defaults when None).
-    Raises :class:`ConnectionBroken` like :func:`open_transport`.
+    ``settings.io_backend`` (see :mod:`~.io_backends`) chooses the path;
+    None: the running loop's native one (asyncio's protocol path, on trio
+    the raw socket for plain TCP). The socket gets ``settings``' TCP
+    keepalive and ``TCP_USER_TIMEOUT`` (defaults when None). Raises
+    :class:`ConnectionBroken` like :func:`open_transport`, RuntimeError when
+    the backend does not run on the running loop.
     """
     settings = settings or _DEFAULT_SETTINGS
-    if not native_asyncio_enabled():
-        stream = await open_transport(
-            host,
-            port,
-            ssl_context=ssl_context,
-            server_hostname=server_hostname,
-            connect_timeout=connect_timeout,
-        )
-        set_tcp_timeouts(stream.extra(SocketAttribute.raw_socket, None),
-                         settings.tcp_keepalive, settings.tcp_user_timeout)
-        sock = native_trio_socket(stream)
-        if sock is not None:
-            return TrioSocketIO(stream, sock)  # type: ignore[arg-type]
-        return StreamIO(stream)
-    mark_asyncio_context()
-    io = AsyncioProtocolIO()
-    loop = asyncio.get_running_loop()
-    if ssl_context is not None:
-        check_alpn_h2(ssl_context, server_side=False)
-    try:
-        with anyio.fail_after(connect_timeout):
-            transport, _ = await loop.create_connection(
-                lambda: io.protocol,
-                host,
-                port,
-                ssl=ssl_context,
-                server_hostname=(server_hostname or host) if ssl_context is not None else None,
-            )
-    except TimeoutError:
-        raise ConnectionBroken(
-            f"connect to {host}:{port} timed out after {connect_timeout:g}s"
-        ) from None
-    except (OSError, ssl.SSLError) as exc:
-        raise ConnectionBroken(f"cannot connect to {host}:{port}: {_cause_text(exc)}") from exc
-    set_tcp_timeouts(transport.get_extra_info("socket"), settings.tcp_keepalive,
-                     settings.tcp_user_timeout)
-    ssl_object = transport.get_extra_info("ssl_object")
-    if ssl_object is not None:
-        alpn = ssl_object.selected_alpn_protocol()
-        if alpn not in (None, "h2"):
-            transport.abort()
-            raise ConnectionBroken(f"server at {host}:{port} negotiated ALPN {alpn!r}, not h2")
-    return io
+    backend = select_io_backend(settings.io_backend)
+    return await backend.connect(host, port, ssl_context=ssl_context,
+                                 server_hostname=server_hostname,
+                                 connect_timeout=connect_timeout, settings=settings)
 
 
 @asynccontextmanager

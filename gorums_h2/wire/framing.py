@@ -99,11 +99,11 @@ class MessageDecoder:
         """Bytes held for a message that is not complete yet."""
         return len(self._buf)
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes | memoryview) -> list[bytes]:
         buf = self._buf
         if buf:
             buf += data
-            view: bytes | bytearray = buf
+            view: bytes | bytearray | memoryview = buf
         else:
             view = data
         out: list[bytes] = []
@@ -119,7 +119,8 @@ class MessageDecoder:
             end = pos + 5 + length
             if end > end_all:
                 break
-            body = bytes(view[pos + 5 : end]) if buf else data[pos + 5 : end]
+            # one copy per message (``data`` may be a view of the read buffer)
+            body = bytes(view[pos + 5 : end]) if buf else bytes(data[pos + 5 : end])
             if flag:
                 body = self._decompress(flag, body)
             out.append(body)

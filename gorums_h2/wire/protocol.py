@@ -86,6 +86,7 @@ class ConnectionCore:
         self.h2 = GuardedH2Connection(
             config, header_block_limit=4 * s.max_header_list_size + 16384,
             max_new_streams_per_read=None if limit is None or client_side else max(2 * limit, 200))
+        self.h2.fast_path = s.h2_fast_path
         self._clock = clock
         self._resets = RateBudget(s.max_stream_resets, s.abuse_window)
         self._empty_frames = RateBudget(s.max_empty_frames, s.abuse_window)

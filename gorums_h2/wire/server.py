@@ -22,11 +22,11 @@ subtypes, would decode the request with its proto codec and fail there).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from functools import partial
 from typing import Any
 
 import anyio
@@ -36,15 +36,7 @@ from anyio.streams.tls import TLSAttribute
 from h2.errors import ErrorCodes
 
 from gorums_h2.wire._hpack import install
-from gorums_h2.wire._io import (
-    AsyncioProtocolIO,
-    IOStrategy,
-    StreamIO,
-    mark_asyncio_context,
-    native_asyncio_enabled,
-    set_tcp_timeouts,
-)
-from gorums_h2.wire._trio_io import TrioSocketIO, native_trio_socket
+from gorums_h2.wire._io import LINGER, IOStrategy, set_tcp_timeouts
 from gorums_h2.wire.clock import loop_clock
 from gorums_h2.wire.connection import Connection
 from gorums_h2.wire.errors import ConnectionClosed, EndOfStream
@@ -57,13 +49,14 @@ from gorums_h2.wire.headers import (
     content_type,
     validate_request_headers,
 )
+from gorums_h2.wire.io_backends import IOBackend, select_io_backend
 from gorums_h2.wire.lifecycle import Action, ServerLimits, log_rarely, supervise
 from gorums_h2.wire.protocol import ConnectionCore, StreamCore
 from gorums_h2.wire.server_stream import ServerStream
 from gorums_h2.wire.settings import WireSettings
 from gorums_h2.wire.signal import Signal
 from gorums_h2.wire.status import StatusCode, StatusError, encode_grpc_message, escape_peer_text
-from gorums_h2.wire.tls import QuietTLSListener, check_alpn_h2, server_ssl_context
+from gorums_h2.wire.tls import check_alpn_h2, server_ssl_context
 
 __all__ = ["ServerConnection", "ServerStream", "StreamHandler", "WireServer", "server_ssl_context"]
 
@@ -110,9 +103,16 @@ class ServerConnection(Connection):
                           name="connection lifecycle")
 
     async def _refuse_connection(self) -> None:
-        # over max_connections: tell the client why (SETTINGS, GOAWAY), close
-        self.core.send_goaway(ErrorCodes.ENHANCE_YOUR_CALM, b"too many connections")
-        self.core.fail(ConnectionClosed("too many connections"))
+        # over max_connections: tell the client why (SETTINGS, GOAWAY), then
+        # close as after a protocol error: half-closed, input discarded, so
+        # that bytes the client sends meanwhile (its SETTINGS ACK) cannot
+        # turn the close into a reset that loses the GOAWAY; the I/O ends the
+        # connection within LINGER seconds, or we close it after
+        core = self.core
+        core.send_goaway(ErrorCodes.ENHANCE_YOUR_CALM, b"too many connections")
+        core.rejected_peer = True
+        core.fail(ConnectionClosed("too many connections"))
+        await anyio.sleep(LINGER + 1.0)
         await self.io.close()
 
     def _on_remote_settings(self) -> None:
@@ -281,10 +281,16 @@ class WireServer:
         *,
         task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Accept and serve connections from ``listener`` (closed on return)."""
-        if self._stopped:
-            raise RuntimeError("server was stopped")
+        """Accept and serve connections from ``listener`` (closed on return).
+
+        ``listener`` hands out anyio byte streams (each gets its I/O from
+        ``settings.io_backend``, see :mod:`~.io_backends`) or ready
+        :class:`~._io.IOStrategy` objects (a backend's own listener).
+        """
         try:
+            if self._stopped:
+                raise RuntimeError("server was stopped")
+            backend = select_io_backend(self.settings.io_backend)
             async with anyio.create_task_group() as tg:
                 self._scopes.append(tg.cancel_scope)
                 self.task_groups.append(tg)
@@ -293,7 +299,7 @@ class WireServer:
                     if self.shutting_down.is_set():
                         accept_scope.cancel()
                     task_status.started()
-                    await listener.serve(self._serve_transport, task_group=tg)
+                    await listener.serve(partial(self._serve_transport, backend), task_group=tg)
                 # no longer accepting (graceful shutdown): refuse new clients
                 # now, while the open connections finish
                 with anyio.CancelScope(shield=True):
@@ -312,93 +318,24 @@ class WireServer:
     ) -> None:
         """Listen on ``host:port`` (port 0: any free port) and serve.
 
-        ``task_status.started`` receives the bound ``(host, port)``. On
-        asyncio this uses the native protocol path (see :mod:`._io`).
-        ``ssl_context`` must select ALPN ``h2`` (ValueError otherwise; it is
-        not changed); TLS clients that do not negotiate ``h2`` are closed
-        right after the handshake.
+        ``task_status.started`` receives the bound ``(host, port)``.
+        ``settings.io_backend`` chooses the I/O path (None: the running
+        loop's native one; :mod:`~.io_backends`). ``ssl_context`` must
+        select ALPN ``h2`` (ValueError otherwise; it is not changed); TLS
+        clients that do not negotiate ``h2`` are closed right after the
+        handshake. Raises ``OSError`` naming the address when it cannot bind.
         """
         if ssl_context is not None:
             check_alpn_h2(ssl_context, server_side=True)
-        if native_asyncio_enabled():
-            await self._serve_tcp_asyncio(host, port, ssl_context, task_status)
-            return
-        try:
-            listener: anyio.abc.Listener[Any] = await anyio.create_tcp_listener(
-                local_host=host, local_port=port
-            )
-        except OSError as exc:
-            # trio says only "Address already in use": name the address, as asyncio does
-            raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror or exc}"
-                          ) from exc
-        bound = listener.extra(SocketAttribute.local_address)
-        if ssl_context is not None:
-            listener = QuietTLSListener(listener, ssl_context, standard_compatible=False,
-                                        handshake_timeout=self.limits.handshake_timeout or 3600.0)
-            listener.log = self.log
-        await self.serve(listener, task_status=_Started(task_status, (bound[0], bound[1])))
-
-    async def _serve_tcp_asyncio(
-        self,
-        host: str,
-        port: int,
-        ssl_context: ssl.SSLContext | None,
-        task_status: anyio.abc.TaskStatus[tuple[str, int]],
-    ) -> None:
         if self._stopped:
             raise RuntimeError("server was stopped")
-        loop = asyncio.get_running_loop()
-        early: list[ServerConnection] = []  # accepted before the task group is up
-        tg_ref: list[anyio.abc.TaskGroup] = []
-        done: list[bool] = []  # set once the task group is gone
-
-        def on_made(io: AsyncioProtocolIO) -> None:
-            assert io.transport is not None
-            if done:
-                # uvloop runs connection_made of a connection accepted just
-                # before server.close() later: nobody serves it any more
-                io.transport.abort()
-                return
-            ssl_object = io.transport.get_extra_info("ssl_object")
-            if ssl_object is not None and not self._alpn_ok(
-                    ssl_object.selected_alpn_protocol(), io.peer):
-                io.transport.close()
-                return
-            conn = ServerConnection(io, self)
-            if tg_ref:
-                tg_ref[0].start_soon(self._serve_connection, conn)
-            else:
-                early.append(conn)
-
-        def factory() -> asyncio.Protocol:
-            io = AsyncioProtocolIO()
-            io._on_made = on_made
-            return io.protocol
-
+        backend = select_io_backend(self.settings.io_backend)
         # bind before the task group exists, so a bind error is a plain OSError
-        mark_asyncio_context()
-        server = await loop.create_server(
-            factory, host, port, ssl=ssl_context,
-            ssl_handshake_timeout=(self.limits.handshake_timeout or 3600.0
-                                   ) if ssl_context is not None else None)
-        try:
-            async with anyio.create_task_group() as tg:
-                self._scopes.append(tg.cancel_scope)
-                self.task_groups.append(tg)
-                tg_ref.append(tg)
-                for conn in early:
-                    tg.start_soon(self._serve_connection, conn)
-                bound = server.sockets[0].getsockname()
-                with anyio.CancelScope() as accept_scope:
-                    self._accept_scopes.append(accept_scope)
-                    if self.shutting_down.is_set():
-                        accept_scope.cancel()
-                    task_status.started((bound[0], bound[1]))
-                    await anyio.sleep_forever()
-                server.close()  # graceful shutdown: refuse new clients now
-        finally:
-            done.append(True)
-            server.close()
+        listener = await backend.listen_tcp(
+            host, port, ssl_context=ssl_context,
+            handshake_timeout=self.limits.handshake_timeout or 3600.0, log=self.log)
+        bound = listener.extra(SocketAttribute.local_address)
+        await self.serve(listener, task_status=_Started(task_status, (bound[0], bound[1])))
 
     def _alpn_ok(self, protocol: str | None, peer: Any) -> bool:
         if protocol == "h2":
@@ -414,15 +351,13 @@ class WireServer:
         # a client that keeps getting refused must not flood the log
         log_rarely(self.log, self._refusals_logged, kind, msg, *args)
 
-    async def _serve_transport(self, transport: anyio.abc.ByteStream) -> None:
-        if transport.extra(TLSAttribute.ssl_object, None) is not None and not self._alpn_ok(
-                transport.extra(TLSAttribute.alpn_protocol, None),
-                transport.extra(SocketAttribute.remote_address, None)):
-            await anyio.aclose_forcefully(transport)
+    async def _serve_transport(self, backend: IOBackend,
+                               transport: anyio.abc.ByteStream | IOStrategy) -> None:
+        io = transport if isinstance(transport, IOStrategy) else backend.wrap(transport)
+        if io.extra(TLSAttribute.ssl_object, None) is not None and not self._alpn_ok(
+                io.extra(TLSAttribute.alpn_protocol, None), io.peer):
+            await io.abort()
             return
-        sock = native_trio_socket(transport)
-        io: IOStrategy = (StreamIO(transport) if sock is None
-                          else TrioSocketIO(transport, sock))  # type: ignore[arg-type]
         await self._serve_connection(ServerConnection(io, self))
 
     async def _serve_connection(self, conn: ServerConnection) -> None:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gorums_h2.wire.framing import DEFAULT_MAX_MESSAGE_SIZE, ENCODINGS
+
+if TYPE_CHECKING:  # not at runtime: the sans-IO core imports this module without anyio
+    from gorums_h2.wire.io_backends import IOBackend
 
 __all__ = ["WireSettings"]
 
@@ -56,6 +60,15 @@ class WireSettings:
       breaks the connection (None: the kernel's default, minutes).
     * ``connect_timeout``: seconds for TCP connect plus TLS handshake.
     * ``read_size``: bytes asked of the socket per read.
+    * ``io_backend``: how connections move bytes
+      (:mod:`gorums_h2.wire.io_backends`: ``AsyncioBackend()``,
+      ``TrioBackend()``, ``AnyioBackend()``); None (default): the running
+      loop's native backend. A backend that does not run on the running
+      loop makes connecting and serving raise RuntimeError.
+    * ``h2_fast_path``: parse and build plain DATA, PING and WINDOW_UPDATE
+      frames next to h2 with h2's exact accounting (default); False sends
+      every frame through h2's own code (the reference the differential
+      tests compare against; slower).
 
     Defences against abusive peers (docs/security.md); exceeding a budget
     sends GOAWAY ENHANCE_YOUR_CALM and closes the connection. The three
@@ -107,6 +120,8 @@ class WireSettings:
     max_control_backlog: int = 50
     max_output_backlog: int = 512 * 1024
     max_inbound_backlog: int = 1 * MiB
+    io_backend: IOBackend | None = None
+    h2_fast_path: bool = True
 
     def __post_init__(self) -> None:
         if not 16384 <= self.max_frame_size <= 16777215:
@@ -132,5 +147,11 @@ class WireSettings:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be positive (or None)")
+        if self.io_backend is not None:
+            from gorums_h2.wire.io_backends import IOBackend
+
+            if not isinstance(self.io_backend, IOBackend):
+                raise TypeError(f"io_backend must be an IOBackend or None, "
+                                f"not {self.io_backend!r}")
         if self.peer_probe_timeout <= 0:
             raise ValueError("peer_probe_timeout must be positive")

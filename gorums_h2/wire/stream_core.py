@@ -157,7 +157,7 @@ class StreamCore:
         ``grpc-encoding``; set from the headers, before any DATA)."""
         self._decoder.encoding = encoding
 
-    def _on_data(self, data: bytes, flow_len: int) -> None:
+    def _on_data(self, data: bytes | memoryview, flow_len: int) -> None:
         if self.end_error is not None:  # we stopped listening (e.g. a decode error)
             self.conn.acknowledge(self.stream_id, flow_len)
             return

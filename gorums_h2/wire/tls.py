@@ -19,6 +19,8 @@ import logging
 import os
 import ssl
 import struct
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -48,6 +50,11 @@ class QuietTLSListener(TLSListener):
                            escape_peer_text(repr(exc)))
             return
         raise exc
+
+    @property
+    def extra_attributes(self) -> Mapping[Any, Callable[[], Any]]:
+        # the inner listener's too: serve_tcp reports the bound address
+        return {**self.listener.extra_attributes, **super().extra_attributes}
 
 
 def server_ssl_context(

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from _backends import anyio_backend
+from _backends import anyio_backend, io_backend, wire
 
-__all__ = ["anyio_backend"]
+__all__ = ["anyio_backend", "io_backend", "wire"]

@@ -12,6 +12,7 @@ from gorums_h2.codec import decode_full, encode
 from gorums_h2.codec.envelope import encode_entries, encode_metadata, encode_method_field
 from gorums_h2.wire import EndOfStream, Metadata, connect
 from gorums_h2.wire.headers import USER_AGENT
+from gorums_h2.wire.settings import WireSettings
 
 pytestmark = pytest.mark.anyio
 
@@ -22,12 +23,12 @@ def envelope(seq: int, payload: bytes) -> bytes:
     return encode(md, payload)
 
 
-async def test_our_client_against_a_go_like_server() -> None:
+async def test_our_client_against_a_go_like_server(wire: WireSettings) -> None:
     server = GoLikeServer()
     async with anyio.create_task_group() as tg:
         port = await tg.start(server.serve)
         with anyio.fail_after(20):
-            async with connect("127.0.0.1", port) as conn:
+            async with connect("127.0.0.1", port, settings=wire) as conn:
                 stream = await conn.open_stream(
                     "/ordering.Gorums/NodeStream", subtype="gorums",
                     metadata=Metadata([("client-name", "py"), ("stream-key", "stream-value")]))
@@ -62,7 +63,7 @@ async def test_our_client_against_a_go_like_server() -> None:
     assert stats.trailers_sent
 
 
-async def test_ping_acks_leave_with_the_next_request() -> None:
+async def test_ping_acks_leave_with_the_next_request(wire: WireSettings) -> None:
     """grpc-go's per-reply PING: our ACK rides with the next request (the
     write the reply causes), not in a socket write of its own."""
     server = GoLikeServer()
@@ -70,7 +71,7 @@ async def test_ping_acks_leave_with_the_next_request() -> None:
     async with anyio.create_task_group() as tg:
         port = await tg.start(server.serve)
         with anyio.fail_after(20):
-            async with connect("127.0.0.1", port) as conn:
+            async with connect("127.0.0.1", port, settings=wire) as conn:
                 stream = await conn.open_stream("/ordering.Gorums/NodeStream", subtype="gorums")
                 for seq in range(1, rounds + 1):
                     stream.send_nowait(envelope(seq, b"x"))

@@ -15,9 +15,9 @@ import json
 
 from _capture import CAPTURES, PREFACE
 
-from gorums_h2.wire import _h2
 from gorums_h2.wire.headers import build_request_headers, build_response_headers
 from gorums_h2.wire.protocol import ConnectionCore, StreamCore
+from gorums_h2.wire.settings import WireSettings
 
 NAME = "go-v0.11-benchmark-server-steady"
 PING_ACK = bytes.fromhex("000008060100000000") + bytes.fromhex("02041010090e0707")
@@ -32,30 +32,26 @@ def _reads(direction: str) -> list[bytes]:
 def _client(fast: bool) -> tuple[list[bytes], list[str], bytes, int]:
     """Our client core fed the Go server's reads: per read the bytes it
     answers, and which hook woke the writer."""
-    _h2.FAST_DATA = fast
-    try:
-        core = ConnectionCore(client_side=True)
-        core.initiate()
-        stream = core.open_stream(build_request_headers(
-            "/ordering.Gorums/NodeStream", "127.0.0.1:29200", subtype="gorums"))
-        core.data_to_send()
-        answers: list[bytes] = []
-        hooks: list[str] = []
-        woke: list[str] = []
-        core.on_output = lambda: woke.append("output")
-        core.on_control_output = lambda: woke.append("control")
-        messages = []
-        for data in _reads("s2c"):
-            woke.clear()
-            core.receive_data(data)
-            assert core.error is None
-            hooks.append("+".join(sorted(set(woke))))
-            answers.append(core.data_to_send())
-            while stream.has_message:
-                messages.append(stream.pop_message())
-        return answers, hooks, b"".join(messages), core.h2.outbound_flow_control_window
-    finally:
-        _h2.FAST_DATA = True
+    core = ConnectionCore(client_side=True, settings=WireSettings(h2_fast_path=fast))
+    core.initiate()
+    stream = core.open_stream(build_request_headers(
+        "/ordering.Gorums/NodeStream", "127.0.0.1:29200", subtype="gorums"))
+    core.data_to_send()
+    answers: list[bytes] = []
+    hooks: list[str] = []
+    woke: list[str] = []
+    core.on_output = lambda: woke.append("output")
+    core.on_control_output = lambda: woke.append("control")
+    messages = []
+    for data in _reads("s2c"):
+        woke.clear()
+        core.receive_data(data)
+        assert core.error is None
+        hooks.append("+".join(sorted(set(woke))))
+        answers.append(core.data_to_send())
+        while stream.has_message:
+            messages.append(stream.pop_message())
+    return answers, hooks, b"".join(messages), core.h2.outbound_flow_control_window
 
 
 def test_our_client_answers_go_server_reads_like_h2() -> None:
@@ -77,29 +73,25 @@ def test_our_client_answers_go_server_reads_like_h2() -> None:
 def _server(fast: bool) -> tuple[bytes, list[bytes], str | None]:
     """Our server core fed our (old) client's reads of the capture: requests
     with PING ACKs in front of most of them."""
-    _h2.FAST_DATA = fast
-    try:
-        core = ConnectionCore(client_side=False)
-        streams: list[StreamCore] = []
+    core = ConnectionCore(client_side=False, settings=WireSettings(h2_fast_path=fast))
+    streams: list[StreamCore] = []
 
-        def on_request(stream: StreamCore, headers: object) -> None:
-            stream.response_headers = build_response_headers("gorums")
-            streams.append(stream)
+    def on_request(stream: StreamCore, headers: object) -> None:
+        stream.response_headers = build_response_headers("gorums")
+        streams.append(stream)
 
-        core.on_request = on_request  # type: ignore[assignment]
-        core.initiate()
-        core.data_to_send()
-        out = bytearray()
-        messages: list[bytes] = []
-        for data in _reads("c2s"):
-            core.receive_data(data)
-            out += core.data_to_send()
-            for stream in streams:
-                while stream.has_message:
-                    messages.append(stream.pop_message())
-        return bytes(out), messages, None if core.error is None else str(core.error)
-    finally:
-        _h2.FAST_DATA = True
+    core.on_request = on_request  # type: ignore[assignment]
+    core.initiate()
+    core.data_to_send()
+    out = bytearray()
+    messages: list[bytes] = []
+    for data in _reads("c2s"):
+        core.receive_data(data)
+        out += core.data_to_send()
+        for stream in streams:
+            while stream.has_message:
+                messages.append(stream.pop_message())
+    return bytes(out), messages, None if core.error is None else str(core.error)
 
 
 def test_our_server_takes_the_client_side_like_h2() -> None:

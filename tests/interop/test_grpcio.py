@@ -17,6 +17,7 @@ import anyio
 import anyio.to_thread
 import grpc
 import pytest
+from _backends import with_io
 from grpcio_peer import FAIL_MESSAGE, CallResult, MiB, call, detail, start_server
 
 from gorums_h2.pb import status_pb2
@@ -76,9 +77,9 @@ async def _fail(stream: ServerStream) -> None:
 
 
 @pytest.fixture
-async def our_port() -> AsyncIterator[int]:
+async def our_port(wire: WireSettings) -> AsyncIterator[int]:
     srv = WireServer({"/test.Interop/Echo": _echo_with_metadata, "/test.Interop/Fail": _fail,
-                      "/test.Interop/Sink": _sink}, settings=BIG)
+                      "/test.Interop/Sink": _sink}, settings=with_io(BIG, wire))
     async with anyio.create_task_group() as tg:
         _, port = await tg.start(srv.serve_tcp, "127.0.0.1", 0)
         yield port
@@ -133,9 +134,10 @@ async def test_grpcio_client_sends_10000_messages_on_one_stream(our_port: int) -
 # ---- our client drives a grpcio server ----
 
 
-async def test_our_client_bidi_with_metadata_both_ways(grpcio_port: int) -> None:
+async def test_our_client_bidi_with_metadata_both_ways(
+        grpcio_port: int, wire: WireSettings) -> None:
     with anyio.fail_after(30):
-        async with connect("127.0.0.1", grpcio_port) as conn:
+        async with connect("127.0.0.1", grpcio_port, settings=wire) as conn:
             stream = await conn.open_stream("/test.Interop/Echo", metadata=REQUEST_MD)
             for body in (b"a", b"", b"c" * 1000):
                 await stream.send(body)
@@ -151,9 +153,10 @@ async def test_our_client_bidi_with_metadata_both_ways(grpcio_port: int) -> None
                 [("count", "3"), ("trailer-bin", b"\x00\x01\xff")])
 
 
-async def test_our_client_gets_grpcio_error_status_with_details(grpcio_port: int) -> None:
+async def test_our_client_gets_grpcio_error_status_with_details(
+        grpcio_port: int, wire: WireSettings) -> None:
     with anyio.fail_after(30):
-        async with connect("127.0.0.1", grpcio_port) as conn:
+        async with connect("127.0.0.1", grpcio_port, settings=wire) as conn:
             stream = await conn.open_stream("/test.Interop/Fail")
             await stream.send(b"x")
             with pytest.raises(StatusError) as info:
@@ -164,9 +167,10 @@ async def test_our_client_gets_grpcio_error_status_with_details(grpcio_port: int
             assert stream.trailing_metadata["extra"] == "trailer"
 
 
-async def test_our_client_unknown_method_on_grpcio_is_unimplemented(grpcio_port: int) -> None:
+async def test_our_client_unknown_method_on_grpcio_is_unimplemented(
+        grpcio_port: int, wire: WireSettings) -> None:
     with anyio.fail_after(30):
-        async with connect("127.0.0.1", grpcio_port) as conn:
+        async with connect("127.0.0.1", grpcio_port, settings=wire) as conn:
             stream = await conn.open_stream("/test.Interop/Nope")
             stream.send_nowait(b"x")
             with pytest.raises(StatusError) as info:
@@ -174,10 +178,11 @@ async def test_our_client_unknown_method_on_grpcio_is_unimplemented(grpcio_port:
             assert info.value.code == StatusCode.UNIMPLEMENTED
 
 
-async def test_our_client_16_mib_both_directions_with_grpcio(grpcio_port: int) -> None:
+async def test_our_client_16_mib_both_directions_with_grpcio(
+        grpcio_port: int, wire: WireSettings) -> None:
     body = bytes(range(256)) * (16 * MiB // 256)
     with anyio.fail_after(30):
-        async with connect("127.0.0.1", grpcio_port, settings=BIG) as conn:
+        async with connect("127.0.0.1", grpcio_port, settings=with_io(BIG, wire)) as conn:
             stream = await conn.open_stream("/test.Interop/Echo")
             await stream.send(body)
             assert await stream.receive() == body
@@ -186,10 +191,10 @@ async def test_our_client_16_mib_both_directions_with_grpcio(grpcio_port: int) -
 
 
 async def test_our_client_receives_10000_messages_on_one_stream_from_grpcio(
-    grpcio_port: int,
+    grpcio_port: int, wire: WireSettings,
 ) -> None:
     with anyio.fail_after(30):
-        async with connect("127.0.0.1", grpcio_port) as conn:
+        async with connect("127.0.0.1", grpcio_port, settings=wire) as conn:
             stream = await conn.open_stream("/test.Interop/Source")
             await stream.send(b"10000")
             stream.end()

@@ -22,6 +22,7 @@ import anyio
 import anyio.to_thread
 import grpc
 import pytest
+from _backends import with_io
 from grpcio_peer import CallResult, call, start_server
 
 from gorums_h2.wire import (
@@ -52,10 +53,11 @@ async def _echo_encodings(stream: ServerStream) -> None:
 
 
 @pytest.fixture(params=[None, "gzip"], ids=["plain-server", "gzip-server"])
-async def our_server(request: pytest.FixtureRequest) -> AsyncIterator[tuple[int, str | None]]:
+async def our_server(request: pytest.FixtureRequest, wire: WireSettings
+                     ) -> AsyncIterator[tuple[int, str | None]]:
     compression = request.param
     srv = WireServer({"/test.Interop/Echo": _echo_encodings},
-                     settings=WireSettings(compression=compression))
+                     settings=with_io(WireSettings(compression=compression), wire))
     async with anyio.create_task_group() as tg:
         _, port = await tg.start(srv.serve_tcp, "127.0.0.1", 0)
         yield port, compression
@@ -98,11 +100,11 @@ def grpcio_server(request: pytest.FixtureRequest) -> Iterator[tuple[int, bool]]:
 
 @pytest.mark.parametrize("compression", [None, "gzip"], ids=["plain-client", "gzip-client"])
 async def test_our_client_with_a_grpcio_server(
-        grpcio_server: tuple[int, bool], compression: str | None) -> None:
+        grpcio_server: tuple[int, bool], compression: str | None, wire: WireSettings) -> None:
     port, grpcio_compresses = grpcio_server
     with anyio.fail_after(30):
         async with connect("127.0.0.1", port,
-                           settings=WireSettings(compression=compression)) as conn:
+                           settings=with_io(WireSettings(compression=compression), wire)) as conn:
             stream = await conn.open_stream("/test.Interop/Echo")
             await stream.send(BODY)
             assert await stream.receive() == BODY
@@ -120,12 +122,12 @@ async def test_our_client_with_a_grpcio_server(
             assert stream._decoder.encoding == ("gzip" if grpcio_compresses else None)
 
 
-async def test_our_client_and_server_with_gzip() -> None:
-    srv = WireServer({"/test.Interop/Echo": _echo_encodings}, settings=GZIP)
+async def test_our_client_and_server_with_gzip(wire: WireSettings) -> None:
+    srv = WireServer({"/test.Interop/Echo": _echo_encodings}, settings=with_io(GZIP, wire))
     async with anyio.create_task_group() as tg:
         _, port = await tg.start(srv.serve_tcp, "127.0.0.1", 0)
         with anyio.fail_after(30):
-            async with connect("127.0.0.1", port, settings=GZIP) as conn:
+            async with connect("127.0.0.1", port, settings=with_io(GZIP, wire)) as conn:
                 stream = await conn.open_stream("/test.Interop/Echo")
                 await stream.send(BODY)
                 assert await stream.receive() == BODY
@@ -138,12 +140,12 @@ async def test_our_client_and_server_with_gzip() -> None:
         srv.stop()
 
 
-async def test_an_unknown_request_encoding_is_unimplemented() -> None:
-    srv = WireServer({"/test.Interop/Echo": _echo_encodings})
+async def test_an_unknown_request_encoding_is_unimplemented(wire: WireSettings) -> None:
+    srv = WireServer({"/test.Interop/Echo": _echo_encodings}, settings=wire)
     async with anyio.create_task_group() as tg:
         _, port = await tg.start(srv.serve_tcp, "127.0.0.1", 0)
         with anyio.fail_after(30):
-            async with connect("127.0.0.1", port) as conn:
+            async with connect("127.0.0.1", port, settings=wire) as conn:
                 headers = build_request_headers("/test.Interop/Echo", f"127.0.0.1:{port}",
                                                 encoding="snappy")
                 stream = conn.core.open_stream(headers)
@@ -162,13 +164,13 @@ def test_compression_settings_are_checked() -> None:
     assert WireSettings(compression="deflate").compression == "deflate"
 
 
-async def test_deflate_both_ways_with_our_client_and_server() -> None:
+async def test_deflate_both_ways_with_our_client_and_server(wire: WireSettings) -> None:
     deflate = WireSettings(compression="deflate")
-    srv = WireServer({"/test.Interop/Echo": _echo_encodings}, settings=deflate)
+    srv = WireServer({"/test.Interop/Echo": _echo_encodings}, settings=with_io(deflate, wire))
     async with anyio.create_task_group() as tg:
         _, port = await tg.start(srv.serve_tcp, "127.0.0.1", 0)
         with anyio.fail_after(30):
-            async with connect("127.0.0.1", port, settings=deflate) as conn:
+            async with connect("127.0.0.1", port, settings=with_io(deflate, wire)) as conn:
                 stream = await conn.open_stream("/test.Interop/Echo")
                 await stream.send(BODY)
                 assert await stream.receive() == BODY

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -27,15 +28,20 @@ import h2.events
 import gorums_h2 as g
 from gorums_h2.testing import ECHO_RPC, Echo, register_echo_service
 from gorums_h2.testing.services import EchoService
+from gorums_h2.wire import ServerLimits, WireSettings
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
 @asynccontextmanager
-async def gorums_server(make: Callable[[], g.Server] | None = None
+async def gorums_server(make: Callable[[], g.Server] | None = None, *,
+                        limits: ServerLimits | None = None, wire: WireSettings | None = None,
+                        ssl_context: ssl.SSLContext | None = None,
                         ) -> AsyncIterator[tuple[tuple[str, int], g.Server]]:
-    """A gorums echo server on 127.0.0.1 (``make()`` builds it); stopped after."""
-    server = make() if make is not None else g.Server()
+    """A gorums echo server on 127.0.0.1 (``make()`` builds it, else one
+    with ``limits``, ``wire`` settings and ``ssl_context``); stopped after."""
+    server = make() if make is not None else g.Server(limits=limits, wire_settings=wire,
+                                                      ssl_context=ssl_context)
     register_echo_service(server, EchoService(0))
     async with anyio.create_task_group() as tg:
         address = await tg.start(server.serve_tcp, "127.0.0.1", 0)
@@ -52,11 +58,12 @@ class Probe:
     calls: int = 0
     errors: list[BaseException] = field(default_factory=list)
     max_gap: float = 0.0
+    wire: WireSettings | None = None
 
     async def run(self, address: tuple[str, int], stop: anyio.Event, *,
                   task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Call the echo server until ``stop``; ``started`` after the first reply."""
-        async with g.Manager() as mgr:
+        async with g.Manager(wire_settings=self.wire) as mgr:
             cfg = mgr.new_configuration(g.with_node_list([f"{address[0]}:{address[1]}"]))
             node = cfg.nodes()[0]
             await self._call(node)

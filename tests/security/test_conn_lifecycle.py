@@ -14,15 +14,16 @@ import socket
 import anyio
 import h2.events
 import pytest
-from _backends import anyio_backend
+from _backends import anyio_backend, io_backend, wire
 from _conn_kit import PREFACE, Probe, RawClient, closed_by_server, eventually, gorums_server
 from h2.errors import ErrorCodes
 
 import gorums_h2 as g
 from gorums_h2.testing import ECHO_RPC, Echo
 from gorums_h2.wire import ServerConnection, ServerLimits, connect
+from gorums_h2.wire.settings import WireSettings
 
-__all__ = ["anyio_backend"]
+__all__ = ["anyio_backend", "io_backend", "wire"]
 
 pytestmark = pytest.mark.anyio
 
@@ -34,9 +35,9 @@ async def connections_drop_to(server: g.Server, n: int, within: float = SLACK) -
     await eventually(lambda: len(server.wire.connections) <= n, within)
 
 
-async def test_one_byte_slowloris_closed_by_default_handshake_timeout() -> None:
+async def test_one_byte_slowloris_closed_by_default_handshake_timeout(wire: WireSettings) -> None:
     """A client that sends 1 byte is closed within 10 s by default (5 s limit)."""
-    async with gorums_server() as (address, server):
+    async with gorums_server(wire=wire) as (address, server):
         sock = await anyio.connect_tcp(*address)
         await sock.send(b"P")
         took = await closed_by_server(sock, within=5.0 + SLACK + 2.0)
@@ -46,14 +47,14 @@ async def test_one_byte_slowloris_closed_by_default_handshake_timeout() -> None:
         await connections_drop_to(server, 0)
 
 
-async def test_trickling_prefaces_closed_while_probe_is_served() -> None:
+async def test_trickling_prefaces_closed_while_probe_is_served(wire: WireSettings) -> None:
     """60 connections trickle the preface a byte every 0.2 s: all are closed
     after the 1 s handshake limit, and a well-behaved client keeps being
     served meanwhile."""
     limits = ServerLimits(handshake_timeout=1.0)
     closed: list[float] = []
-    probe = Probe()
-    async with gorums_server(lambda: g.Server(limits=limits)) as (address, server):
+    probe = Probe(wire=wire)
+    async with gorums_server(limits=limits, wire=wire) as (address, server):
         stop = anyio.Event()
 
         async def trickle() -> None:
@@ -90,20 +91,21 @@ async def test_trickling_prefaces_closed_while_probe_is_served() -> None:
         await connections_drop_to(server, 1)  # the probe's
 
 
-async def test_silent_client_closed_by_keepalive() -> None:
+async def test_silent_client_closed_by_keepalive(wire: WireSettings) -> None:
     """A client that completes the handshake, then neither reads nor answers
     PINGs (its host vanished) is closed after keepalive_time + keepalive_timeout,
     without a GOAWAY; an idle client that answers PINGs stays."""
     limits = ServerLimits(keepalive_time=0.5, keepalive_timeout=0.5)
-    probe = Probe()
-    async with gorums_server(lambda: g.Server(limits=limits)) as (address, server):
+    probe = Probe(wire=wire)
+    async with gorums_server(limits=limits, wire=wire) as (address, server):
         stop = anyio.Event()
         async with anyio.create_task_group() as tg:
             await tg.start(probe.run, address, stop)  # busy: never pinged
             silent = await RawClient.connect(address)
             await silent.handshake()  # our SETTINGS go out; we never answer anything after
             start = anyio.current_time()
-            async with connect(*address) as alive:  # answers PINGs, sends nothing else
+            # answers PINGs, sends nothing else
+            async with connect(*address, settings=wire) as alive:
                 await connections_drop_to(server, 2, within=1.0 + SLACK)
                 took = anyio.current_time() - start
                 await anyio.sleep(1.5)  # three more keepalive periods
@@ -121,10 +123,10 @@ async def test_silent_client_closed_by_keepalive() -> None:
         assert took_eof < SLACK
 
 
-async def test_keepalive_off_keeps_silent_client() -> None:
+async def test_keepalive_off_keeps_silent_client(wire: WireSettings) -> None:
     """keepalive_time=None: nothing pings, a silent connection stays (the old behaviour)."""
     limits = ServerLimits(keepalive_time=None)
-    async with gorums_server(lambda: g.Server(limits=limits)) as (address, server):
+    async with gorums_server(limits=limits, wire=wire) as (address, server):
         silent = await RawClient.connect(address)
         await silent.handshake()
         await anyio.sleep(1.0)
@@ -132,9 +134,9 @@ async def test_keepalive_off_keeps_silent_client() -> None:
         await silent.aclose()
 
 
-async def test_max_connection_idle_sends_goaway_max_idle() -> None:
+async def test_max_connection_idle_sends_goaway_max_idle(wire: WireSettings) -> None:
     limits = ServerLimits(max_connection_idle=0.5)
-    async with gorums_server(lambda: g.Server(limits=limits)) as (address, _):
+    async with gorums_server(limits=limits, wire=wire) as (address, _):
         client = await RawClient.connect(address)
         await client.handshake()
         took = await client.wait_closed(within=0.5 + SLACK)
@@ -146,11 +148,11 @@ async def test_max_connection_idle_sends_goaway_max_idle() -> None:
         assert took <= 0.5 + SLACK
 
 
-async def test_max_connection_idle_spares_connections_with_streams() -> None:
+async def test_max_connection_idle_spares_connections_with_streams(wire: WireSettings) -> None:
     """A gorums client's NodeStream keeps its connection busy, so it is never idle."""
     limits = ServerLimits(max_connection_idle=0.3)
-    probe = Probe()
-    async with gorums_server(lambda: g.Server(limits=limits)) as (address, _):
+    probe = Probe(wire=wire)
+    async with gorums_server(limits=limits, wire=wire) as (address, _):
         stop = anyio.Event()
         async with anyio.create_task_group() as tg:
             await tg.start(probe.run, address, stop)
@@ -159,12 +161,12 @@ async def test_max_connection_idle_spares_connections_with_streams() -> None:
     assert not probe.errors, probe.errors
 
 
-async def test_max_connection_age_goaway_then_close_after_grace() -> None:
+async def test_max_connection_age_goaway_then_close_after_grace(wire: WireSettings) -> None:
     """After max_connection_age (+-10 %) a GOAWAY max_age; the open stream
     may go on for the grace, then the connection is closed."""
     limits = ServerLimits(max_connection_age=0.5, max_connection_age_grace=0.5)
-    async with gorums_server(lambda: g.Server(limits=limits)) as (address, server):
-        async with connect(*address) as conn:
+    async with gorums_server(limits=limits, wire=wire) as (address, server):
+        async with connect(*address, settings=wire) as conn:
             stream = await conn.open_stream("/ordering.Gorums/NodeStream", subtype="gorums")
             start = anyio.current_time()
             await eventually(lambda: conn.core.goaway is not None, 0.55 + SLACK)
@@ -179,11 +181,11 @@ async def test_max_connection_age_goaway_then_close_after_grace() -> None:
         await connections_drop_to(server, 0)
 
 
-async def test_max_connections_refuses_with_goaway() -> None:
+async def test_max_connections_refuses_with_goaway(wire: WireSettings) -> None:
     """Beyond max_connections a client gets SETTINGS, GOAWAY ENHANCE_YOUR_CALM
     "too many connections" and a close; a slot frees when a connection goes."""
     limits = ServerLimits(max_connections=2)
-    async with gorums_server(lambda: g.Server(limits=limits)) as (address, server):
+    async with gorums_server(limits=limits, wire=wire) as (address, server):
         first = await RawClient.connect(address)
         second = await RawClient.connect(address)
         await first.handshake()
@@ -206,7 +208,7 @@ async def test_max_connections_refuses_with_goaway() -> None:
         await second.aclose()
 
 
-async def test_tcp_keepalive_on_accepted_sockets() -> None:
+async def test_tcp_keepalive_on_accepted_sockets(wire: WireSettings) -> None:
     seen: list[tuple[int, int | None]] = []
 
     def on_connection(conn: ServerConnection) -> None:
@@ -216,7 +218,7 @@ async def test_tcp_keepalive_on_accepted_sockets() -> None:
                      None if user_timeout is None
                      else sock.getsockopt(socket.IPPROTO_TCP, user_timeout)))
 
-    async with gorums_server() as (address, server):
+    async with gorums_server(wire=wire) as (address, server):
         server.wire._on_connection = on_connection
         client = await RawClient.connect(address)
         await client.handshake()
@@ -226,9 +228,10 @@ async def test_tcp_keepalive_on_accepted_sockets() -> None:
         assert seen[0][1] == 20_000  # keepalive_timeout, as grpc-go sets it
 
 
-async def test_keepalive_closes_a_stuck_handshake_when_handshake_timeout_is_off() -> None:
+async def test_keepalive_closes_a_stuck_handshake_when_handshake_timeout_is_off(
+        wire: WireSettings) -> None:
     limits = ServerLimits(handshake_timeout=None, keepalive_time=0.3, keepalive_timeout=0.3)
-    async with gorums_server(lambda: g.Server(limits=limits)) as (address, server):
+    async with gorums_server(limits=limits, wire=wire) as (address, server):
         sock = await anyio.connect_tcp(*address)
         await sock.send(b"PRI * HTTP/2.0\r\n")  # half a preface, then nothing
         took = await closed_by_server(sock, within=0.6 + SLACK)
@@ -237,10 +240,10 @@ async def test_keepalive_closes_a_stuck_handshake_when_handshake_timeout_is_off(
         await connections_drop_to(server, 0)
 
 
-async def test_max_connections_a_refused_manager_learns_why() -> None:
+async def test_max_connections_a_refused_manager_learns_why(wire: WireSettings) -> None:
     limits = ServerLimits(max_connections=1)
-    probe = Probe()
-    async with gorums_server(lambda: g.Server(limits=limits)) as (address, _):
+    probe = Probe(wire=wire)
+    async with gorums_server(limits=limits, wire=wire) as (address, _):
         stop = anyio.Event()
         async with anyio.create_task_group() as tg:
             await tg.start(probe.run, address, stop)  # holds the one connection

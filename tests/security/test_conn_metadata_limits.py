@@ -14,7 +14,7 @@ import time
 import anyio
 import anyio.lowlevel
 import pytest
-from _backends import anyio_backend
+from _backends import anyio_backend, io_backend, wire, with_io
 from hpack import Decoder
 from hpack.huffman import HuffmanEncoder
 from hpack.huffman_constants import REQUEST_CODES, REQUEST_CODES_LENGTH
@@ -31,7 +31,7 @@ from gorums_h2.wire import (
 )
 from gorums_h2.wire._hpack import LinearEncoder, LinearHuffman, header_list_size
 
-__all__ = ["anyio_backend"]
+__all__ = ["anyio_backend", "io_backend", "wire"]
 
 MiB = 1024 * 1024
 
@@ -78,7 +78,7 @@ def test_one_mib_of_metadata_encodes_in_linear_time() -> None:
 
 
 @pytest.mark.anyio
-async def test_metadata_over_the_peers_limit_is_refused_before_sending() -> None:
+async def test_metadata_over_the_peers_limit_is_refused_before_sending(wire: WireSettings) -> None:
     seen: list[object] = []
 
     async def handler(stream: ServerStream) -> None:
@@ -86,10 +86,10 @@ async def test_metadata_over_the_peers_limit_is_refused_before_sending() -> None
         async for _ in stream:
             pass
 
-    srv = WireServer({"/a.S/M": handler})  # advertises 64 KiB (WireSettings default)
+    srv = WireServer({"/a.S/M": handler}, settings=wire)  # advertises 64 KiB (WireSettings default)
     async with anyio.create_task_group() as tg:
         _, port = await tg.start(srv.serve_tcp, "127.0.0.1", 0)
-        async with connect("127.0.0.1", port) as conn:
+        async with connect("127.0.0.1", port, settings=wire) as conn:
             ok = await conn.open_stream("/a.S/M", metadata={"x-small": "1"})
             ok.end()
             await ok.wait_closed()  # the server's SETTINGS have arrived
@@ -109,7 +109,7 @@ async def test_metadata_over_the_peers_limit_is_refused_before_sending() -> None
 
 
 @pytest.mark.anyio
-async def test_one_mib_of_metadata_to_a_peer_that_allows_it() -> None:
+async def test_one_mib_of_metadata_to_a_peer_that_allows_it(wire: WireSettings) -> None:
     """A peer advertising 2 MiB (grpc-go servers: 16 MiB) gets 1 MiB of metadata."""
     seen: list[int] = []
 
@@ -124,11 +124,12 @@ async def test_one_mib_of_metadata_to_a_peer_that_allows_it() -> None:
         # issue of the h2 layer, reported; set it by hand for this test
         conn.core.h2.decoder.max_header_list_size = 2 * MiB
 
-    srv = WireServer({"/a.S/M": handler}, settings=WireSettings(max_header_list_size=2 * MiB),
+    srv = WireServer({"/a.S/M": handler},
+                     settings=with_io(WireSettings(max_header_list_size=2 * MiB), wire),
                      on_connection=allow_2_mib)
     async with anyio.create_task_group() as tg:
         _, port = await tg.start(srv.serve_tcp, "127.0.0.1", 0)
-        async with connect("127.0.0.1", port) as conn:
+        async with connect("127.0.0.1", port, settings=wire) as conn:
             # h2 applies the 2 MiB it advertised once we ACKed it (64 KiB before)
             first = await conn.open_stream("/a.S/M", metadata={"x-big": "1"})
             first.end()
@@ -146,14 +147,14 @@ async def test_one_mib_of_metadata_to_a_peer_that_allows_it() -> None:
 
 
 @pytest.mark.anyio
-async def test_large_metadata_waits_for_the_servers_limit() -> None:
+async def test_large_metadata_waits_for_the_servers_limit(wire: WireSettings) -> None:
     """Right after connecting the server's SETTINGS may not have arrived: a
     large header block waits for them instead of being sent blind."""
-    srv = WireServer({"/a.S/M": lambda stream: anyio.lowlevel.checkpoint()})
+    srv = WireServer({"/a.S/M": lambda stream: anyio.lowlevel.checkpoint()}, settings=wire)
     async with anyio.create_task_group() as tg:
         _, port = await tg.start(srv.serve_tcp, "127.0.0.1", 0)
         for _ in range(3):
-            async with connect("127.0.0.1", port) as conn:
+            async with connect("127.0.0.1", port, settings=wire) as conn:
                 with pytest.raises(HeaderListTooLarge, match="of 65536 bytes"):
                     await conn.open_stream("/a.S/M", metadata={"x-big": "v" * 100_000})
                 assert conn.error is None
@@ -180,7 +181,8 @@ async def test_manager_metadata_above_the_servers_limit_fails_calls_clearly() ->
 
 
 @pytest.mark.anyio
-async def test_server_response_headers_and_trailers_within_the_clients_limit() -> None:
+async def test_server_response_headers_and_trailers_within_the_clients_limit(
+        wire: WireSettings) -> None:
     """A handler's huge status message or metadata ends the call with a status
     instead of breaking the client's connection (our client accepts 64 KiB)."""
     from gorums_h2.wire import EndOfStream, StatusError
@@ -198,10 +200,10 @@ async def test_server_response_headers_and_trailers_within_the_clients_limit() -
         pass
 
     srv = WireServer({"/a.S/Message": huge_message, "/a.S/Trailers": huge_trailers,
-                      "/a.S/Headers": huge_headers, "/a.S/Fine": fine})
+                      "/a.S/Headers": huge_headers, "/a.S/Fine": fine}, settings=wire)
     async with anyio.create_task_group() as tg:
         _, port = await tg.start(srv.serve_tcp, "127.0.0.1", 0)
-        async with connect("127.0.0.1", port) as conn:
+        async with connect("127.0.0.1", port, settings=wire) as conn:
             for path, code, text in [
                     ("/a.S/Message", StatusCode.INTERNAL, "exceed the client's header list limit"),
                     ("/a.S/Trailers", StatusCode.INTERNAL, "exceed the client's header list limit"),

@@ -14,16 +14,16 @@ from pathlib import Path
 import anyio
 import anyio.abc
 import pytest
-from _backends import anyio_backend
+from _backends import anyio_backend, io_backend, wire
 from _certs import self_signed_cert
 from _conn_kit import closed_by_server, gorums_server
 
 import gorums_h2 as g
 from gorums_h2.testing import ECHO_RPC, Echo
-from gorums_h2.wire import check_alpn_h2, client_ssl_context, server_ssl_context
+from gorums_h2.wire import WireSettings, check_alpn_h2, client_ssl_context, server_ssl_context
 from gorums_h2.wire.tls import _client_offer, parse_client_hello_alpn
 
-__all__ = ["anyio_backend"]
+__all__ = ["anyio_backend", "io_backend", "wire"]
 
 pytestmark = pytest.mark.anyio
 
@@ -41,9 +41,10 @@ def client_certs(tmp_path: Path) -> tuple[str, str]:
     return str(cert), str(key)
 
 
-async def _echo(address: tuple[str, int], ctx: ssl.SSLContext) -> str | g.StatusError:
+async def _echo(address: tuple[str, int], ctx: ssl.SSLContext, wire: WireSettings
+                ) -> str | g.StatusError:
     """The echoed value, or the call's StatusError."""
-    async with g.Manager(ssl_context=ctx, server_hostname="localhost",
+    async with g.Manager(ssl_context=ctx, server_hostname="localhost", wire_settings=wire,
                          backoff=g.Backoff(base_delay=30)) as mgr:
         node = mgr.new_configuration(g.with_node_list([f"{address[0]}:{address[1]}"])).nodes()[0]
         try:
@@ -56,10 +57,11 @@ async def _echo(address: tuple[str, int], ctx: ssl.SSLContext) -> str | g.Status
 
 @pytest.mark.parametrize("alpn", [None, ["http/1.1"]])
 async def test_server_closes_tls_clients_without_alpn_h2(
-        certs: tuple[str, str], alpn: list[str] | None, caplog: pytest.LogCaptureFixture) -> None:
+        certs: tuple[str, str], alpn: list[str] | None, caplog: pytest.LogCaptureFixture,
+        wire: WireSettings) -> None:
     caplog.set_level(logging.DEBUG, logger="gorums_h2.server")
     server_ctx = server_ssl_context(*certs)
-    async with gorums_server(lambda: g.Server(ssl_context=server_ctx)) as (address, server):
+    async with gorums_server(ssl_context=server_ctx, wire=wire) as (address, server):
         ctx = ssl.create_default_context(cafile=certs[0])
         if alpn is not None:
             ctx.set_alpn_protocols(alpn)
@@ -72,33 +74,34 @@ async def test_server_closes_tls_clients_without_alpn_h2(
             assert took < 5
         assert not server.wire.connections
         # a client with ALPN h2 is served
-        assert await _echo(address, client_ssl_context(certs[0])) == "tls"
+        assert await _echo(address, client_ssl_context(certs[0]), wire) == "tls"
     refusals = [r for r in caplog.records if "is not 'h2'" in r.getMessage()]
     assert [r.levelno for r in refusals] == [logging.INFO, logging.DEBUG, logging.DEBUG]
 
 
-async def test_mutual_tls(certs: tuple[str, str], client_certs: tuple[str, str]) -> None:
+async def test_mutual_tls(certs: tuple[str, str], client_certs: tuple[str, str],
+                          wire: WireSettings) -> None:
     server_ctx = server_ssl_context(*certs, client_ca=client_certs[0])
     assert server_ctx.verify_mode == ssl.CERT_REQUIRED
-    async with gorums_server(lambda: g.Server(ssl_context=server_ctx)) as (address, _):
+    async with gorums_server(ssl_context=server_ctx, wire=wire) as (address, _):
         with_cert = client_ssl_context(certs[0], certfile=client_certs[0], keyfile=client_certs[1])
-        assert await _echo(address, with_cert) == "tls"
+        assert await _echo(address, with_cert, wire) == "tls"
         # a client without a certificate (or with one the CA did not sign) gets nowhere
         for ctx in (client_ssl_context(certs[0]),
                     client_ssl_context(certs[0], certfile=certs[0], keyfile=certs[1])):
-            error = await _echo(address, ctx)
+            error = await _echo(address, ctx, wire)
             assert isinstance(error, g.StatusError)
             assert error.code == g.StatusCode.UNAVAILABLE
 
 
-async def test_callers_context_is_not_changed(certs: tuple[str, str]) -> None:
+async def test_callers_context_is_not_changed(certs: tuple[str, str], wire: WireSettings) -> None:
     """A context offering h2 among others keeps exactly its protocols."""
     client_ctx = client_ssl_context(certs[0])
     client_ctx.set_alpn_protocols(["http/1.1", "h2"])
     server_ctx = server_ssl_context(*certs)
     server_ctx.set_alpn_protocols(["h2", "http/1.1"])
-    async with gorums_server(lambda: g.Server(ssl_context=server_ctx)) as (address, _):
-        assert await _echo(address, client_ctx) == "tls"
+    async with gorums_server(ssl_context=server_ctx, wire=wire) as (address, _):
+        assert await _echo(address, client_ctx, wire) == "tls"
     assert _client_offer(client_ctx) == ["http/1.1", "h2"]  # was ["h2"] before
 
 
@@ -128,13 +131,13 @@ def test_parse_client_hello_alpn() -> None:
 
 
 async def test_tls_slowloris_closed_by_handshake_timeout(
-        certs: tuple[str, str], caplog: pytest.LogCaptureFixture) -> None:
+        certs: tuple[str, str], caplog: pytest.LogCaptureFixture, wire: WireSettings) -> None:
     """A TLS server gives the TLS handshake the same budget, and logs the
     failures at DEBUG only (anyio would log each at ERROR with a traceback)."""
     caplog.set_level(logging.DEBUG)
     limits = g.ServerLimits(handshake_timeout=1.0)
     server_ctx = server_ssl_context(*certs)
-    async with gorums_server(lambda: g.Server(ssl_context=server_ctx, limits=limits)) as (
+    async with gorums_server(ssl_context=server_ctx, limits=limits, wire=wire) as (
             address, server):
         socks = [await anyio.connect_tcp(*address) for _ in range(5)]
         for sock in socks:
@@ -149,6 +152,6 @@ async def test_tls_slowloris_closed_by_handshake_timeout(
             for sock in socks:
                 tg.start_soon(wait, sock)
         assert len(took) == 5 and max(took) < 1.0 + 4.0, took
-        assert await _echo(address, client_ssl_context(certs[0])) == "tls"
+        assert await _echo(address, client_ssl_context(certs[0]), wire) == "tls"
         assert len(server.wire.connections) <= 1
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

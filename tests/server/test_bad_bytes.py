@@ -6,16 +6,24 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from _backends import anyio_backend
+from _backends import anyio_backend, io_backend, wire
 from _server_kit import WAIT, address_of, eventually, raw_node_stream, running
 from hyperframe.frame import DataFrame, Frame, GoAwayFrame, HeadersFrame, SettingsFrame
 
 import gorums_h2 as g
-from gorums_h2.testing import ECHO_RPC, Echo, echo_server_fn
+from gorums_h2.testing import ECHO_RPC, Echo, register_echo_service
+from gorums_h2.testing.services import EchoService
+from gorums_h2.wire import WireSettings
 
-__all__ = ["anyio_backend"]
+__all__ = ["anyio_backend", "io_backend", "wire"]
 
 pytestmark = pytest.mark.anyio
+
+def _echo_server(wire: WireSettings) -> g.Server:
+    server = g.Server(wire_settings=wire)
+    register_echo_service(server, EchoService(0))
+    return server
+
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 SETTINGS = SettingsFrame(0).serialize()
@@ -97,9 +105,9 @@ async def _still_serving(node: g.Node, raw_address: tuple[str, int]) -> None:
 
 
 @pytest.mark.parametrize("case", list(GARBAGE))
-async def test_after_garbage_other_clients_keep_working(case: str) -> None:
-    server = echo_server_fn(0)
-    async with running(server) as address, g.Manager() as mgr:
+async def test_after_garbage_other_clients_keep_working(case: str, wire: WireSettings) -> None:
+    server = _echo_server(wire)
+    async with running(server) as address, g.Manager(wire_settings=wire) as mgr:
         node = mgr.new_configuration(g.with_node_list([address_of(address)])).nodes()[0]
         await g.rpc_call(node.context(), Echo(value="before"), ECHO_RPC, Echo)
         await _send_garbage(address, GARBAGE[case], 0.2)
@@ -107,8 +115,8 @@ async def test_after_garbage_other_clients_keep_working(case: str) -> None:
 
 
 @pytest.mark.parametrize("case", DROP_CASES)
-async def test_a_connection_sending_garbage_is_dropped(case: str) -> None:
-    server = echo_server_fn(0)
+async def test_a_connection_sending_garbage_is_dropped(case: str, wire: WireSettings) -> None:
+    server = _echo_server(wire)
     async with running(server) as address:
         data = await _send_garbage(address, GARBAGE[case], WAIT)
     assert data is not None, "the server kept the connection open"
@@ -117,9 +125,9 @@ async def test_a_connection_sending_garbage_is_dropped(case: str) -> None:
         assert goaways and goaways[-1].error_code != 0
 
 
-async def test_silent_and_half_open_sockets_do_not_block_anyone() -> None:
-    server = echo_server_fn(0)
-    async with running(server) as address, g.Manager() as mgr:
+async def test_silent_and_half_open_sockets_do_not_block_anyone(wire: WireSettings) -> None:
+    server = _echo_server(wire)
+    async with running(server) as address, g.Manager(wire_settings=wire) as mgr:
         node = mgr.new_configuration(g.with_node_list([address_of(address)])).nodes()[0]
         silent = await anyio.connect_tcp(*address)
         half = await anyio.connect_tcp(*address)

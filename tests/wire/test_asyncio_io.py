@@ -1,4 +1,4 @@
-"""The native asyncio I/O path (gorums_h2.wire._io.AsyncioProtocolIO) in isolation.
+"""The native asyncio I/O path (gorums_h2.wire._asyncio_io.AsyncioProtocolIO) in isolation.
 
 These are unit tests of an asyncio-only component, so they drive an asyncio
 loop themselves; everything built on it runs on both backends elsewhere.
@@ -11,7 +11,7 @@ import asyncio
 import anyio
 
 from gorums_h2.wire import ServerStream, WireServer
-from gorums_h2.wire._io import AsyncioProtocolIO
+from gorums_h2.wire._asyncio_io import AsyncioProtocolIO
 from gorums_h2.wire.client import ClientConnection
 
 

@@ -6,6 +6,7 @@ import socket
 
 import anyio
 import pytest
+from _backends import with_io
 from anyio.abc import SocketAttribute
 from tcp_helpers import serving
 
@@ -19,10 +20,10 @@ def _opt(sock: socket.socket, level: int, name: int) -> int:
 
 
 @pytest.mark.skipif(not hasattr(socket, "TCP_KEEPIDLE"), reason="no TCP_KEEPIDLE here")
-async def test_default_and_custom_tcp_timeouts_are_set() -> None:
-    async with serving() as (_, port):
+async def test_default_and_custom_tcp_timeouts_are_set(wire: WireSettings) -> None:
+    async with serving(settings=wire) as (_, port):
         with anyio.fail_after(10):
-            async with connect("127.0.0.1", port) as conn:
+            async with connect("127.0.0.1", port, settings=wire) as conn:
                 sock = conn.extra(SocketAttribute.raw_socket)
                 assert _opt(sock, socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
                 assert _opt(sock, socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 15
@@ -30,7 +31,7 @@ async def test_default_and_custom_tcp_timeouts_are_set() -> None:
                 if hasattr(socket, "TCP_USER_TIMEOUT"):
                     assert _opt(sock, socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 10_000
             settings = WireSettings(tcp_keepalive=None, tcp_user_timeout=2.5)
-            async with connect("127.0.0.1", port, settings=settings) as conn:
+            async with connect("127.0.0.1", port, settings=with_io(settings, wire)) as conn:
                 sock = conn.extra(SocketAttribute.raw_socket)
                 assert _opt(sock, socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 0
                 if hasattr(socket, "TCP_USER_TIMEOUT"):

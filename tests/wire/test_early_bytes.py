@@ -19,6 +19,7 @@ import pytest
 from tcp_helpers import ECHO, serving
 
 from gorums_h2.wire.framing import encode_message
+from gorums_h2.wire.settings import WireSettings
 
 pytestmark = pytest.mark.anyio
 
@@ -46,8 +47,8 @@ async def _answer(sock: anyio.abc.SocketStream, h2c: h2.connection.H2Connection)
         await sock.send(h2c.data_to_send())
 
 
-async def test_request_sent_before_accept_is_served() -> None:
-    async with serving() as (_, port):
+async def test_request_sent_before_accept_is_served(wire: WireSettings) -> None:
+    async with serving(settings=wire) as (_, port):
         for i in range(CONNECTIONS):
             body = f"early {i}".encode()
             h2c = h2.connection.H2Connection(

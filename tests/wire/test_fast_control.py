@@ -12,6 +12,7 @@ generated ones.
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 
 import h2.config
 import h2.connection
@@ -80,36 +81,32 @@ def _client_receives(fast: bool, reads: list[bytes]
     """A client core with one open stream receives ``reads`` (after the
     server's SETTINGS); returns its output, messages, PING ACKs, outbound
     window, error, h2's events and how often it called ``on_output``."""
-    _h2.FAST_DATA = fast
-    try:
-        core = ConnectionCore(client_side=True, settings=WIRE)
-        acks: list[bytes] = []
-        outputs = [0]
-        core.on_ping_ack = acks.append
-        core.initiate()
-        stream = core.open_stream(request_headers())
-        core.data_to_send()
-        core.on_output = lambda: outputs.__setitem__(0, outputs[0] + 1)
-        events: list[tuple[object, ...]] = []
-        receive = core.h2.receive_data
+    core = ConnectionCore(client_side=True, settings=replace(WIRE, h2_fast_path=fast))
+    acks: list[bytes] = []
+    outputs = [0]
+    core.on_ping_ack = acks.append
+    core.initiate()
+    stream = core.open_stream(request_headers())
+    core.data_to_send()
+    core.on_output = lambda: outputs.__setitem__(0, outputs[0] + 1)
+    events: list[tuple[object, ...]] = []
+    receive = core.h2.receive_data
 
-        def recording(data: bytes) -> list[object]:
-            got = receive(data)
-            events.extend(_event(e) for e in got)
-            return got
+    def recording(data: bytes) -> list[object]:
+        got = receive(data)
+        events.extend(_event(e) for e in got)
+        return got
 
-        core.h2.receive_data = recording  # type: ignore[method-assign]
-        prefix, _ = _server_prefix()
-        out = bytearray()
-        for data in [prefix, *reads]:
-            core.receive_data(data)
-            out += core.data_to_send()
-        got = drain(stream)
-        error = None if core.error is None else str(core.error)
-        window = core.h2.outbound_flow_control_window
-        return bytes(out), got, acks, window, error, events, outputs[0]
-    finally:
-        _h2.FAST_DATA = True
+    core.h2.receive_data = recording  # type: ignore[method-assign]
+    prefix, _ = _server_prefix()
+    out = bytearray()
+    for data in [prefix, *reads]:
+        core.receive_data(data)
+        out += core.data_to_send()
+    got = drain(stream)
+    error = None if core.error is None else str(core.error)
+    window = core.h2.outbound_flow_control_window
+    return bytes(out), got, acks, window, error, events, outputs[0]
 
 
 def _response(sid: int, bodies: list[bytes]) -> list[bytes]:

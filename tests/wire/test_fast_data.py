@@ -8,6 +8,7 @@ messages received, the flow-control windows, and the errors.
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import h2.config
 import h2.connection
@@ -27,42 +28,38 @@ LARGE = WireSettings()
 
 def _run_pair(fast: bool, sizes: list[int], chunks: list[int], wire: WireSettings
               ) -> tuple[bytes, bytes, list[bytes], list[int]]:
-    _h2.FAST_DATA = fast
-    try:
-        pair = CorePair(wire, wire)
-        client_stream, server_stream = pair.open()
-        for n in sizes:
-            client_stream.queue_message(bytes([n % 251]) * n)
-        c2s = bytearray()
-        s2c = bytearray()
-        received: list[bytes] = []
-        cut = itertools.cycle(chunks or [1 << 20])
-        for _ in range(100_000):
-            pair.client.flush()
-            data = pair.client.data_to_send()
-            pair.client.confirm_written()
-            c2s += data
-            pos = 0
-            while pos < len(data):
-                size = next(cut)
-                pair.server.receive_data(data[pos : pos + size])
-                pos += size
-            received += drain(server_stream)
-            pair.server.flush()
-            back = pair.server.data_to_send()
-            pair.server.confirm_written()
-            s2c += back
-            pair.client.receive_data(back)
-            if not data and not back:
-                break
-        windows = [
-            pair.server.h2._inbound_flow_control_window_manager.current_window_size,
-            pair.client.h2.outbound_flow_control_window,
-            pair.client.h2.local_flow_control_window(client_stream.stream_id),
-        ]
-        return bytes(c2s), bytes(s2c), received, windows
-    finally:
-        _h2.FAST_DATA = True
+    pair = CorePair(replace(wire, h2_fast_path=fast), replace(wire, h2_fast_path=fast))
+    client_stream, server_stream = pair.open()
+    for n in sizes:
+        client_stream.queue_message(bytes([n % 251]) * n)
+    c2s = bytearray()
+    s2c = bytearray()
+    received: list[bytes] = []
+    cut = itertools.cycle(chunks or [1 << 20])
+    for _ in range(100_000):
+        pair.client.flush()
+        data = pair.client.data_to_send()
+        pair.client.confirm_written()
+        c2s += data
+        pos = 0
+        while pos < len(data):
+            size = next(cut)
+            pair.server.receive_data(data[pos : pos + size])
+            pos += size
+        received += drain(server_stream)
+        pair.server.flush()
+        back = pair.server.data_to_send()
+        pair.server.confirm_written()
+        s2c += back
+        pair.client.receive_data(back)
+        if not data and not back:
+            break
+    windows = [
+        pair.server.h2._inbound_flow_control_window_manager.current_window_size,
+        pair.client.h2.outbound_flow_control_window,
+        pair.client.h2.local_flow_control_window(client_stream.stream_id),
+    ]
+    return bytes(c2s), bytes(s2c), received, windows
 
 
 @settings(max_examples=60, deadline=None)
@@ -115,20 +112,16 @@ def test_padded_and_final_frames_take_h2s_path_with_the_same_result(
     wire_bytes = _h2_client_bytes(frames)
 
     def receive(fast: bool) -> tuple[list[bytes], bytes, str | None]:
-        _h2.FAST_DATA = fast
-        try:
-            server = ConnectionCore(client_side=False, settings=SMALL)
-            streams = []
-            server.on_request = lambda stream, headers: streams.append(stream)
-            server.initiate()
-            server.data_to_send()
-            for pos in range(0, len(wire_bytes), chunk):
-                server.receive_data(wire_bytes[pos : pos + chunk])
-            got = drain(streams[0]) if streams else []
-            error = None if server.error is None else str(server.error)
-            return got, server.data_to_send(), error
-        finally:
-            _h2.FAST_DATA = True
+        server = ConnectionCore(client_side=False, settings=replace(SMALL, h2_fast_path=fast))
+        streams = []
+        server.on_request = lambda stream, headers: streams.append(stream)
+        server.initiate()
+        server.data_to_send()
+        for pos in range(0, len(wire_bytes), chunk):
+            server.receive_data(wire_bytes[pos : pos + chunk])
+        got = drain(streams[0]) if streams else []
+        error = None if server.error is None else str(server.error)
+        return got, server.data_to_send(), error
 
     assert receive(True) == receive(False)
 
@@ -137,46 +130,38 @@ def test_a_window_violation_is_h2s_flow_control_error_either_way() -> None:
     """A peer that overruns our window: h2 decides, fast path or not."""
     results = []
     for fast in (True, False):
-        _h2.FAST_DATA = fast
-        try:
-            server = ConnectionCore(client_side=False, settings=SMALL)
-            server.on_request = lambda stream, headers: None
-            server.initiate()
-            server.data_to_send()
-            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-            conn.initiate_connection()
-            sid = conn.get_next_available_stream_id()
-            conn.send_headers(sid, request_headers())
-            data = conn.data_to_send()
-            # 5 DATA frames of 16 KiB: more than the 65535-byte windows allow
-            frame = (16384).to_bytes(3, "big") + b"\x00\x00" + sid.to_bytes(4, "big")
-            data += (frame + b"\x00" * 16384) * 5
-            server.receive_data(data)
-            results.append(str(server.error))
-        finally:
-            _h2.FAST_DATA = True
+        server = ConnectionCore(client_side=False, settings=replace(SMALL, h2_fast_path=fast))
+        server.on_request = lambda stream, headers: None
+        server.initiate()
+        server.data_to_send()
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        conn.initiate_connection()
+        sid = conn.get_next_available_stream_id()
+        conn.send_headers(sid, request_headers())
+        data = conn.data_to_send()
+        # 5 DATA frames of 16 KiB: more than the 65535-byte windows allow
+        frame = (16384).to_bytes(3, "big") + b"\x00\x00" + sid.to_bytes(4, "big")
+        data += (frame + b"\x00" * 16384) * 5
+        server.receive_data(data)
+        results.append(str(server.error))
     assert results[0] == results[1] and "flow control" in results[0].lower()
 
 
 @pytest.mark.parametrize("fast", [True, False])
 def test_data_for_a_reset_stream_still_returns_connection_credit(fast: bool) -> None:
-    _h2.FAST_DATA = fast
-    try:
-        pair = CorePair(SMALL, SMALL)
-        cs, ss = pair.open()
-        pair.server.reset_stream(ss)
+    pair = CorePair(replace(SMALL, h2_fast_path=fast), replace(SMALL, h2_fast_path=fast))
+    cs, ss = pair.open()
+    pair.server.reset_stream(ss)
+    pair.pump()
+    for _ in range(20):  # far more than one connection window in total
+        if cs.local_closed:
+            break
+        cs.queue_message(b"z" * 8000)
         pair.pump()
-        for _ in range(20):  # far more than one connection window in total
-            if cs.local_closed:
-                break
-            cs.queue_message(b"z" * 8000)
-            pair.pump()
-        cs2, ss2 = pair.open()
-        cs2.queue_message(b"after")
-        pair.pump()
-        assert drain(ss2) == [b"after"]
-    finally:
-        _h2.FAST_DATA = True
+    cs2, ss2 = pair.open()
+    cs2.queue_message(b"after")
+    pair.pump()
+    assert drain(ss2) == [b"after"]
 
 
 def test_the_fast_path_is_taken_for_plain_data(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -204,3 +189,19 @@ def test_the_fast_path_is_taken_for_plain_data(monkeypatch: pytest.MonkeyPatch) 
     pair.pump()
     assert drain(ss) == [b"hello"]
     assert taken == [10] and sent == [10]
+
+
+def test_messages_taken_from_a_view_of_the_read_are_bytes() -> None:
+    """The fast path hands the decoder a view of the read buffer, not a copy;
+    each message still comes out as its own ``bytes`` (one copy), in both
+    modes, whole frames or split ones."""
+    for fast in (True, False):
+        settings = replace(SMALL, h2_fast_path=fast)
+        pair = CorePair(settings, settings)
+        cs, ss = pair.open()
+        for n in (0, 10, 5000, 40_000):
+            cs.queue_message(bytes([n % 251]) * n)
+        pair.pump()
+        got = drain(ss)
+        assert [len(m) for m in got] == [0, 10, 5000, 40_000]
+        assert {type(m) for m in got} == {bytes}

@@ -8,6 +8,7 @@ import anyio
 import h2.events
 import h2.settings
 import pytest
+from _backends import with_io
 from core_pair import parse_frames
 from h2.errors import ErrorCodes
 from hyperframe.frame import GoAwayFrame, SettingsFrame, WindowUpdateFrame
@@ -32,8 +33,8 @@ pytestmark = pytest.mark.anyio
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
-async def _roundtrip(port: int, body: bytes = b"ping") -> None:
-    async with connect("127.0.0.1", port) as conn:
+async def _roundtrip(port: int, wire: WireSettings, body: bytes = b"ping") -> None:
+    async with connect("127.0.0.1", port, settings=wire) as conn:
         stream = await conn.open_stream(ECHO)
         await stream.send(body)
         assert await stream.receive() == body
@@ -42,7 +43,8 @@ async def _roundtrip(port: int, body: bytes = b"ping") -> None:
             await stream.receive()
 
 
-async def test_peer_closing_the_socket_wakes_every_waiter_with_one_error() -> None:
+async def test_peer_closing_the_socket_wakes_every_waiter_with_one_error(
+        wire: WireSettings) -> None:
     errors: list[BaseException] = []
 
     async def expect_broken(fn: object) -> None:
@@ -54,7 +56,7 @@ async def test_peer_closing_the_socket_wakes_every_waiter_with_one_error() -> No
     async with raw_server() as (port, accept):
         settings = WireSettings(send_buffer_bytes=1000)
         with anyio.fail_after(10):
-            async with connect("127.0.0.1", port, settings=settings) as conn, \
+            async with connect("127.0.0.1", port, settings=with_io(settings, wire)) as conn, \
                     anyio.create_task_group() as tg:
                 peer = await accept()
                 codes = h2.settings.SettingCodes
@@ -76,10 +78,10 @@ async def test_peer_closing_the_socket_wakes_every_waiter_with_one_error() -> No
             assert errors[0].code == StatusCode.UNAVAILABLE
 
 
-async def test_server_drops_a_garbage_connection_and_keeps_serving() -> None:
-    async with serving() as (_, port):
+async def test_server_drops_a_garbage_connection_and_keeps_serving(wire: WireSettings) -> None:
+    async with serving(settings=wire) as (_, port):
         with anyio.fail_after(10):
-            async with connect("127.0.0.1", port) as good:
+            async with connect("127.0.0.1", port, settings=wire) as good:
                 stream = await good.open_stream(ECHO)
                 raw = await anyio.connect_tcp("127.0.0.1", port)
                 await raw.send(b"GET / HTTP/1.1\r\nHost: example\r\n\r\n")
@@ -97,7 +99,7 @@ async def test_server_drops_a_garbage_connection_and_keeps_serving() -> None:
                 # the other connection, and new ones, still work
                 await stream.send(b"still here")
                 assert await stream.receive() == b"still here"
-                await _roundtrip(port)
+                await _roundtrip(port, wire)
 
 
 @pytest.mark.parametrize(
@@ -112,8 +114,9 @@ async def test_server_drops_a_garbage_connection_and_keeps_serving() -> None:
     ],
     ids=["ping-size", "window-zero", "data-stream0"],
 )
-async def test_malformed_frame_closes_that_connection_only(frame: bytes, error: int) -> None:
-    async with serving() as (_, port):
+async def test_malformed_frame_closes_that_connection_only(
+        frame: bytes, error: int, wire: WireSettings) -> None:
+    async with serving(settings=wire) as (_, port):
         with anyio.fail_after(10):
             raw = await anyio.connect_tcp("127.0.0.1", port)
             await raw.send(PREFACE + SettingsFrame(0).serialize() + frame)
@@ -126,14 +129,15 @@ async def test_malformed_frame_closes_that_connection_only(frame: bytes, error: 
             await raw.aclose()
             goaways = [f for f in parse_frames(received) if isinstance(f, GoAwayFrame)]
             assert [g.error_code for g in goaways] == [error]
-            await _roundtrip(port)
+            await _roundtrip(port, wire)
 
 
-async def test_oversized_request_fails_only_its_stream() -> None:
+async def test_oversized_request_fails_only_its_stream(wire: WireSettings) -> None:
     limit = 64 * 1024
-    async with serving(settings=WireSettings(max_receive_message_size=limit)) as (_, port):
+    settings = with_io(WireSettings(max_receive_message_size=limit), wire)
+    async with serving(settings=settings) as (_, port):
         with anyio.fail_after(10):
-            async with connect("127.0.0.1", port) as conn:
+            async with connect("127.0.0.1", port, settings=wire) as conn:
                 other = await conn.open_stream(ECHO)
                 big = await conn.open_stream(ECHO)
                 await big.send(b"x" * limit)  # exactly the limit is fine
@@ -148,18 +152,19 @@ async def test_oversized_request_fails_only_its_stream() -> None:
                 third = await conn.open_stream(ECHO)
                 await third.send(b"new")
                 assert await third.receive() == b"new"
-            await _roundtrip(port)
+            await _roundtrip(port, wire)
 
 
-async def test_oversized_reply_is_resource_exhausted_and_the_connection_survives() -> None:
+async def test_oversized_reply_is_resource_exhausted_and_the_connection_survives(
+        wire: WireSettings) -> None:
     async def big_reply(stream: ServerStream) -> None:
         async for msg in stream:
             await stream.send(msg * 2)
 
     client = WireSettings(max_receive_message_size=1000)
-    async with serving({ECHO: big_reply}) as (_, port):
+    async with serving({ECHO: big_reply}, settings=wire) as (_, port):
         with anyio.fail_after(10):
-            async with connect("127.0.0.1", port, settings=client) as conn:
+            async with connect("127.0.0.1", port, settings=with_io(client, wire)) as conn:
                 stream = await conn.open_stream(ECHO)
                 await stream.send(b"y" * 600)
                 with pytest.raises(MessageTooLarge):
@@ -169,10 +174,10 @@ async def test_oversized_reply_is_resource_exhausted_and_the_connection_survives
                 assert await ok.receive() == b"y" * 1000
 
 
-async def test_cancelled_receive_leaves_stream_and_connection_usable() -> None:
-    async with serving() as (_, port):
+async def test_cancelled_receive_leaves_stream_and_connection_usable(wire: WireSettings) -> None:
+    async with serving(settings=wire) as (_, port):
         with anyio.fail_after(10):
-            async with connect("127.0.0.1", port) as conn:
+            async with connect("127.0.0.1", port, settings=wire) as conn:
                 stream = await conn.open_stream(ECHO)
                 with anyio.CancelScope() as scope:
                     async with anyio.create_task_group() as tg:
@@ -190,11 +195,11 @@ async def test_cancelled_receive_leaves_stream_and_connection_usable() -> None:
                 assert await other.receive() == b"other"
 
 
-async def test_keepalive_timeout_breaks_a_connection_to_a_silent_peer() -> None:
+async def test_keepalive_timeout_breaks_a_connection_to_a_silent_peer(wire: WireSettings) -> None:
     settings = WireSettings(keepalive_interval=0.1, keepalive_timeout=0.2)
     async with raw_server() as (port, accept):
         with anyio.fail_after(10):
-            async with connect("127.0.0.1", port, settings=settings) as conn:
+            async with connect("127.0.0.1", port, settings=with_io(settings, wire)) as conn:
                 peer = await accept()
                 await peer.handshake()
                 stream = await conn.open_stream(ECHO)
@@ -207,12 +212,12 @@ async def test_keepalive_timeout_breaks_a_connection_to_a_silent_peer() -> None:
                     await conn.open_stream(ECHO)
 
 
-async def test_keepalive_pings_are_answered_by_our_server() -> None:
+async def test_keepalive_pings_are_answered_by_our_server(wire: WireSettings) -> None:
     # an unanswered PING would break the connection within 0.35 s of idling
     settings = WireSettings(keepalive_interval=0.05, keepalive_timeout=0.3)
-    async with serving() as (_, port):
+    async with serving(settings=wire) as (_, port):
         with anyio.fail_after(10):
-            async with connect("127.0.0.1", port, settings=settings) as conn:
+            async with connect("127.0.0.1", port, settings=with_io(settings, wire)) as conn:
                 stream = await conn.open_stream(ECHO)
                 rtt = await conn.ping()
                 assert rtt >= 0
@@ -222,10 +227,11 @@ async def test_keepalive_pings_are_answered_by_our_server() -> None:
                 assert await stream.receive() == b"alive"
 
 
-async def test_graceful_shutdown_lets_streams_in_flight_finish() -> None:
-    async with serving() as (srv, port):
+async def test_graceful_shutdown_lets_streams_in_flight_finish(wire: WireSettings) -> None:
+    async with serving(settings=wire) as (srv, port):
         with anyio.fail_after(10):
-            async with connect("127.0.0.1", port) as conn, anyio.create_task_group() as tg:
+            async with connect("127.0.0.1", port, settings=wire) as conn, \
+                    anyio.create_task_group() as tg:
                 stream = await conn.open_stream(ECHO)
                 await stream.send(b"before")
                 assert await stream.receive() == b"before"
@@ -251,10 +257,11 @@ async def test_graceful_shutdown_lets_streams_in_flight_finish() -> None:
                 await done.wait()
 
 
-async def test_malformed_frame_from_the_server_breaks_the_client_connection() -> None:
+async def test_malformed_frame_from_the_server_breaks_the_client_connection(
+        wire: WireSettings) -> None:
     async with raw_server() as (port, accept):
         with anyio.fail_after(10):
-            async with connect("127.0.0.1", port) as conn:
+            async with connect("127.0.0.1", port, settings=wire) as conn:
                 peer = await accept()
                 await peer.handshake()
                 stream = await conn.open_stream(ECHO)
@@ -275,11 +282,11 @@ async def test_malformed_frame_from_the_server_breaks_the_client_connection() ->
                 assert [g.error_code for g in goaways] == [ErrorCodes.PROTOCOL_ERROR]
 
 
-async def test_closing_our_side_fails_waiters_with_connection_closed() -> None:
-    async with serving() as (_, port):
+async def test_closing_our_side_fails_waiters_with_connection_closed(wire: WireSettings) -> None:
+    async with serving(settings=wire) as (_, port):
         with anyio.fail_after(10):
             errors: list[BaseException] = []
-            async with connect("127.0.0.1", port) as conn:
+            async with connect("127.0.0.1", port, settings=wire) as conn:
                 stream = await conn.open_stream(ECHO)
 
                 async def receive() -> None:
@@ -298,4 +305,4 @@ async def test_closing_our_side_fails_waiters_with_connection_closed() -> None:
                 await conn.open_stream(ECHO)
             with pytest.raises(ConnectionClosed):
                 stream.send_nowait(b"late")
-            await _roundtrip(port)  # the server is fine
+            await _roundtrip(port, wire)  # the server is fine

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import anyio
 import pytest
+from _backends import with_io
 from google.protobuf import any_pb2, wrappers_pb2
 from tcp_helpers import ECHO, echo, serving
 
@@ -54,10 +55,12 @@ async def _metadata(stream: ServerStream) -> None:
     [("/t.S/Status", StatusError(StatusCode.ABORTED, "aborted ü", [_detail()])),
      ("/t.S/Other", StatusError(StatusCode.UNKNOWN, "KeyError: 'boom'"))],
 )
-async def test_handler_exceptions_become_statuses(path: str, status: StatusError) -> None:
-    async with serving({"/t.S/Status": _raise_status, "/t.S/Other": _raise_other}) as (_, port):
+async def test_handler_exceptions_become_statuses(
+        path: str, status: StatusError, wire: WireSettings) -> None:
+    handlers = {"/t.S/Status": _raise_status, "/t.S/Other": _raise_other}
+    async with serving(handlers, settings=wire) as (_, port):
         with anyio.fail_after(10):
-            async with connect("127.0.0.1", port) as conn:
+            async with connect("127.0.0.1", port, settings=wire) as conn:
                 stream = await conn.open_stream(path)
                 await stream.send(b"x")
                 with pytest.raises(StatusError) as info:
@@ -66,10 +69,10 @@ async def test_handler_exceptions_become_statuses(path: str, status: StatusError
                 assert stream.status == status
 
 
-async def test_unknown_path_and_bad_path_are_unimplemented() -> None:
-    async with serving() as (_, port):
+async def test_unknown_path_and_bad_path_are_unimplemented(wire: WireSettings) -> None:
+    async with serving(settings=wire) as (_, port):
         with anyio.fail_after(10):
-            async with connect("127.0.0.1", port) as conn:
+            async with connect("127.0.0.1", port, settings=wire) as conn:
                 for path, message in [("/t.S/Nope", "unknown method Nope for service t.S"),
                                       ("/nopath", "malformed method name: '/nopath'")]:
                     stream = await conn.open_stream(path)
@@ -79,17 +82,17 @@ async def test_unknown_path_and_bad_path_are_unimplemented() -> None:
                         StatusCode.UNIMPLEMENTED, message)
 
 
-async def test_grpc_timeout_is_enforced_by_the_server() -> None:
-    async with serving({"/t.S/Hang": _hang}) as (_, port):
+async def test_grpc_timeout_is_enforced_by_the_server(wire: WireSettings) -> None:
+    async with serving({"/t.S/Hang": _hang}, settings=wire) as (_, port):
         with anyio.fail_after(10):
-            async with connect("127.0.0.1", port) as conn:
+            async with connect("127.0.0.1", port, settings=wire) as conn:
                 stream = await conn.open_stream("/t.S/Hang", grpc_timeout=0.05)
                 with pytest.raises(StatusError) as info:
                     await stream.receive()
                 assert info.value.code == StatusCode.DEADLINE_EXCEEDED
 
 
-async def test_client_cancel_cancels_the_handler() -> None:
+async def test_client_cancel_cancels_the_handler(wire: WireSettings) -> None:
     started, cancelled = anyio.Event(), anyio.Event()
 
     async def handler(stream: ServerStream) -> None:
@@ -99,9 +102,9 @@ async def test_client_cancel_cancels_the_handler() -> None:
         finally:
             cancelled.set()
 
-    async with serving({"/t.S/H": handler, ECHO: echo}) as (srv, port):
+    async with serving({"/t.S/H": handler, ECHO: echo}, settings=wire) as (srv, port):
         with anyio.fail_after(10):
-            async with connect("127.0.0.1", port) as conn:
+            async with connect("127.0.0.1", port, settings=wire) as conn:
                 stream = await conn.open_stream("/t.S/H")
                 stream.send_nowait(b"x")
                 await started.wait()
@@ -123,16 +126,16 @@ async def _echo_once(conn: object) -> None:
     assert await stream.receive() == b"still fine"
 
 
-async def test_metadata_both_ways() -> None:
+async def test_metadata_both_ways(wire: WireSettings) -> None:
     seen: list[Metadata] = []
 
     async def handler(stream: ServerStream) -> None:
         seen.append(stream.head.metadata)
         await _metadata(stream)
 
-    async with serving({"/t.S/M": handler}) as (_, port):
+    async with serving({"/t.S/M": handler}, settings=wire) as (_, port):
         with anyio.fail_after(10):
-            async with connect("127.0.0.1", port, authority="node-1:7000") as conn:
+            async with connect("127.0.0.1", port, authority="node-1:7000", settings=wire) as conn:
                 stream = await conn.open_stream(
                     "/t.S/M", subtype="gorums",
                     metadata=[("a", "1"), ("a", "2"), ("key-bin", b"\xff\x00")])
@@ -151,16 +154,16 @@ async def test_metadata_both_ways() -> None:
     assert str(md["user-agent"]).startswith("gorums-h2/")
 
 
-async def test_client_waits_for_the_servers_stream_limit() -> None:
+async def test_client_waits_for_the_servers_stream_limit(wire: WireSettings) -> None:
     release = anyio.Event()
 
     async def handler(stream: ServerStream) -> None:
         await release.wait()
 
     settings = WireSettings(max_concurrent_streams=2)
-    async with serving({"/t.S/H": handler}, settings=settings) as (_, port):
+    async with serving({"/t.S/H": handler}, settings=with_io(settings, wire)) as (_, port):
         with anyio.fail_after(10):
-            async with connect("127.0.0.1", port) as conn:
+            async with connect("127.0.0.1", port, settings=wire) as conn:
                 await conn.ping()  # the server's SETTINGS (and its limit) came before the ACK
                 first = [await conn.open_stream("/t.S/H") for _ in range(2)]
                 for s in first:

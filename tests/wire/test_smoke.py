@@ -6,6 +6,7 @@ import anyio
 import pytest
 
 from gorums_h2.wire import EndOfStream, ServerStream, StatusCode, StatusError, WireServer, connect
+from gorums_h2.wire.settings import WireSettings
 
 pytestmark = pytest.mark.anyio
 
@@ -15,11 +16,11 @@ async def echo(stream: ServerStream) -> None:
         stream.send_nowait(msg)
 
 
-async def test_echo_roundtrip_and_unknown_path() -> None:
-    srv = WireServer({"/test.Echo/Bidi": echo})
+async def test_echo_roundtrip_and_unknown_path(wire: WireSettings) -> None:
+    srv = WireServer({"/test.Echo/Bidi": echo}, settings=wire)
     async with anyio.create_task_group() as tg:
         host, port = await tg.start(srv.serve_tcp, "127.0.0.1", 0)
-        async with connect(host, port) as conn:
+        async with connect(host, port, settings=wire) as conn:
             stream = await conn.open_stream("/test.Echo/Bidi", subtype="gorums")
             for i in range(100):
                 stream.send_nowait(b"m%d" % i)
