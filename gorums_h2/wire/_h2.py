@@ -19,7 +19,10 @@
   DATA with h2's exact effect (the PING ACK queued in order, the outbound
   window grown, the same events).
   :attr:`H2Connection.ping_acks_queued` counts the ACKs queued this way, so
-  the driver can send them with the next write instead of on their own.
+  the driver can send them with the next write instead of on their own
+  (:attr:`H2Connection.bdp_acks_queued` those that answer grpc-go's BDP
+  PING, which may wait longest: nothing measures their round trip but
+  grpc-go's bandwidth estimate).
 * :class:`GuardedH2Connection` (what :class:`~.protocol.ConnectionCore`
   uses) adds the defences against hostile peers that belong inside h2: O(1)
   open-stream counting (h2 rescans every stream for each new one), no
@@ -58,6 +61,7 @@ from hyperframe.frame import (
 )
 
 __all__ = [
+    "BDP_PING",
     "H2_INTERNALS",
     "PING_ACK_SIZE",
     "EagerFrameBuffer",
@@ -73,6 +77,7 @@ _CAN_RECEIVE = (StreamState.OPEN, StreamState.HALF_CLOSED_LOCAL)
 _CAN_SEND = (StreamState.OPEN, StreamState.HALF_CLOSED_REMOTE)
 _CAN_SEND_OR_RECEIVE = (StreamState.OPEN, StreamState.HALF_CLOSED_LOCAL,
                         StreamState.HALF_CLOSED_REMOTE)
+_OPEN_ANY_SENSE = _CAN_SEND_OR_RECEIVE  # h2's ``H2Stream.open``
 _FRAME_HEADER = struct.Struct(">BHBBL")  # 24-bit length as B+H, type, flags, stream id
 _TYPE_DATA = 0x0
 _TYPE_PING = 0x6
@@ -84,6 +89,8 @@ _MAX_WINDOW = 2**31 - 1
 # a PING ACK's frame header: length 8, type PING, flags ACK, stream 0
 _PING_ACK_HEADER = _FRAME_HEADER.pack(0, 8, _TYPE_PING, _FLAG_ACK, 0)
 PING_ACK_SIZE = len(_PING_ACK_HEADER) + 8
+#: the opaque data of grpc-go's BDP PING (one per message it receives)
+BDP_PING = bytes.fromhex("02041010090e0707")
 
 
 class FastData:
@@ -128,6 +135,13 @@ class H2Connection(h2.connection.H2Connection):
         self.incoming_buffer = EagerFrameBuffer(server=not config.client_side)
         #: PING ACKs the fast path queued since the last :meth:`data_to_send`
         self.ping_acks_queued = 0
+        #: ... of which answer grpc-go's BDP PING (:data:`BDP_PING`)
+        self.bdp_acks_queued = 0
+        #: a DATA frame with payload arrived since the last PING (see
+        #: :class:`GuardedH2Connection`: that PING is not an empty frame)
+        self.ping_credit = False
+        #: called for each received frame without payload (GuardedH2Connection)
+        self.on_empty_frame: Callable[[], None] | None = None
         #: False: every frame goes through h2's own code
         #: (``WireSettings.h2_fast_path``; the differential tests compare both)
         self.fast_path = True
@@ -154,14 +168,27 @@ class H2Connection(h2.connection.H2Connection):
         while end - pos >= 9:
             hi, lo, ftype, flags, sid = _FRAME_HEADER.unpack_from(view, pos)
             length = (hi << 16) | lo
+            start = pos + 9
+            nxt = start + length
+            if nxt > end:
+                break
             if ftype != _TYPE_DATA:
-                if pos + 9 + length > end or not self._fast_control(
-                        ftype, flags, sid, view, pos + 9, length, events):
+                # grpc-go's per-message pair, inlined: a PING and a
+                # connection WINDOW_UPDATE (h2 rejects other lengths)
+                if ftype == _TYPE_PING and length == 8 and not sid & 0x7FFFFFFF:
+                    self._fast_ping(flags, view[start:nxt].tobytes(), events)
+                elif ftype == _TYPE_WINDOW_UPDATE and length == 4 and not sid & 0x7FFFFFFF:
+                    increment = int.from_bytes(view[start:nxt], "big")
+                    window = self.outbound_flow_control_window + increment
+                    if not 1 <= increment <= _MAX_WINDOW or window > _MAX_WINDOW:
+                        break  # h2 raises the PROTOCOL_ERROR / FLOW_CONTROL_ERROR
+                    self.outbound_flow_control_window = window
+                    events.append(h2.events.WindowUpdated(stream_id=0, delta=increment))
+                elif not self._fast_control(ftype, flags, sid, view, start, length, events):
                     break
-                pos += 9 + length
+                pos = nxt
                 continue
-            if (flags & (_FLAG_END_STREAM | _FLAG_PADDED)
-                    or length > max_size or length == 0 or pos + 9 + length > end):
+            if flags & (_FLAG_END_STREAM | _FLAG_PADDED) or length > max_size or length == 0:
                 break
             stream = streams.get(sid & 0x7FFFFFFF)
             if (stream is None or stream.state_machine.state not in _CAN_RECEIVE
@@ -171,50 +198,47 @@ class H2Connection(h2.connection.H2Connection):
             if length > conn_window.current_window_size or (
                     length > stream_window.current_window_size):
                 break  # h2 raises the FLOW_CONTROL_ERROR
-            conn_window.window_consumed(length)
-            stream_window.window_consumed(length)
+            # h2's WindowManager.window_consumed, which cannot fail here
+            conn_window.current_window_size -= length
+            stream_window.current_window_size -= length
+            self.ping_credit = True
             # a view, not a copy: the message decoder copies each message once
-            events.append(FastData(stream.stream_id, view[pos + 9 : pos + 9 + length], length))
-            pos += 9 + length
+            events.append(FastData(stream.stream_id, view[start:nxt], length))
+            pos = nxt
         if pos < end:
             events.extend(super().receive_data(view[pos:]))
         return events
 
     def _fast_control(self, ftype: int, flags: int, sid: int, view: memoryview, start: int,
                       length: int, events: list[Any]) -> bool:
-        """Take a whole PING or WINDOW_UPDATE frame (body at
-        ``view[start:start + length]``) as h2 would; False for anything else
-        or anything h2 would object to, which then goes to h2."""
+        """Take a whole control frame (body at ``view[start:start + length]``)
+        that :meth:`receive_data` does not inline, as h2 would: a stream's
+        WINDOW_UPDATE; False for anything else or anything h2 would object
+        to, which then goes to h2."""
         sid &= 0x7FFFFFFF
-        if sid:
-            if ftype == _TYPE_WINDOW_UPDATE and length == 4:
-                return self._fast_stream_window_update(sid, view, start, events)
-            return False  # a PING h2 rejects
-        if ftype == _TYPE_PING:
-            if length != 8:
-                return False
-            if flags & _FLAG_ACK:
-                events.append(h2.events.PingAckReceived(
-                    ping_data=view[start : start + 8].tobytes()))
-            else:  # h2 answers at once, with the same opaque data
-                opaque = view[start : start + 8].tobytes()
-                out = self._data_to_send
-                out += _PING_ACK_HEADER
-                out += opaque
-                self.ping_acks_queued += 1
-                events.append(h2.events.PingReceived(ping_data=opaque))
-            return True
-        if ftype == _TYPE_WINDOW_UPDATE:
-            if length != 4:
-                return False
-            increment = int.from_bytes(view[start : start + 4], "big")
-            window = self.outbound_flow_control_window + increment
-            if not 1 <= increment <= _MAX_WINDOW or window > _MAX_WINDOW:
-                return False  # h2 raises the PROTOCOL_ERROR / FLOW_CONTROL_ERROR
-            self.outbound_flow_control_window = window
-            events.append(h2.events.WindowUpdated(stream_id=0, delta=increment))
-            return True
+        if sid and ftype == _TYPE_WINDOW_UPDATE and length == 4:
+            return self._fast_stream_window_update(sid, view, start, events)
         return False
+
+    def _fast_ping(self, flags: int, opaque: bytes, events: list[Any]) -> None:
+        """A PING or PING ACK on stream 0 with 8 bytes of ``opaque`` data, as
+        h2 takes it: a PING is answered at once (the ACK queued in order).
+        It counts as a frame without payload (``on_empty_frame``), but for
+        the first after a DATA frame with payload (see GuardedH2Connection)."""
+        if self.ping_credit:
+            self.ping_credit = False
+        elif self.on_empty_frame is not None:
+            self.on_empty_frame()
+        if flags & _FLAG_ACK:
+            events.append(h2.events.PingAckReceived(ping_data=opaque))
+        else:
+            out = self._data_to_send
+            out += _PING_ACK_HEADER
+            out += opaque
+            self.ping_acks_queued += 1
+            if opaque == BDP_PING:
+                self.bdp_acks_queued += 1
+            events.append(h2.events.PingReceived(ping_data=opaque))
 
     def _fast_stream_window_update(self, sid: int, view: memoryview, start: int,
                                    events: list[Any]) -> bool:
@@ -237,10 +261,15 @@ class H2Connection(h2.connection.H2Connection):
         """True when all queued output is PING ACKs of the fast path."""
         return len(self._data_to_send) == self.ping_acks_queued * PING_ACK_SIZE
 
+    @property
+    def only_bdp_acks_queued(self) -> bool:
+        """True when all queued output is ACKs of grpc-go's BDP PINGs (fast path)."""
+        return len(self._data_to_send) == self.bdp_acks_queued * PING_ACK_SIZE
+
     def data_to_send(self, amount: int | None = None) -> bytes:
         data = super().data_to_send(amount)
         if not self._data_to_send:
-            self.ping_acks_queued = 0
+            self.ping_acks_queued = self.bdp_acks_queued = 0
         return data
 
     def send_data_fast(self, stream_id: int, data: bytes | memoryview) -> None:
@@ -360,7 +389,12 @@ class GuardedH2Connection(H2Connection):
       carries nothing (PING, SETTINGS, PRIORITY, unknown types, DATA with
       neither payload nor END_STREAM) as h2 parses it, so a budget it
       enforces by raising :class:`DenialOfServiceError` stops the parsing of
-      a flood at once.
+      a flood at once. The first PING (or PING ACK) after a DATA frame with
+      payload is not counted: grpc-go sends a BDP PING with every message it
+      receives (and its ping policy likewise forgives PINGs while data
+      flows), so a Go peer at thousands of messages per second stays within
+      any budget, while a flood still gets at most one free PING per DATA
+      frame, which costs its sender flow-control window.
     * ``max_new_streams_per_read``: a peer opening more streams than that
       within one read (the owner sets ``new_streams = 0`` before each
       :meth:`receive_data`) gets :class:`DenialOfServiceError`
@@ -378,14 +412,19 @@ class GuardedH2Connection(H2Connection):
         self._inbound_parity = int(not config.client_side)
         self.max_new_streams_per_read = max_new_streams_per_read
         self.new_streams = 0
-        self.on_empty_frame: Callable[[], None] | None = None
 
     def _receive_frame(self, frame: Frame) -> list[Any]:
         hook = self.on_empty_frame
         if hook is not None:
             cls = frame.__class__
-            if cls in _EMPTY_FRAMES or (cls is DataFrame and not frame.data  # type: ignore[attr-defined]
-                                        and "END_STREAM" not in frame.flags):
+            if cls is DataFrame:
+                if frame.data:  # type: ignore[attr-defined]
+                    self.ping_credit = True
+                elif "END_STREAM" not in frame.flags:
+                    hook()
+            elif cls is PingFrame and self.ping_credit:
+                self.ping_credit = False  # grpc-go's per-message PING
+            elif cls in _EMPTY_FRAMES:
                 hook()
         return super()._receive_frame(frame)
 
@@ -426,18 +465,32 @@ class GuardedH2Connection(H2Connection):
     def acknowledge(self, size: int, stream_id: int) -> bool:
         """h2's ``acknowledge_received_data``; True if h2 queued output for
         it (the WINDOW_UPDATE it decided to send; queued PING ACKs may wait
-        for the next write). One call on the per-message path."""
+        for the next write). One call on the per-message path.
+
+        When neither window would send a WINDOW_UPDATE, the bytes are only
+        counted, as h2 would: its ``WindowManager._maybe_update_window``
+        returns an increment when at least half the maximum window was
+        processed, or when the window is exhausted (then h2 decides here).
+        Otherwise, and for unknown streams, h2 does it."""
+        conn_window = self._inbound_flow_control_window_manager
+        stream = self.streams.get(stream_id)
+        processed: int = conn_window._bytes_processed + size
+        if (self.fast_path and size > 0 and stream is not None
+                and conn_window.current_window_size > 0
+                and processed < conn_window.max_window_size // 2):
+            if stream.state_machine.state not in _OPEN_ANY_SENSE:
+                conn_window._bytes_processed = processed  # h2 leaves closed streams alone
+                return False
+            stream_window = stream._inbound_window_manager
+            stream_processed: int = stream_window._bytes_processed + size
+            if (stream_window.current_window_size > 0
+                    and stream_processed < stream_window.max_window_size // 2):
+                conn_window._bytes_processed = processed
+                stream_window._bytes_processed = stream_processed
+                return False
         queued = len(self._data_to_send)
         self.acknowledge_received_data(size, stream_id)
         return len(self._data_to_send) != queued
-
-    def _fast_control(self, ftype: int, flags: int, sid: int, view: memoryview, start: int,
-                      length: int, events: list[Any]) -> bool:
-        # PINGs taken by the fast path count as frames without payload too
-        hook = self.on_empty_frame
-        if hook is not None and ftype == _TYPE_PING:
-            hook()
-        return super()._fast_control(ftype, flags, sid, view, start, length, events)
 
     def terminate(self, error_code: int) -> None:
         """Queue GOAWAY ``error_code`` unless h2 already closed the
@@ -487,7 +540,7 @@ def missing_h2_internals() -> list[str]:
     for kind, names in H2_INSTANCE_INTERNALS.items():
         obj = objects[kind]
         missing += [f"{kind}.{name} (instance)" for name in names if not hasattr(obj, name)]
-    for name in ("current_window_size", "window_consumed"):
+    for name in ("current_window_size", "window_consumed", "max_window_size", "_bytes_processed"):
         if not hasattr(getattr(conn, "_inbound_flow_control_window_manager", None), name):
             missing.append(f"WindowManager.{name}")
     if not isinstance(getattr(conn, "_data_to_send", None), bytearray):

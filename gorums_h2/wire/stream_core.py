@@ -305,7 +305,13 @@ class StreamCore:
         out = self._out
         sid = self.stream_id
         if out:
-            budget = h2c.local_flow_control_window(sid)
+            h2_stream = h2c.streams.get(sid)
+            if h2_stream is None:
+                budget = h2c.local_flow_control_window(sid)  # h2 raises
+            else:  # h2's local_flow_control_window, without its two calls
+                budget = h2c.outbound_flow_control_window
+                if h2_stream.outbound_flow_control_window < budget:
+                    budget = h2_stream.outbound_flow_control_window
             if budget <= 0:
                 return False
             if self.response_headers is not None:

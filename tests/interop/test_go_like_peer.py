@@ -4,13 +4,15 @@ frame, SETTINGS with only MAX_FRAME_SIZE=16384)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import anyio
 import pytest
 from go_like_peer import BDP_PING, GoLikeServer
 
 from gorums_h2.codec import decode_full, encode
 from gorums_h2.codec.envelope import encode_entries, encode_metadata, encode_method_field
-from gorums_h2.wire import EndOfStream, Metadata, connect
+from gorums_h2.wire import EndOfStream, Metadata, _asyncio_io, connect
 from gorums_h2.wire.headers import USER_AGENT
 from gorums_h2.wire.settings import WireSettings
 
@@ -86,3 +88,44 @@ async def test_ping_acks_leave_with_the_next_request(wire: WireSettings) -> None
     # before: every ACK was a read of its own (asyncio); now only when the
     # last reply's ACK has no request to go with
     assert stats.lone_ack_reads <= 2, (stats.lone_ack_reads, stats.reads)
+
+
+async def test_sustained_calls_stay_within_the_empty_frame_budget(wire: WireSettings) -> None:
+    """A Go server PINGs with every reply: at any call rate, those PINGs
+    must not count as frames without payload (here a budget of 20 against
+    200 replies), or our client would close a healthy connection."""
+    server = GoLikeServer()
+    rounds = 200
+    async with anyio.create_task_group() as tg:
+        port = await tg.start(server.serve)
+        with anyio.fail_after(30):
+            async with connect("127.0.0.1", port,
+                               settings=replace(wire, max_empty_frames=20)) as conn:
+                stream = await conn.open_stream("/ordering.Gorums/NodeStream", subtype="gorums")
+                for seq in range(1, rounds + 1):
+                    stream.send_nowait(envelope(seq, b"x"))
+                    await stream.receive()
+                assert conn.error is None
+                assert await conn.ping() >= 0
+        tg.cancel_scope.cancel()
+    assert server.stats.ping_acks == [BDP_PING] * rounds
+    assert server.stats.lone_ack_reads <= 2, (server.stats.lone_ack_reads, server.stats.reads)
+
+
+async def test_an_idle_clients_bdp_ack_leaves_on_its_own(wire: WireSettings) -> None:
+    """With no request to carry it, the ACK of the last reply's BDP PING is
+    written on its own: on asyncio after at most BDP_ACK_DELAY, elsewhere
+    after one turn of the writer (bound checked with a generous margin for
+    the loaded machine)."""
+    server = GoLikeServer()
+    async with anyio.create_task_group() as tg:
+        port = await tg.start(server.serve)
+        async with connect("127.0.0.1", port, settings=wire) as conn:
+            stream = await conn.open_stream("/ordering.Gorums/NodeStream", subtype="gorums")
+            stream.send_nowait(envelope(1, b"x"))
+            await stream.receive()
+            with anyio.fail_after(_asyncio_io.BDP_ACK_DELAY + 2.0):
+                while server.stats.ping_acks != [BDP_PING]:  # noqa: ASYNC110 (polling the peer)
+                    await anyio.sleep(0.001)
+        tg.cancel_scope.cancel()
+    assert server.stats.lone_ack_reads == 1  # nothing else was written

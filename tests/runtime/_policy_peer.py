@@ -23,6 +23,7 @@ everything stops when the test's task group ends.
 
 from __future__ import annotations
 
+import socket
 import struct
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ import h2.settings
 from h2.errors import ErrorCodes
 
 MAX_WINDOW = 2**31 - 1
+RCVBUF = 256 * 1024
 
 
 @dataclass
@@ -74,6 +76,11 @@ class PolicyPeer:
 
     async def serve(self, *, task_status: anyio.abc.TaskStatus[int]) -> None:
         listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+        # a fixed receive buffer, inherited by the accepted sockets: autotuned,
+        # it grows to tcp_rmem's maximum (32 MiB here), and a client filling a
+        # stalled peer's socket then needs a load-dependent number of writes
+        raw = listener.extra(anyio.abc.SocketAttribute.raw_socket)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
         async with listener:
             task_status.started(listener.extra(anyio.abc.SocketAttribute.local_port))
             await listener.serve(self._connection)

@@ -35,6 +35,8 @@ async def connections_drop_to(server: g.Server, n: int, within: float = SLACK) -
     await eventually(lambda: len(server.wire.connections) <= n, within)
 
 
+# the default on both loops; the limit on every I/O path: the trickling test below
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 async def test_one_byte_slowloris_closed_by_default_handshake_timeout(wire: WireSettings) -> None:
     """A client that sends 1 byte is closed within 10 s by default (5 s limit)."""
     async with gorums_server(wire=wire) as (address, server):

@@ -170,16 +170,14 @@ def test_control_frames_match_h2(control: list[list[bytes]], groups: list[int],
 def test_the_fast_path_is_taken_for_control_frames(monkeypatch: pytest.MonkeyPatch) -> None:
     """So that the differential test compares two different paths; and the
     ACKs it queued leave through on_control_output, not on_output."""
-    taken: list[int] = []
-    original = _h2.H2Connection._fast_control
+    general: list[bytes] = []  # what reaches h2's own receive_data
+    original = h2.connection.H2Connection.receive_data
 
-    def spy(self: _h2.H2Connection, ftype: int, *args: object) -> bool:
-        result = original(self, ftype, *args)  # type: ignore[arg-type]
-        if result:
-            taken.append(ftype)
-        return result
+    def spy(self: h2.connection.H2Connection, data: bytes) -> list[object]:
+        general.append(bytes(data))
+        return original(self, data)
 
-    monkeypatch.setattr(_h2.H2Connection, "_fast_control", spy)
+    monkeypatch.setattr(h2.connection.H2Connection, "receive_data", spy)
     pair = CorePair(WIRE, WIRE)
     cs, ss = pair.open()
     ss.queue_message(b"x")
@@ -188,8 +186,10 @@ def test_the_fast_path_is_taken_for_control_frames(monkeypatch: pytest.MonkeyPat
     woken: list[str] = []
     pair.client.on_output = lambda: woken.append("output")
     pair.client.on_control_output = lambda: woken.append("control")
-    pair.client.receive_data(window_update(100) + ping() + ping(b"pingpong", ack=True))
-    assert taken == [0x8, 0x6, 0x6]
+    general.clear()
+    pair.client.receive_data(window_update(100) + ping() + ping(b"pingpong", ack=True)
+                             + window_update(7, sid=cs.stream_id))
+    assert general == []
     assert woken == ["control"]
     assert pair.client.output_can_wait
     cs.queue_message(b"next")
@@ -211,3 +211,47 @@ def test_other_output_in_the_same_read_wakes_the_writer_at_once() -> None:
     pair.client.receive_data(ping() + ping(b"\x01" * 8, sid=1))
     assert pair.client.error is not None and woken[-1] == "output"
     assert "control" not in woken
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("cut", [None, 7])
+def test_a_ping_after_data_is_not_an_empty_frame(fast: bool, cut: int | None) -> None:
+    """grpc-go's per-message BDP PING (WINDOW_UPDATE, PING, DATA per reply)
+    never counts against ``max_empty_frames``, on the fast path and on h2's
+    (every read cut into 7-byte pieces); PINGs with no DATA in between do."""
+    budget = WireSettings(stream_window=65535, connection_window=65535, max_frame_size=16384,
+                          max_empty_frames=5, h2_fast_path=fast)
+    rounds = 50
+    head, *data = _response(1, [b"r%d" % i for i in range(rounds)])
+    pieces = [p for reply in data for p in (window_update(len(reply)), ping(), reply)]
+
+    def run(reads: list[bytes]) -> ConnectionCore:
+        core = ConnectionCore(client_side=True, settings=budget)
+        assert core.h2.fast_path is fast
+        core.initiate()
+        stream = core.open_stream(request_headers())
+        for read in [_server_prefix()[0], head, *reads]:
+            core.receive_data(read)
+            core.data_to_send()
+        assert len(drain(stream)) == rounds or core.error is not None
+        return core
+
+    steady = run(_cut(pieces, [3], cut))
+    assert steady.error is None  # 50 PINGs, budget 5 (the SETTINGS spent one)
+    flood = run(_cut(pieces[:6] + [ping(b"%08d" % i) for i in range(6)], [1], cut))
+    assert flood.error is not None and "without payload" in str(flood.error)
+
+
+def test_only_grpc_go_bdp_acks_are_marked() -> None:
+    """``bdp_acks_queued`` counts ACKs of grpc-go's BDP PING only (they may
+    wait longest for a write); any other PING's ACK ends ``only_bdp_acks_queued``."""
+    pair = CorePair(WIRE, WIRE)
+    pair.open()
+    h2c = pair.client.h2
+    pair.client.receive_data(ping() + ping())
+    assert h2c.bdp_acks_queued == h2c.ping_acks_queued == 2 and h2c.only_bdp_acks_queued
+    pair.client.receive_data(ping(b"keepaliv"))
+    assert h2c.ping_acks_queued == 3 and not h2c.only_bdp_acks_queued
+    assert pair.client.output_can_wait  # still only PING ACKs: may join the next message
+    pair.client.data_to_send()
+    assert h2c.bdp_acks_queued == h2c.ping_acks_queued == 0

@@ -191,6 +191,51 @@ def test_the_fast_path_is_taken_for_plain_data(monkeypatch: pytest.MonkeyPatch) 
     assert taken == [10] and sent == [10]
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    window=st.sampled_from([65535, 100_000]),
+    ops=st.lists(st.tuples(st.integers(0, 40_000), st.sampled_from([1, 1, 1, 3]),
+                           st.booleans()), max_size=40),
+)
+def test_acknowledge_matches_h2(window: int, ops: list[tuple[int, int, bool]]) -> None:
+    """The fast acknowledgement (only counting bytes when no WINDOW_UPDATE is
+    due) leaves h2's window managers and output exactly as h2's own
+    ``acknowledge_received_data`` does: received bytes consumed from the
+    windows, then acknowledged, on the open stream or an unknown one, with
+    the stream closed half-way (``close``)."""
+    outcomes = []
+    for fast in (True, False):
+        wire = WireSettings(stream_window=window, connection_window=65535,
+                            max_frame_size=16384, h2_fast_path=fast)
+        pair = CorePair(wire, wire)
+        client_stream, _ = pair.open()
+        h2c = pair.server.h2
+        assert h2c.fast_path is fast
+        sid = client_stream.stream_id
+        conn_window = h2c._inbound_flow_control_window_manager
+        seen = []
+        for size, stream_id, close in ops:
+            stream = h2c.streams.get(stream_id)
+            size = min(size, conn_window.current_window_size,
+                       stream._inbound_window_manager.current_window_size
+                       if stream is not None else size)
+            conn_window.window_consumed(size)
+            if stream is not None:
+                stream._inbound_window_manager.window_consumed(size)
+            if close and stream_id == sid and not h2c.streams[sid].closed:
+                h2c.reset_stream(sid)
+            try:
+                woke: object = h2c.acknowledge(size, stream_id)
+            except Exception as exc:  # h2's NoSuchStreamError for stream 3
+                woke = type(exc)
+            managers = [conn_window] + ([h2c.streams[sid]._inbound_window_manager]
+                                        if sid in h2c.streams else [])
+            seen.append((woke, bytes(h2c.data_to_send()),
+                         [(m.current_window_size, m._bytes_processed) for m in managers]))
+        outcomes.append(seen)
+    assert outcomes[0] == outcomes[1]
+
+
 def test_messages_taken_from_a_view_of_the_read_are_bytes() -> None:
     """The fast path hands the decoder a view of the read buffer, not a copy;
     each message still comes out as its own ``bytes`` (one copy), in both
