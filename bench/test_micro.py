@@ -9,14 +9,8 @@ from typing import Any
 import pytest
 
 from gorums_h2.benchmark.benchmark_pb2 import Echo
-from gorums_h2.codec import (
-    WIRES,
-    decode_full,
-    encode,
-    encode_metadata,
-    encode_method_field,
-    split,
-)
+from gorums_h2.codec import WIRES, decode_full, encode
+from gorums_h2.codec.envelope import encode_metadata, encode_method_field, split
 from gorums_h2.wire.framing import MessageDecoder, encode_message
 from gorums_h2.wire.headers import build_request_headers, build_response_headers
 from gorums_h2.wire.protocol import ConnectionCore, StreamCore

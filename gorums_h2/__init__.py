@@ -9,8 +9,9 @@ contexts -> call functions (usually through generated stubs). Server:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from gorums_h2._lazy import lazy_exports
 
 if TYPE_CHECKING:  # the names for mypy and IDEs; at runtime __getattr__ imports them
     from gorums_h2._version import (
@@ -24,6 +25,7 @@ if TYPE_CHECKING:  # the names for mypy and IDEs; at runtime __getattr__ imports
     from gorums_h2.calls import multicast, quorum_call, quorum_call_stream, rpc_call, unicast
     from gorums_h2.channel import SendQueueFull
     from gorums_h2.codec import Envelope, WireProtocol
+    from gorums_h2.codec.ordering import CONTENT_SUBTYPE
     from gorums_h2.configuration import Configuration
     from gorums_h2.context import ConfigContext, NodeContext
     from gorums_h2.errors import (
@@ -61,10 +63,6 @@ if TYPE_CHECKING:  # the names for mypy and IDEs; at runtime __getattr__ imports
     )
     from gorums_h2.system import System, local_systems
     from gorums_h2.wire import Metadata, ServerLimits, StatusCode, StatusError, WireSettings
-
-CONTENT_SUBTYPE = "gorums"
-"""The gRPC content subtype of v0.11's NodeStream (``application/grpc+gorums``);
-Go Gorums master's ``stream`` wire uses plain ``application/grpc``."""
 
 __all__ = [
     "CONTENT_SUBTYPE",
@@ -139,6 +137,7 @@ __all__ = [
 # loads its module on first access (PEP 562), so ``gorums_h2.wire`` or
 # ``gorums_h2.codec`` can be imported without the runtime (tests/test_imports.py).
 _EXPORTS: dict[str, str] = {
+    "CONTENT_SUBTYPE": "gorums_h2.codec.ordering",
     "GEN_VERSION": "gorums_h2._version",
     "MIN_GEN_VERSION": "gorums_h2._version",
     "VersionError": "gorums_h2._version",
@@ -210,15 +209,4 @@ _EXPORTS: dict[str, str] = {
 # Hidden from type checkers: they would otherwise accept any name imported
 # from this package, misspelled ones included.
 if not TYPE_CHECKING:
-
-    def __getattr__(name: str) -> Any:
-        module = _EXPORTS.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value  # later lookups skip __getattr__
-        return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

@@ -21,7 +21,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
-from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
 from gorums_h2 import _telemetry
@@ -31,6 +30,7 @@ from gorums_h2.errors import SendFailureError, TypeMismatchError
 from gorums_h2.interceptors import ClientCtx, QuorumInterceptor
 from gorums_h2.quorumcall import Responses
 from gorums_h2.responses import ResponseSeq
+from gorums_h2.routes import decode_reply
 from gorums_h2.wire.clock import loop_time
 from gorums_h2.wire.status import StatusCode, StatusError
 
@@ -88,6 +88,15 @@ async def _wait_room(channel: NodeChannel, deadline: float | None,
     raise StatusError(StatusCode.DEADLINE_EXCEEDED, f"no room to send within {limit:g}s: {why}")
 
 
+def _request(ctx: NodeContext, info: MethodInfo, req: ProtoMessage) -> tuple[int, bytes]:
+    """A new seq number and ``req`` framed by the manager's wire for one node."""
+    manager = ctx.node.manager
+    seq = manager.next_seq()
+    wire = manager.wire
+    return seq, wire.frame(wire.request_header(seq, info.method_field, ctx.entries_bytes),
+                           req.SerializeToString())
+
+
 class _SingleReply:
     """Route of an ordered RPC: one reply from one node."""
 
@@ -138,14 +147,11 @@ async def _rpc_call(ctx: NodeContext, req: ProtoMessage, method: str,
     info = method_info(method, response_type)  # type: ignore[arg-type]
     node = ctx.node
     node.manager.check_open()
-    channel = node._channel
+    channel = node.channel
     timeout = ctx.timeout
     deadline = None if timeout is None else loop_time() + timeout
     await _wait_room(channel, deadline, timeout)
-    seq = node.manager.next_seq()
-    wire = node.manager.wire
-    envelope = wire.frame(wire.request_header(seq, info.method_field, ctx.entries_bytes),
-                          req.SerializeToString())
+    seq, envelope = _request(ctx, info, req)
     reply = _SingleReply()
     channel.send(seq, envelope, reply)
     try:
@@ -162,15 +168,8 @@ async def _rpc_call(ctx: NodeContext, req: ProtoMessage, method: str,
             channel.remove_route(seq)
     if reply.err is not None:
         raise reply.err
-    env = reply.env
-    assert env is not None
-    if env.status is not None:
-        raise env.status
-    try:
-        return info.response_type.FromString(env.payload)  # type: ignore[return-value]
-    except DecodeError as exc:
-        raise StatusError(StatusCode.INTERNAL,
-                          f"cannot decode reply from node {node.id}: {exc}") from None
+    assert reply.env is not None
+    return decode_reply(reply.env, info.response_type, node.id)  # type: ignore[return-value]
 
 
 async def unicast(ctx: NodeContext, req: ProtoMessage, method: str, *,
@@ -205,12 +204,9 @@ async def _unicast(ctx: NodeContext, req: ProtoMessage, method: str,
     node = ctx.node
     if not ignore_errors:
         node.manager.check_open()
-    channel = node._channel
+    channel = node.channel
     if ignore_errors:
-        seq = node.manager.next_seq()
-        wire = node.manager.wire
-        envelope = wire.frame(wire.request_header(seq, info.method_field, ctx.entries_bytes),
-                              req.SerializeToString())
+        seq, envelope = _request(ctx, info, req)
         try:
             channel.send(seq, envelope, None, force=True)
         except StatusError:
@@ -218,10 +214,7 @@ async def _unicast(ctx: NodeContext, req: ProtoMessage, method: str,
         return
     timeout = ctx.timeout
     await _wait_room(channel, None if timeout is None else loop_time() + timeout, timeout)
-    seq = node.manager.next_seq()
-    wire = node.manager.wire
-    envelope = wire.frame(wire.request_header(seq, info.method_field, ctx.entries_bytes),
-                          req.SerializeToString())
+    seq, envelope = _request(ctx, info, req)
     channel.send(seq, envelope, None)
 
 
@@ -281,7 +274,7 @@ async def _multicast(ctx: ConfigContext, req: Req, method: str, ignore_errors: b
     errors: dict[int, BaseException] = {}
     for node, envelope in client_ctx.envelopes(header):
         try:
-            node._channel.send(seq, envelope, None)
+            node.channel.send(seq, envelope, None)
         except StatusError as exc:
             errors[node.id] = exc
     if errors and not ignore_errors:

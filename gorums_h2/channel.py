@@ -26,27 +26,29 @@ connection and breaks it when the peer stops answering.
 
 from __future__ import annotations
 
-import logging
-import random
-import ssl
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.abc
 
 from gorums_h2 import _telemetry
-from gorums_h2.backoff import Backoff
 from gorums_h2.codec import SERVER_CALL_BIT, WIRES, Envelope, EnvelopeError, WireProtocol
 from gorums_h2.errors import NodeShutdownError, WireMismatchError
 from gorums_h2.liveness import LivenessProbe
+from gorums_h2.nodelist import canonical_address
+from gorums_h2.routes import (
+    STALLED_AFTER,
+    ChannelOptions,
+    Route,
+    SendQueueFull,
+    size_text,
+)
 from gorums_h2.wire.client import ClientConnection, ClientStream, open_io
 from gorums_h2.wire.clock import loop_clock
 from gorums_h2.wire.errors import ConnectionBroken, ConnectionClosed, GoAwayError
 from gorums_h2.wire.metadata import Metadata
-from gorums_h2.wire.settings import WireSettings
 from gorums_h2.wire.signal import Signal
 from gorums_h2.wire.status import StatusCode, StatusError
 
@@ -62,73 +64,6 @@ __all__ = [
     "wait_for_draining",
 ]
 
-MiB = 1024 * 1024
-
-
-STALLED_AFTER = 0.25
-"""Seconds the oldest of ``send_buffer_size`` unwritten messages may wait
-before quorum calls and multicasts stop waiting for that node's queue (a
-draining queue empties in far less)."""
-
-
-def _size(n: int) -> str:
-    return f"{n / MiB:.1f} MiB" if n >= MiB else f"{n / 1024:.1f} KiB"
-
-
-class SendQueueFull(StatusError):
-    """A node's send queue is full (it does not drain): status UNAVAILABLE.
-
-    Quorum calls and multicasts get it for that node at once instead of
-    waiting; the connection itself stays up (so this is not a
-    :class:`ConnectionBroken`).
-    """
-
-    default_code = StatusCode.UNAVAILABLE
-
-
-class Route(Protocol):
-    """Where replies for one call go (implemented by the call)."""
-
-    streaming: bool
-    sent_at: float
-
-    def deliver(self, node: Node, env: Envelope) -> None:
-        """A reply from ``node`` (may carry a status in ``env.status``)."""
-
-    def fail(self, node: Node, exc: BaseException) -> None:
-        """``node`` can no longer answer this call."""
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelOptions:
-    """Manager-wide settings every channel uses."""
-
-    ssl_context: ssl.SSLContext | None
-    server_hostname: str | None
-    wire_settings: WireSettings
-    backoff: Backoff
-    metadata: Metadata
-    per_node_metadata: Callable[[int], object] | None
-    send_buffer_size: int
-    logger: logging.Logger
-    wire: WireProtocol
-    rng: random.Random  # reconnect jitter
-    # the client's back-channel handlers (a Server): ``back_channel(stream, tg)``
-    # returns what to do with a server-initiated request on that stream
-    back_channel: BackChannel | None = None
-    node_id_header: str | None = None  # the gorums-node-id value it sends
-
-
-class BackChannel(Protocol):
-    """What serves server-initiated requests on a client's stream (a Server)."""
-
-    def back_channel_dispatcher(self, stream: ClientStream, wire: WireProtocol,
-                                start: Callable[..., object]) -> Callable[[Envelope], None]:
-        """A function handling one server-initiated request on ``stream``; each
-        runs in its own task (``start``: a task group's ``start_soon``) and
-        replies on ``stream``."""
-
-
 
 class NodeChannel:
     """Connection state and reply routing for one node (see module doc)."""
@@ -136,7 +71,7 @@ class NodeChannel:
     def __init__(self, host: str, port: int, options: ChannelOptions) -> None:
         self.host = host
         self.port = port
-        self.address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.address = canonical_address(host, port)
         self.options = options
         self.node: Node  # set by the manager right after construction
         self.routes: dict[int, Route] = {}
@@ -164,6 +99,11 @@ class NodeChannel:
     @property
     def connected(self) -> bool:
         return self.stream is not None
+
+    @property
+    def closing(self) -> bool:
+        """True once the channel stops for good (its manager closes)."""
+        return self._closing
 
     # ---- sending ----
 
@@ -249,12 +189,12 @@ class NodeChannel:
         unwritten = stream.queued - stream.written
         waited = self._now() - stream.progress_at
         return SendQueueFull(
-            f"node {self.address}: send queue full: {_size(unwritten)} unwritten"
+            f"node {self.address}: send queue full: {size_text(unwritten)} unwritten"
             f" for {waited:.1f} s")
 
     def _held_full(self) -> SendQueueFull:
         return SendQueueFull(
-            f"node {self.address}: send queue full: {_size(self._held_bytes)} in"
+            f"node {self.address}: send queue full: {size_text(self._held_bytes)} in"
             f" {len(self._held)} messages held while connecting for"
             f" {self._now() - self._created:.1f} s")
 
@@ -573,7 +513,7 @@ async def wait_for_draining(nodes: Iterable[Node], deadline: float | None) -> No
     for every node whose ``send_buffer_size`` queue is full (free when the
     limit is not set), until ``deadline`` at most."""
     for node in nodes:
-        channel = node._channel
+        channel = node.channel
         if channel._tickets and channel.count_full():
             await channel.wait_count_room(deadline)
 

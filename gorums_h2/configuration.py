@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -58,8 +59,10 @@ class Configuration:
         return self._nodes[0].manager if self._nodes else None
 
     def equal(self, other: Configuration) -> bool:
-        """True if both have the same set of nodes."""
-        return self._by_id.keys() == other._by_id.keys()
+        """Deprecated Go spelling (``Equal``) of ``==``: the same set of nodes."""
+        warnings.warn("Configuration.equal() is deprecated: use ==", DeprecationWarning,
+                      stacklevel=2)
+        return self == other
 
     def context(self, *, metadata: MetadataLike | None = None,
                 timeout: float | None = None) -> ConfigContext:
@@ -82,7 +85,7 @@ class Configuration:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Configuration):
             return NotImplemented
-        return self.equal(other)
+        return self._by_id.keys() == other._by_id.keys()  # the same set of nodes
 
     def __hash__(self) -> int:
         return hash(tuple(self._by_id))

@@ -8,9 +8,10 @@ is a per-call limit applied from the moment the call is sent.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
-from gorums_h2.codec import encode_entries
+from gorums_h2.codec.envelope import encode_entries
 from gorums_h2.wire.metadata import Metadata, MetadataLike
 
 if TYPE_CHECKING:
@@ -74,6 +75,9 @@ class ConfigContext(CallContext):
 
     @property
     def config(self) -> Configuration:
+        """Deprecated short name of :attr:`configuration` (Go's ``Configuration()``)."""
+        warnings.warn("ConfigContext.config is deprecated: use ctx.configuration",
+                      DeprecationWarning, stacklevel=2)
         return self.configuration
 
     def __repr__(self) -> str:

@@ -119,3 +119,19 @@ class Correctable(Generic[Resp]):
         self._watchers = keep
         if done:
             self._done.set()
+
+
+# ---- the producer's side (package-internal: quorumcall.Responses fills them) ----
+
+
+async def drive_async(fut: Async[Resp], compute: Callable[[], Awaitable[Resp]]) -> None:
+    """Decide ``fut`` with ``compute()``'s result or error (a cancellation, the
+    manager closing, decides it with ConnectionClosed and propagates)."""
+    await fut._drive(compute)
+
+
+def update_correctable(corr: Correctable[Resp], value: Resp | None, level: int, done: bool,
+                       error: BaseException | None = None) -> None:
+    """A new reply (or the end, ``done``) for ``corr``: wakes the watchers of
+    ``level`` and below (all of them when done); a no-op once it is done."""
+    corr._update(value, level, done, error)

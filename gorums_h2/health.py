@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 
-from gorums_h2.codec import encode_varint
+from gorums_h2.codec.envelope import encode_varint
 from gorums_h2.wire.client import ClientConnection, connect
 from gorums_h2.wire.errors import EndOfStream
 from gorums_h2.wire.server import ServerStream, WireServer
@@ -255,14 +255,14 @@ class HealthService:
             self._statuses[service] = status
             self._changed.set()
 
-    def _add_service(self, service: str) -> None:
-        """A gorums service got a handler: SERVING, unless set already."""
+    def add_service(self, service: str) -> None:
+        """A gorums service got a handler (the Server calls it): SERVING unless set already."""
         if service not in self._statuses:
             self._set(service, ServingStatus.NOT_SERVING if self._shut_down
                       else ServingStatus.SERVING)
 
-    def _server_stopping(self) -> None:
-        """The server stops: NOT_SERVING everywhere, and watchers end."""
+    def server_stopping(self) -> None:
+        """The server stops (the Server calls it): NOT_SERVING everywhere, and watchers end."""
         self._stopping = True
         self.shutdown()
         self._changed.set()  # wake the watchers even if no status changed
@@ -351,7 +351,7 @@ async def check_health(
     request = encode_check_request(service)
     with anyio.fail_after(grpc_timeout):
         if isinstance(target, Node):
-            conn = target._channel.conn
+            conn = target.channel.conn
             if conn is None or conn.error is not None:
                 raise StatusError(StatusCode.UNAVAILABLE,
                                   f"node {target.address} is not connected")

@@ -216,6 +216,6 @@ class InboundNodes:
 
 
 def _channel(node: Node) -> InboundChannel:
-    channel = node._channel
+    channel = node.channel
     assert isinstance(channel, InboundChannel)
     return channel

@@ -58,10 +58,6 @@ class ClientCtx(Generic[Req, Resp]):
                 return None
         return req  # type: ignore[no-any-return]
 
-    @property
-    def has_transforms(self) -> bool:
-        return bool(self._transforms)
-
     def envelopes(self, header: bytes) -> Iterator[tuple[Node, bytes]]:
         """``(node, message)`` for every node the request goes to, in
         configuration order: the request ``header`` (seq, method, entries;

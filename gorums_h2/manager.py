@@ -18,18 +18,22 @@ import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Unpack
+
+if TYPE_CHECKING:
+    from gorums_h2.options import ManagerOptions
 
 import anyio
 import anyio.abc
 
 from gorums_h2._groups import TaskGroup
 from gorums_h2.backoff import Backoff
-from gorums_h2.channel import BackChannel, ChannelOptions, NodeChannel
+from gorums_h2.channel import ChannelOptions, NodeChannel
 from gorums_h2.codec import WireLike, WireProtocol, get_wire
 from gorums_h2.configuration import Configuration
 from gorums_h2.node import Node
 from gorums_h2.nodelist import NodeListOption
+from gorums_h2.routes import BackChannel
 from gorums_h2.wire.errors import ConnectionClosed
 from gorums_h2.wire.metadata import Metadata, MetadataLike
 from gorums_h2.wire.settings import WireSettings
@@ -51,12 +55,13 @@ class Manager:
     * ``logger`` — where connection errors are logged (Go's WithLogger);
     * ``metadata`` — sent as headers of every node's stream (WithMetadata);
     * ``per_node_metadata`` — ``f(node_id)`` adds headers per node (WithPerNodeMetadata);
-    * ``send_buffer_size`` — messages that may wait unwritten per node:
+    * ``send_buffer_size`` — a count of *messages* (not bytes; Go's
+      ``WithSendBufferSize``) that may wait unwritten per node:
       beyond it RPCs and unicasts wait (bounded by the call), quorum calls
       and multicasts wait at most ``STALLED_AFTER`` (0.25 s) for a draining
       queue (0: no message limit). The queue is *full* beyond
-      ``wire_settings.send_buffer_bytes``: quorum calls and multicasts then
-      fail that node's part at once with
+      ``wire_settings.send_buffer_bytes`` (a count of *bytes*): quorum calls
+      and multicasts then fail that node's part at once with
       :class:`~gorums_h2.channel.SendQueueFull`;
     * ``wire`` — the NodeStream wire of the servers: ``"ordering"`` (Go
       Gorums v0.11, the default) or ``"stream"`` (Go Gorums master); it also
@@ -161,7 +166,7 @@ class Manager:
             return
         self._closed = True
         for node in self._nodes.values():
-            node._channel.stop()
+            node.channel.stop()
 
     @property
     def closed(self) -> bool:
@@ -196,8 +201,14 @@ class Manager:
             raise RuntimeError("the Manager is not running: use `async with Manager() as mgr`")
         return Configuration(nodes.nodes(self))
 
-    def _add_node(self, node_id: int, host: str, port: int) -> Node:
-        """Return the node for (id, address), creating and connecting it if new."""
+    def add_node(self, node_id: int, host: str, port: int) -> Node:
+        """Return the node for (id, address), creating and connecting it if new.
+
+        The seam node lists build configurations through
+        (:class:`~gorums_h2.nodelist.NodeListOption`); ``host`` is a resolved
+        IP. Raises ValueError if the ID or the address already belongs to
+        another node.
+        """
         existing = self._nodes.get(node_id)
         at_address = self._by_address.get((host, port))
         if existing is not None:
@@ -228,6 +239,10 @@ class Manager:
         self._tg.start_soon(channel.run, name=f"gorums node {node.address}")
         return node
 
+    def node_at(self, host: str, port: int) -> Node | None:
+        """The node at a resolved ``host:port``, or None if the manager has none there."""
+        return self._by_address.get((host, port))
+
     def node_ids(self) -> list[int]:
         """IDs of all nodes, in the order they were added."""
         return list(self._nodes)
@@ -247,7 +262,8 @@ class Manager:
 
 
 @asynccontextmanager
-async def new_config(nodes: NodeListOption, **manager_options: Any) -> AsyncIterator[Configuration]:
+async def new_config(nodes: NodeListOption,
+                     **manager_options: Unpack[ManagerOptions]) -> AsyncIterator[Configuration]:
     """A new :class:`Manager` and a configuration of ``nodes`` (Go's ``NewConfig``).
 
     ``async with new_config(with_node_list(addrs)) as cfg:`` — the manager is

@@ -8,6 +8,7 @@ and what the generated code builds with :func:`new_request_message` and
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message as ProtoMessage
@@ -64,21 +65,34 @@ class Message(Generic[T]):
         """The status carried by a reply (None for success)."""
         return self.envelope.status
 
-    # Go's accessor names, for readers porting code
+    # Go's accessor names: deprecated (docs/go-names.md maps them)
     def get_message_id(self) -> int:
+        """Deprecated Go spelling (``GetMessageID()``) of :attr:`seq_no`."""
+        _deprecated("get_message_id()", "seq_no")
         return self.seq_no
 
     def get_method(self) -> str:
+        """Deprecated Go spelling (``GetMethod()``) of :attr:`method`."""
+        _deprecated("get_method()", "method")
         return self.method
 
     def get_metadata(self) -> Envelope:
+        """Deprecated Go spelling (``GetMetadata()``) of :attr:`metadata`."""
+        _deprecated("get_metadata()", "metadata")
         return self.envelope
 
     def get_proto_message(self) -> T | None:
+        """Deprecated Go spelling (``GetProtoMessage()``) of :attr:`msg`."""
+        _deprecated("get_proto_message()", "msg")
         return self.msg
 
     def __repr__(self) -> str:
         return f"Message(seq={self.seq_no}, method={self.method!r}, msg={self.msg!r})"
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(f"Message.{old} is deprecated: use message.{new}", DeprecationWarning,
+                  stacklevel=3)
 
 
 def new_request_message(metadata: Envelope, req: T) -> Message[T]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -28,43 +29,47 @@ class Node:
     wire; or chosen with ``with_node_map``); ``latency`` is a moving average (alpha 0.2) of
     reply times in seconds, None until the first reply; ``last_err`` is the
     error of the last failed connection or stream, None while connected.
+
+    ``channel`` is package-internal: the node's
+    :class:`~gorums_h2.channel.NodeChannel` (or an inbound or in-process
+    one), the seam the call functions send through.
     """
 
-    __slots__ = ("_channel", "address", "host", "id", "manager", "port")
+    __slots__ = ("address", "channel", "host", "id", "manager", "port")
 
     def __init__(self, node_id: int, host: str, port: int, manager: Manager,
                  channel: NodeChannel) -> None:
         self.id = node_id
         self.host = host
         self.port = port
-        self.address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.address = channel.address  # the one spelling, nodelist.canonical_address
         self.manager = manager
-        self._channel = channel
+        self.channel = channel
 
     @property
     def latency(self) -> float | None:
-        return self._channel.latency
+        return self.channel.latency
 
     @property
     def last_err(self) -> BaseException | None:
-        return self._channel.last_err
+        return self.channel.last_err
 
     @property
     def connected(self) -> bool:
         """True while the node's stream is established."""
-        return self._channel.connected
+        return self.channel.connected
 
     async def wait_connected(self) -> None:
         """Wait until the node's stream is established (returns at once if it is)."""
-        channel = self._channel
+        channel = self.channel
         while channel.stream is None:
-            if channel._closing:
+            if channel.closing:
                 raise channel.unavailable()
             await channel.state_changed.wait()
 
     async def wait_disconnected(self) -> None:
         """Wait until the node's stream is lost (returns at once if it is down)."""
-        channel = self._channel
+        channel = self.channel
         while channel.stream is not None:
             await channel.state_changed.wait()
 
@@ -86,8 +91,10 @@ class Node:
     def __repr__(self) -> str:
         return f"Node(id={self.id}, address={self.address!r})"
 
-    # Go's accessor names
     def get_id(self) -> int:
+        """Deprecated Go spelling (``node.ID()``) of :attr:`id`."""
+        warnings.warn("Node.get_id() is deprecated: use node.id", DeprecationWarning,
+                      stacklevel=2)
         return self.id
 
 

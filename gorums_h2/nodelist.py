@@ -131,6 +131,8 @@ async def resolve_address_async(address: str) -> tuple[str, int]:
 
 
 def canonical_address(ip: str, port: int) -> str:
+    """``host:port``, an IPv6 host in brackets (Go's ``net.JoinHostPort``): the
+    one spelling of an address in node IDs, ``Node.address`` and messages."""
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
@@ -184,11 +186,11 @@ def with_node_list(addresses: Iterable[str]) -> NodeListOption:
         for addr in addrs:
             ip, port = resolve_address(addr)
             if sequential:
-                known = manager._by_address.get((ip, port))
-                nid = known.id if known is not None else max(manager._nodes, default=0) + 1
+                known = manager.node_at(ip, port)
+                nid = known.id if known is not None else max(manager.node_ids(), default=0) + 1
             else:
                 nid = fnv1a_32(canonical_address(ip, port).encode())
-            nodes.append(manager._add_node(nid, ip, port))
+            nodes.append(manager.add_node(nid, ip, port))
         return nodes
 
     async def resolve_names() -> NodeListOption:
@@ -211,7 +213,7 @@ def with_node_map(id_map: Mapping[str, int]) -> NodeListOption:
         nodes = []
         for addr, nid in items:
             ip, port = resolve_address(addr)
-            nodes.append(manager._add_node(nid, ip, port))
+            nodes.append(manager.add_node(nid, ip, port))
         return nodes
 
     async def resolve_names() -> NodeListOption:

@@ -30,7 +30,6 @@ the caller's trace when the request carries W3C ``traceparent`` metadata
 
 from __future__ import annotations
 
-import time
 import weakref
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -40,6 +39,7 @@ from opentelemetry.propagators.textmap import Getter
 
 from gorums_h2 import _telemetry
 from gorums_h2._version import __version__
+from gorums_h2.wire.clock import loop_clock
 from gorums_h2.wire.status import StatusCode, StatusError
 
 if TYPE_CHECKING:
@@ -68,7 +68,8 @@ def _status(err: BaseException) -> str:
 class _Call:
     """A call's span and clock (implements ``_telemetry.CallObservation``)."""
 
-    __slots__ = ("_failed", "_method", "_ok", "_owner", "_span", "_start", "_type", "quorum")
+    __slots__ = ("_clock", "_failed", "_method", "_ok", "_owner", "_span", "_start", "_type",
+                 "quorum")
 
     def __init__(self, owner: ClientTelemetry, method: str, call_type: str, nodes: int) -> None:
         service, name = _names(method)
@@ -82,7 +83,10 @@ class _Call:
             f"{service}/{name}", kind=trace.SpanKind.CLIENT,
             attributes={"rpc.system": "gorums", "rpc.service": service, "rpc.method": name,
                         "gorums.call_type": call_type, "gorums.nodes": nodes})
-        self._start = time.perf_counter()
+        # the loop's clock (virtual under trio's MockClock), readable at the end
+        # from any callback of that loop
+        self._clock = loop_clock()
+        self._start = self._clock()
 
     def node_done(self, node_id: int, err: BaseException | None) -> None:
         if err is None:
@@ -109,7 +113,7 @@ class _Call:
             span.set_status(trace.Status(trace.StatusCode.ERROR,
                                          f"{type(err).__name__}: {err}"))
         span.end()
-        self._owner.duration.record(time.perf_counter() - self._start, {
+        self._owner.duration.record(self._clock() - self._start, {
             "rpc.method": self._method, "gorums.call_type": self._type,
             "gorums.quorum_function": quorum, "gorums.outcome": "ok" if err is None else "error"})
 
@@ -215,7 +219,8 @@ def server_interceptor(tracer_provider: trace.TracerProvider | None = None,
         attributes: Mapping[str, str | int] = {
             "rpc.system": "gorums", "rpc.service": service, "rpc.method": name,
             "gorums.seq_no": ctx.seq_no}
-        start = time.perf_counter()
+        clock = loop_clock()
+        start = clock()
         code = StatusCode.OK
         with tracer.start_as_current_span(f"{service}/{name}", context=parent,
                                           kind=trace.SpanKind.SERVER, attributes=attributes,
@@ -231,7 +236,7 @@ def server_interceptor(tracer_provider: trace.TracerProvider | None = None,
                 raise
             finally:
                 span.set_attribute("rpc.grpc.status_code", code.name)
-                duration.record(time.perf_counter() - start, {
+                duration.record(clock() - start, {
                     "rpc.method": ctx.method, "rpc.grpc.status_code": code.name})
 
     return interceptor

@@ -1,5 +1,5 @@
-"""Quorum calls: the call state (a route on every node's channel) and
-:class:`Responses`, the object a quorum call returns.
+"""Quorum calls: :class:`Responses`, the object a quorum call returns (its call
+state, a route on every node's channel, is :mod:`gorums_h2.quorum_state`).
 
 Nothing is sent when a :class:`Responses` is created: sending happens when a
 terminal method (``first``, ``majority``, ``all``, ``threshold``,
@@ -17,273 +17,40 @@ for an abandoned call. None of this waits for the garbage collector.
 from __future__ import annotations
 
 import weakref
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import anyio
-from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
-from gorums_h2 import _telemetry
-from gorums_h2.channel import wait_for_draining
-from gorums_h2.codec import Envelope, MethodInfo
+from gorums_h2.codec import MethodInfo
 from gorums_h2.errors import IncompleteError
-from gorums_h2.futures import LEVEL_NOT_SET, Async, Correctable
+from gorums_h2.futures import (
+    LEVEL_NOT_SET,
+    Async,
+    Correctable,
+    drive_async,
+    update_correctable,
+)
 from gorums_h2.interceptors import ClientCtx, QuorumInterceptor
-from gorums_h2.responses import CONSUMED, NodeResponse, ResponseSeq, aclose_iterator
-from gorums_h2.wire.clock import loop_time
-from gorums_h2.wire.signal import Signal
-from gorums_h2.wire.status import StatusCode, StatusError
+from gorums_h2.quorum_state import CallIterator, QuorumCallState
+from gorums_h2.responses import (
+    CONSUMED,
+    NodeResponse,
+    ResponseSeq,
+    aclose_iterator,
+    claim,
+    claimed_iter,
+)
 
 if TYPE_CHECKING:
-    from gorums_h2._telemetry import CallObservation
-    from gorums_h2.channel import NodeChannel
     from gorums_h2.context import ConfigContext
-    from gorums_h2.node import Node
 
-__all__ = ["QuorumCallState", "Responses"]
+__all__ = ["Responses"]
 
 Req = TypeVar("Req", bound=ProtoMessage)
 Resp = TypeVar("Resp", bound=ProtoMessage)
-
-
-def reply_error(node: Node, env: Envelope) -> StatusError | None:
-    """The StatusError a reply carries, or None for success."""
-    return env.status
-
-
-class QuorumCallState(Generic[Resp]):
-    """One call to the nodes of a configuration: a Route on each channel and
-    the async iterator of its replies."""
-
-    __slots__ = (
-        "_active",
-        "_client_ctx",
-        "_ctx",
-        "_info",
-        "_queue",
-        "_request",
-        "_response_type",
-        "_seq",
-        "_signal",
-        "_telemetry",
-        "closed",
-        "deadline",
-        "expected",
-        "quorum",
-        "sent_at",
-        "started",
-        "streaming",
-    )
-
-    def __init__(self, ctx: ConfigContext, request: ProtoMessage, info: MethodInfo,
-                 response_type: type[Resp], client_ctx: ClientCtx[Any, Resp],
-                 streaming: bool) -> None:
-        self._ctx = ctx
-        self._request = request
-        self._info = info
-        self._response_type = response_type
-        self._client_ctx = client_ctx
-        self.streaming = streaming
-        self._queue: deque[NodeResponse[Resp]] = deque()
-        self._signal = Signal()
-        self._active: dict[int, NodeChannel] = {}
-        self._seq = 0
-        self.sent_at = 0.0
-        self.deadline: float | None = None
-        self.expected = 0
-        self.started = False
-        self.closed = False
-        self.quorum: str | None = None  # the terminal method, for telemetry
-        self._telemetry: CallObservation | None = None
-
-    # ---- sending ----
-
-    async def start_async(self) -> None:
-        """:meth:`start`, after waiting briefly for nodes whose
-        ``send_buffer_size`` queue is full but draining (never for a stalled
-        node, never past the call's timeout)."""
-        ctx = self._ctx
-        timeout = ctx.timeout
-        await wait_for_draining(ctx.configuration,
-                                None if timeout is None else loop_time() + timeout)
-        self.start()
-
-    def start(self) -> None:
-        """Send the request to every node now (synchronously, in node order).
-
-        Never waits: a node that is down, or whose send queue is full
-        (:class:`~gorums_h2.channel.SendQueueFull`), gets an error reply at
-        once; a node whose first connection attempt is still running holds
-        the message until it ends (the call's timeout still counts).
-        """
-        if self.started:
-            return
-        ctx = self._ctx
-        config = ctx.configuration
-        manager = config.manager
-        if manager is not None:
-            manager.check_open()  # before anything counts as sent
-        self.started = True
-        if manager is None:  # empty configuration
-            return
-        seq = self._seq = manager.next_seq()
-        header = manager.wire.request_header(seq, self._info.method_field, ctx.entries_bytes)
-        hooks = _telemetry.hooks
-        if hooks is not None:
-            self._telemetry = hooks.start_call(
-                self._info.name, "quorumcall_stream" if self.streaming else "quorumcall",
-                config.size())
-        self.sent_at = now = loop_time()
-        if ctx.timeout is not None:
-            self.deadline = now + ctx.timeout
-        active = self._active
-        for node, envelope in self._client_ctx.envelopes(header):
-            channel = node._channel
-            self.expected += 1
-            try:
-                channel.send(seq, envelope, self)
-            except StatusError as exc:
-                self._queue.append(NodeResponse(node.id, None, exc))
-                if self._telemetry is not None:
-                    self._telemetry.node_done(node.id, exc)
-                continue
-            active[node.id] = channel
-
-    # ---- Route ----
-
-    def deliver(self, node: Node, env: Envelope) -> None:
-        status = env.status
-        response: NodeResponse[Resp]
-        if status is not None:
-            response = NodeResponse(node.id, None, status)
-        else:
-            try:
-                response = NodeResponse(node.id, self._response_type.FromString(env.payload),
-                                        None)
-            except DecodeError as exc:
-                response = NodeResponse(node.id, None, StatusError(
-                    StatusCode.INTERNAL, f"cannot decode reply from node {node.id}: {exc}"))
-        if not self.streaming:
-            self._active.pop(node.id, None)
-        self._queue.append(response)
-        self._signal.set()
-        if self._telemetry is not None:
-            self._telemetry.node_done(node.id, response.err)
-
-    def fail(self, node: Node, exc: BaseException) -> None:
-        if self._active.pop(node.id, None) is not None:
-            self._queue.append(NodeResponse(node.id, None, exc))
-            self._signal.set()
-            if self._telemetry is not None:
-                self._telemetry.node_done(node.id, exc)
-
-    # ---- iteration ----
-
-    def __aiter__(self) -> QuorumCallState[Resp]:
-        return self
-
-    async def __anext__(self) -> NodeResponse[Resp]:
-        try:
-            if not self.started:
-                await self.start_async()
-            queue = self._queue
-            while not queue:
-                if not self._active:
-                    self.close()
-                    raise StopAsyncIteration
-                deadline = self.deadline
-                if deadline is None:
-                    await self._signal.wait()
-                    continue
-                remaining = deadline - loop_time()
-                if remaining <= 0:
-                    self._expire()
-                    continue
-                with anyio.move_on_after(remaining):
-                    await self._signal.wait()
-            return queue.popleft()
-        except BaseException as exc:
-            if not isinstance(exc, StopAsyncIteration):
-                self.close(exc)  # cancelled or failed: drop our routes
-            raise
-
-    def take_queued(self) -> list[NodeResponse[Resp]]:
-        """Remove and return the replies that arrived but were not consumed."""
-        queued = list(self._queue)
-        self._queue.clear()
-        return queued
-
-    def _expire(self) -> None:
-        """The call's timeout passed: non-streaming calls report the missing nodes."""
-        active, self._active = self._active, {}
-        for node_id, channel in active.items():
-            channel.remove_route(self._seq)
-            err = StatusError(StatusCode.DEADLINE_EXCEEDED,
-                              f"no reply from node {node_id} within the call's timeout")
-            if not self.streaming:
-                self._queue.append(NodeResponse(node_id, None, err))
-            if self._telemetry is not None:
-                self._telemetry.node_done(node_id, err)
-
-    def close(self, err: BaseException | None = None) -> None:
-        """End the call: remove its routes from every channel (idempotent);
-        ``err`` is what the call failed with, for telemetry.
-
-        Replies not yet consumed are dropped, and later ones are not queued.
-        """
-        self.closed = True
-        self._queue.clear()
-        observation = self._telemetry
-        if observation is not None:
-            self._telemetry = None
-            observation.quorum = self.quorum
-            observation.end(err)
-        active = self._active
-        if active:
-            seq = self._seq
-            for channel in active.values():
-                channel.remove_route(seq)
-            active.clear()
-
-
-class CallIterator(Generic[Resp]):
-    """An iteration over a call's replies as the user holds it (``async for``).
-
-    ``inner`` is the call itself or the iterator of its interceptor chain.
-    The channels' route tables reference the call, never this object, so the
-    moment the iteration is abandoned (``break`` out of ``async for`` drops
-    the loop's iterator), a finalizer ends the call and its routes are gone —
-    through reference counting, without waiting for ``gc.collect()``, and
-    even while an interceptor's suspended generator still holds the call.
-    :meth:`aclose` ends it explicitly and closes ``inner``.
-    """
-
-    __slots__ = ("__weakref__", "_call", "_close", "_inner")
-
-    def __init__(self, inner: AsyncIterator[NodeResponse[Resp]],
-                 call: QuorumCallState[Resp]) -> None:
-        self._inner = inner
-        self._call = call
-        self._close = weakref.finalize(self, call.close)
-
-    def __aiter__(self) -> CallIterator[Resp]:
-        return self
-
-    async def __anext__(self) -> NodeResponse[Resp]:
-        try:
-            return await self._inner.__anext__()
-        except BaseException:
-            self._close()  # ended, failed or cancelled: release the routes now
-            raise
-
-    async def aclose(self) -> None:
-        """End the call (its routes are removed) and close the inner iterator."""
-        self._close()
-        if self._inner is not self._call:
-            await aclose_iterator(self._inner)
 
 
 class Responses(Generic[Resp]):
@@ -326,7 +93,9 @@ class Responses(Generic[Resp]):
             seq = interceptor(client_ctx, seq)
         self._seq = seq
         self._intercepted = bool(interceptors)
-        self._iterators: weakref.WeakSet[CallIterator[Resp]] | None = None  # made on demand
+        # the iterations handed out, in order (closed in that order; weak: an
+        # abandoned one ends its call through its finalizer)
+        self._iterators: list[weakref.ref[CallIterator[Resp]]] | None = None
         self._used = False
 
     def _use(self) -> None:
@@ -334,7 +103,7 @@ class Responses(Generic[Resp]):
         (here, or by iterating ``seq()``, ``ignore_errors()`` or ``filter()``)."""
         if self._used:
             raise RuntimeError(CONSUMED)
-        self._seq._claim()
+        claim(self._seq)
         self._used = True
 
     def _check_threshold(self, n: int, *, positive: bool = True) -> None:
@@ -361,16 +130,19 @@ class Responses(Generic[Resp]):
         call = self._call
         call.started = True  # a later terminal method sends nothing
         call.close()
-        for it in list(self._iterators or ()):
+        for ref in list(self._iterators or ()):
+            it = ref()
+            if it is None:
+                continue
             await it.aclose()
 
     def _guard(self, seq: ResponseSeq[Resp], *, claim: bool = True) -> ResponseSeq[Resp]:
         def iterate() -> AsyncIterator[NodeResponse[Resp]]:
             # (claim=False: the caller already claimed the replies, see _use)
-            it = CallIterator(seq.__aiter__() if claim else seq._iter(), self._call)
+            it = CallIterator(seq.__aiter__() if claim else claimed_iter(seq), self._call)
             if self._iterators is None:
-                self._iterators = weakref.WeakSet()
-            self._iterators.add(it)
+                self._iterators = []
+            self._iterators.append(weakref.ref(it))
             return it
 
         return ResponseSeq(iterate)
@@ -404,14 +176,14 @@ class Responses(Generic[Resp]):
     async def collect_n(self, n: int) -> dict[int, Resp | None]:
         self._use()
         try:
-            return await ResponseSeq(self._seq._iter).collect_n(n)
+            return await ResponseSeq(partial(claimed_iter, self._seq)).collect_n(n)
         finally:
             self._call.close()
 
     async def collect_all(self) -> dict[int, Resp | None]:
         self._use()
         try:
-            return await ResponseSeq(self._seq._iter).collect_all()
+            return await ResponseSeq(partial(claimed_iter, self._seq)).collect_all()
         finally:
             self._call.close()
 
@@ -448,7 +220,7 @@ class Responses(Generic[Resp]):
         call = self._call
         call.quorum = call.quorum or "threshold"
         it: AsyncIterator[NodeResponse[Resp]] = (
-            self._seq._iter() if self._intercepted else call)
+            claimed_iter(self._seq) if self._intercepted else call)
         errors: dict[int, BaseException] = {}
         first: Resp | None = None
         successes = 0
@@ -508,7 +280,7 @@ class Responses(Generic[Resp]):
         self._use()
         self._call.start()
         fut: Async[Resp] = Async()
-        manager.spawn(fut._drive, compute)
+        manager.spawn(drive_async, fut, compute)
         return fut
 
     def correctable(self, threshold: int) -> Correctable[Resp]:
@@ -527,7 +299,7 @@ class Responses(Generic[Resp]):
     async def _drive_correctable(self, corr: Correctable[Resp], threshold: int) -> None:
         call = self._call
         it: AsyncIterator[NodeResponse[Resp]] = (
-            self._seq._iter() if self._intercepted else call)
+            claimed_iter(self._seq) if self._intercepted else call)
         errors: dict[int, BaseException] = {}
         level = LEVEL_NOT_SET
         last: Resp | None = None
@@ -539,16 +311,16 @@ class Responses(Generic[Resp]):
                 level = 1 if level == LEVEL_NOT_SET else level + 1
                 last = response.value
                 done = level >= threshold
-                corr._update(last, level, done)
+                update_correctable(corr, last, level, done)
                 if done:
                     return
             failure = IncompleteError(
                 errors, _shortfall(max(level, 0), threshold, len(errors), call.expected))
             call.close(failure)
-            corr._update(last, level, True, failure)
+            update_correctable(corr, last, level, True, failure)
         except Exception as exc:
             call.close(exc)
-            corr._update(last, level, True, exc)
+            update_correctable(corr, last, level, True, exc)
         finally:
             call.close()
             if it is not call:

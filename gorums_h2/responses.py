@@ -113,3 +113,16 @@ class ResponseSeq(Generic[Resp]):
         finally:
             await aclose_iterator(it)
         return out
+
+
+# ---- for consumers that claim before iterating (package-internal: quorumcall.Responses) ----
+
+
+def claim(seq: ResponseSeq[Resp]) -> None:
+    """Mark ``seq``'s replies as consumed; RuntimeError (:data:`CONSUMED`) if they were."""
+    seq._claim()
+
+
+def claimed_iter(seq: ResponseSeq[Resp]) -> AsyncIterator[NodeResponse[Resp]]:
+    """``seq``'s iterator without claiming (the caller :func:`claim`\\ ed it)."""
+    return seq._iter()

@@ -28,17 +28,17 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
+import random
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeAlias, TypeVar
+from typing import Any
 
 import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from google.protobuf.message import DecodeError
-from google.protobuf.message import Message as ProtoMessage
 
 from gorums_h2.codec import (
     SERVER_CALL_BIT,
@@ -50,10 +50,21 @@ from gorums_h2.codec import (
     UnknownMethodError,
     WireLike,
     WireProtocol,
-    get_wires,
     lookup_method,
 )
-from gorums_h2.configuration import Configuration
+from gorums_h2.codec.wires import get_wires
+from gorums_h2.handlers import (
+    Handler,
+    Interceptor,
+    NodeStreamInfo,
+    ServerCtx,
+    StreamState,
+    chain,
+    one_way_handler,
+    reply_bytes,
+    stream_handler,
+    unary_handler,
+)
 from gorums_h2.health import HealthService
 from gorums_h2.inbound import InboundChannel, InboundNodes
 from gorums_h2.message import Message
@@ -78,157 +89,6 @@ __all__ = [
     "unary_handler",
 ]
 
-Req = TypeVar("Req", bound=ProtoMessage)
-Resp = TypeVar("Resp", bound=ProtoMessage)
-
-Handler: TypeAlias = Callable[["ServerCtx", Message[Any]], Awaitable["Message[Any] | None"]]
-"""``async def handler(ctx, request) -> reply or None`` (Go's ``Handler``)."""
-
-Interceptor: TypeAlias = Callable[
-    ["ServerCtx", Message[Any], Handler], Awaitable["Message[Any] | None"]]
-"""``async def interceptor(ctx, request, next_handler) -> reply or None`` (Go's ``Interceptor``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class NodeStreamInfo:
-    """What a connect callback learns about a client's new NodeStream
-    (``wire``: ``"ordering"`` or ``"stream"``)."""
-
-    metadata: Metadata
-    peer: Any
-    wire: str = "ordering"
-
-
-class _StreamState:
-    """Per client stream: the wire stream, its task group, in-flight handlers.
-
-    On a client, the state of its NodeStream's back-channel (``stream`` is then
-    the client's stream and ``metadata`` empty).
-    """
-
-    __slots__ = ("channel", "finished", "inflight", "metadata", "receive", "receive_done",
-                 "receive_error", "server", "shutting_down", "stream", "tg", "wire")
-
-    def __init__(self, server: Server, stream: Stream, wire: WireProtocol,
-                 metadata: Metadata | None = None) -> None:
-        self.server = server
-        self.stream = stream
-        self.wire = wire
-        self.metadata = (metadata if metadata is not None
-                         else stream.head.metadata)  # type: ignore[attr-defined]
-        # the client's node when it can be called back (peer or back-channel client)
-        self.channel: InboundChannel | None = None
-        self.receive: Callable[[], Awaitable[bytes | Envelope]] = stream.receive
-        self.tg: anyio.abc.TaskGroup | None = None
-        self.inflight = 0
-        self.receive_done = False
-        self.receive_error: StatusError | None = None
-        self.shutting_down = False
-        self.finished = anyio.Event()
-
-    def check_finished(self) -> None:
-        if (self.receive_done or self.shutting_down) and self.inflight == 0:
-            self.finished.set()
-
-
-class ServerCtx:
-    """The context of one request on the server (Go's ``ServerCtx``).
-
-    * :meth:`release` lets the next request of this client start now;
-    * :meth:`send_message` sends a reply now (streaming quorum calls: many);
-    * ``metadata`` is the stream's headers followed by the request's entries;
-    * ``peer`` is the client's address; ``cancelled`` is true once the
-      client's stream died (the handler is then also cancelled).
-    """
-
-    __slots__ = ("_baton", "_md", "_released", "_state", "request")
-
-    def __init__(self, state: _StreamState, request: Message[Any], baton: bool) -> None:
-        self._state = state
-        self.request = request
-        self._released = False
-        self._baton = baton  # runs inline in the receive loop
-        self._md: Metadata | None = None
-
-    def release(self) -> None:
-        """Allow the next request to start (idempotent)."""
-        if self._released:
-            return
-        self._released = True
-        state = self._state
-        if self._baton and state.tg is not None and not state.receive_done:
-            state.tg.start_soon(state.server._receive_loop, state)
-
-    @property
-    def released(self) -> bool:
-        return self._released
-
-    async def send_message(self, msg: ProtoMessage | Message[Any]) -> None:
-        """Send ``msg`` as a reply to this request (same seq number and method).
-
-        Raises the stream's StatusError if the client is gone.
-        """
-        state = self._state
-        stream = state.stream
-        if isinstance(msg, Message):
-            envelope = _reply_bytes(state.wire, msg)
-        else:
-            envelope = state.wire.encode_reply(self.request.envelope, msg.SerializeToString())
-        await stream.wait_send_capacity()
-        stream.send_nowait(envelope)
-
-    @property
-    def metadata(self) -> Metadata:
-        if self._md is None:
-            md = self._state.metadata.copy()
-            for key, value in self.request.entries:
-                try:
-                    md.add(key, value)
-                except (ValueError, TypeError):
-                    continue
-            self._md = md
-        return self._md
-
-    @property
-    def peer(self) -> Any:
-        return getattr(self._state.stream, "peer", None)
-
-    def config(self) -> Configuration:
-        """The server's connected peers (Go master's ``ServerCtx.Config()``): the
-        known nodes (``Server(peers=...)``) whose clients opened a NodeStream with
-        their ``gorums-node-id``. Calls on it (quorum calls, multicast, RPC,
-        unicast) travel as server-initiated requests over those streams; a
-        peer whose stream ends fails its part with ConnectionClosed."""
-        return self._state.server._inbound.config()
-
-    def client_config(self) -> Configuration:
-        """The connected anonymous back-channel clients (``ServerCtx.ClientConfig()``):
-        clients created with ``Manager(server=...)`` sending ``gorums-node-id: 0``,
-        with IDs from ``1 << 20``."""
-        return self._state.server._inbound.client_config()
-
-    @property
-    def method(self) -> str:
-        return self.request.method
-
-    @property
-    def seq_no(self) -> int:
-        return self.request.seq_no
-
-    @property
-    def cancelled(self) -> bool:
-        return self._state.stream.local_closed
-
-
-def _reply_bytes(wire: WireProtocol, msg: Message[Any]) -> bytes:
-    """The encoded reply a handler returned (a status in its envelope: a status reply)."""
-    env = msg.envelope
-    if env.status is not None:
-        return wire.encode_error(env, env.status)
-    payload = msg.msg.SerializeToString() if msg.msg is not None else b""
-    return wire.encode_reply(env, payload)
-
-
 @dataclass(slots=True)
 class _Registered:
     handler: Handler
@@ -246,8 +106,10 @@ class Server:
       client opens its NodeStream (WithConnectCallback; may be async);
     * ``ssl_context`` — TLS for :meth:`serve_tcp` (must select ALPN ``h2``:
       ValueError otherwise; not changed);
-    * ``max_receive_message_size`` / ``max_send_message_size`` and
+    * ``max_receive_message_size`` / ``max_send_message_size`` (bytes) and
       ``wire_settings`` — the gRPC server options (WithGRPCServerOptions);
+      None keeps ``wire_settings``' value (4 MiB received, no send limit);
+      a size must be positive (ValueError for 0 or less);
     * ``wires`` — the NodeStream wires served (default both: ``("ordering",
       "stream")``); a client on a wire not served is refused with
       UNIMPLEMENTED "unknown service …" naming the wires this server speaks.
@@ -270,7 +132,10 @@ class Server:
       (:class:`~gorums_h2.health.HealthService`);
     * ``compression`` — ``"gzip"`` compresses the replies to clients that
       accept it (``grpc-accept-encoding``; sets ``wire_settings.compression``).
-      Compressed requests are decoded either way.
+      Compressed requests are decoded either way;
+    * ``rng`` — the source of the connection-age jitter (``limits``; default:
+      seeded from the OS); pass a seeded ``random.Random`` for reproducible
+      runs (as ``Manager(rng=)``).
 
     Server-initiated calls: on a callable stream, bit 63 of a message ID
     marks a reply to a call this server made; it is routed while the
@@ -297,17 +162,18 @@ class Server:
         wires: WireLike | Iterable[WireLike] = ("ordering", "stream"),
         my_id: int = 0,
         peers: Iterable[int] = (),
+        rng: random.Random | None = None,
     ) -> None:
         settings = wire_settings or WireSettings()
         if compression is not None:
             settings = dataclasses.replace(settings, compression=compression)
-        if max_receive_message_size is not None or max_send_message_size is not None:
+        # None keeps wire_settings' value (whose max_send_message_size None is
+        # "no limit"); a number must be positive (WireSettings raises ValueError)
+        if max_receive_message_size is not None:
             settings = dataclasses.replace(
-                settings,
-                max_receive_message_size=max_receive_message_size
-                or settings.max_receive_message_size,
-                max_send_message_size=max_send_message_size or settings.max_send_message_size,
-            )
+                settings, max_receive_message_size=max_receive_message_size)
+        if max_send_message_size is not None:
+            settings = dataclasses.replace(settings, max_send_message_size=max_send_message_size)
         if receive_buffer_size < 0:
             raise ValueError("receive_buffer_size must not be negative")
         if ssl_context is not None:
@@ -320,7 +186,7 @@ class Server:
         self._handlers: dict[str, _Registered] = {}
         self.wires = get_wires(wires)
         self.my_id = my_id
-        self.wire = WireServer(settings=settings, logger=self.log, limits=limits)
+        self.wire = WireServer(settings=settings, logger=self.log, limits=limits, rng=rng)
         self._inbound = InboundNodes(self, STREAM, my_id, peers, self.log,
                                      self.wire.task_groups)
         for proto in self.wires:
@@ -348,13 +214,13 @@ class Server:
         """Serve ``method`` (full protobuf name, e.g. ``proto.Storage.ReadQC``)."""
         chained = handler
         for interceptor in reversed(self.interceptors):
-            chained = _wrap(interceptor, chained)
+            chained = chain(interceptor, chained)
         try:
             info: MethodInfo | None = lookup_method(method)
         except UnknownMethodError:
             info = None  # looked up again when the first request arrives
         self._handlers[method] = _Registered(chained, info)
-        self.health._add_service(method.rpartition(".")[0])
+        self.health.add_service(method.rpartition(".")[0])
 
     # ---- serving ----
 
@@ -381,12 +247,12 @@ class Server:
         shutting down" after a GOAWAY, then stop. Clients see
         :class:`~gorums_h2.errors.NodeShutdownError`. Health checks say
         NOT_SERVING from the start (health watchers get it, then UNAVAILABLE)."""
-        self.health._server_stopping()
+        self.health.server_stopping()
         await self.wire.graceful_shutdown(grace)
 
     def stop(self) -> None:
         """Stop at once: close connections, cancel handlers."""
-        self.health._server_stopping()
+        self.health.server_stopping()
         self.wire.stop()
 
     # ---- the NodeStream ----
@@ -401,7 +267,7 @@ class Server:
 
     async def _node_stream(self, wire: WireProtocol, stream: ServerStream) -> None:
         stream.inbound_limit = self.receive_buffer_size
-        state = _StreamState(self, stream, wire)
+        state = StreamState(self._receive_loop, self._inbound, stream, wire)
         node = self._inbound.accept(stream, wire, state.metadata)
         try:
             await self._serve_stream(state, node)
@@ -409,7 +275,7 @@ class Server:
             if node is not None:
                 self._inbound.remove(node, "its NodeStream ended")
 
-    async def _serve_stream(self, state: _StreamState, node: Node | None) -> None:
+    async def _serve_stream(self, state: StreamState, node: Node | None) -> None:
         stream = state.stream
         assert isinstance(stream, ServerStream)
         wire = state.wire
@@ -432,7 +298,7 @@ class Server:
         if state.shutting_down:
             stream.end(StatusCode.UNAVAILABLE, "server is shutting down")
 
-    async def _run_stream(self, state: _StreamState, node: Node | None,
+    async def _run_stream(self, state: StreamState, node: Node | None,
                           readers: list[MemoryObjectReceiveStream[bytes | Envelope]]) -> None:
         """The stream's tasks: the ordered receive loop (and, on a callable
         stream, the reply reader feeding it), until the stream is finished."""
@@ -441,13 +307,13 @@ class Server:
         async with anyio.create_task_group() as tg:
             state.tg = tg
             if node is not None:
-                channel = node._channel
+                channel = node.channel
                 assert isinstance(channel, InboundChannel)
                 state.channel = channel
                 send, received = anyio.create_memory_object_stream[bytes | Envelope](
                     max_buffer_size=self.receive_buffer_size or 256)
                 readers.append(received)
-                state.receive = partial(_from_reader, state, received)
+                state.receive = partial(state.receive_from, received)
                 tg.start_soon(self._read_replies, state, send)
             tg.start_soon(self._receive_loop, state)
             if stream.shutdown_requested is not None:
@@ -455,12 +321,12 @@ class Server:
             await state.finished.wait()
             tg.cancel_scope.cancel()
 
-    async def _watch_shutdown(self, state: _StreamState, event: anyio.Event) -> None:
+    async def _watch_shutdown(self, state: StreamState, event: anyio.Event) -> None:
         await event.wait()
         state.shutting_down = True
         state.check_finished()
 
-    async def _read_replies(self, state: _StreamState,
+    async def _read_replies(self, state: StreamState,
                             send: MemoryObjectSendStream[bytes | Envelope]) -> None:
         """On a callable stream: route replies to server-initiated calls at once,
         pass everything else on to the ordered receive loop (in order)."""
@@ -485,7 +351,7 @@ class Server:
                 else:
                     await send.send(env)
 
-    async def _receive_loop(self, state: _StreamState) -> None:
+    async def _receive_loop(self, state: StreamState) -> None:
         """Receive and handle requests in order until a handler releases
         (a new loop then continues) or the stream ends."""
         receive = state.receive
@@ -511,15 +377,14 @@ class Server:
             ctx = ServerCtx(state, request, baton=True)
             state.inflight += 1
             try:
-                await self._run(ctx, handler, request, one_way)
+                await self._run(state, ctx, handler, request, one_way)
             finally:
                 state.inflight -= 1
                 state.check_finished()
-            if ctx._released:
+            if ctx.end_inline():
                 return  # the baton went to the loop that release() started
-            ctx._released = True  # done: a late release() must not start a second loop
 
-    def _prepare(self, state: _StreamState, body: bytes | Envelope
+    def _prepare(self, state: StreamState, body: bytes | Envelope
                  ) -> tuple[Handler, Message[Any], bool] | None:
         """Decode a request (unless already decoded); answer protocol-level
         errors directly.
@@ -567,15 +432,14 @@ class Server:
             return None
         return registered.handler, Message(env, request), info.one_way
 
-    def _reply_error(self, state: _StreamState, request: Envelope, exc: StatusError) -> None:
+    def _reply_error(self, state: StreamState, request: Envelope, exc: StatusError) -> None:
         try:
             state.stream.send_nowait(state.wire.encode_error(request, exc))
         except StatusError:
             pass  # the client is gone
 
-    async def _run(self, ctx: ServerCtx, handler: Handler, request: Message[Any],
-                   one_way: bool) -> None:
-        state = ctx._state
+    async def _run(self, state: StreamState, ctx: ServerCtx, handler: Handler,
+                   request: Message[Any], one_way: bool) -> None:
         stream = state.stream
         try:
             reply = await handler(ctx, request)
@@ -591,7 +455,7 @@ class Server:
             return
         if reply is not None and not one_way:
             try:
-                envelope = _reply_bytes(state.wire, reply)
+                envelope = reply_bytes(state.wire, reply)
             except Exception as exc:  # not a Message, or it does not serialize
                 self.log.exception("handler for %s returned a bad reply", request.method)
                 self._reply_error(state, request.envelope, StatusError(
@@ -615,7 +479,7 @@ class Server:
         group's ``start_soon``; concurrently, no ordering, as master); the reply goes back
         on ``stream`` with the request's ID and method; an unknown method is
         answered in-band with the wire's UNIMPLEMENTED (code 12)."""
-        state = _StreamState(self, stream, wire, Metadata())
+        state = StreamState(self._receive_loop, self._inbound, stream, wire, Metadata())
 
         def dispatch(env: Envelope) -> None:
             try:
@@ -626,60 +490,6 @@ class Server:
                 return
             handler, request, one_way = prepared
             ctx = ServerCtx(state, request, baton=False)
-            start(self._run, ctx, handler, request, one_way)
+            start(self._run, state, ctx, handler, request, one_way)
 
         return dispatch
-
-
-async def _from_reader(state: _StreamState,
-                       received: MemoryObjectReceiveStream[bytes | Envelope]) -> bytes | Envelope:
-    """The next request the reply reader passed on; its end as the stream's end."""
-    try:
-        return await received.receive()
-    except (anyio.EndOfStream, anyio.ClosedResourceError):
-        if state.receive_error is not None:
-            raise state.receive_error from None
-        raise EndOfStream() from None
-
-
-def _wrap(interceptor: Interceptor, next_handler: Handler) -> Handler:
-    async def handler(ctx: ServerCtx, request: Message[Any]) -> Message[Any] | None:
-        return await interceptor(ctx, request, next_handler)
-
-    return handler
-
-
-# ---- adapters used by generated code ----
-
-
-def unary_handler(fn: Callable[[ServerCtx, Req], Awaitable[Resp]]) -> Handler:
-    """Adapt ``async def method(ctx, req) -> reply`` (ordered RPC, quorum call)."""
-
-    async def handler(ctx: ServerCtx, request: Message[Any]) -> Message[Any] | None:
-        reply = await fn(ctx, request.msg)  # type: ignore[arg-type]
-        return Message(request.envelope, reply)
-
-    return handler
-
-
-def one_way_handler(fn: Callable[[ServerCtx, Req], Awaitable[None]]) -> Handler:
-    """Adapt ``async def method(ctx, req) -> None`` (unicast, multicast)."""
-
-    async def handler(ctx: ServerCtx, request: Message[Any]) -> Message[Any] | None:
-        await fn(ctx, request.msg)  # type: ignore[arg-type]
-        return None
-
-    return handler
-
-
-def stream_handler(
-    fn: Callable[[ServerCtx, Req, Callable[[Resp], Awaitable[None]]], Awaitable[None]],
-) -> Handler:
-    """Adapt ``async def method(ctx, req, send) -> None`` (streaming quorum call):
-    every ``await send(reply)`` is one reply with the request's seq number."""
-
-    async def handler(ctx: ServerCtx, request: Message[Any]) -> Message[Any] | None:
-        await fn(ctx, request.msg, ctx.send_message)  # type: ignore[arg-type]
-        return None
-
-    return handler

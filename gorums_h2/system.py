@@ -6,7 +6,10 @@ import inspect
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
+
+if TYPE_CHECKING:
+    from gorums_h2.options import ConnectionOptions, ServerOptions
 
 import anyio
 import anyio.abc
@@ -14,7 +17,7 @@ import anyio.abc
 from gorums_h2._groups import TaskGroup
 from gorums_h2.configuration import Configuration
 from gorums_h2.manager import Manager
-from gorums_h2.nodelist import parse_listen_address, with_node_list
+from gorums_h2.nodelist import canonical_address, parse_listen_address, with_node_list
 from gorums_h2.server import Server
 
 __all__ = ["System", "local_systems"]
@@ -32,7 +35,8 @@ class System:
     :class:`Server`'s options.
     """
 
-    def __init__(self, address: str = "127.0.0.1:0", **server_options: Any) -> None:
+    def __init__(self, address: str = "127.0.0.1:0",
+                 **server_options: Unpack[ServerOptions]) -> None:
         self._host, self._port = parse_listen_address(address)
         self.server = Server(**server_options)
         self._closers: list[Closer] = []
@@ -44,7 +48,7 @@ class System:
         self._outbound: Configuration | None = None
 
     async def with_config(self, my_id: int, nodes: Sequence[str],
-                          **manager_options: Any) -> Configuration:
+                          **manager_options: Unpack[ConnectionOptions]) -> Configuration:
         """Make this system replica ``my_id`` of the symmetric system ``nodes``
         (Go master's ``WithConfig(myID, WithNodeList(nodes))``, ``stream`` wire).
 
@@ -105,7 +109,7 @@ class System:
             self._tg.cancel_scope.cancel()
             await self._tg_cm.__aexit__(None, None, None)
             raise
-        self.address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.address = canonical_address(host, port)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
@@ -132,7 +136,7 @@ class System:
         errors: list[Exception] = []
         for closer in reversed(self._closers):
             try:
-                await _close(closer)
+                await close_resource(closer)
             except Exception as exc:
                 errors.append(exc)
         if len(errors) == 1:
@@ -146,7 +150,9 @@ class System:
         await self.stop()
 
 
-async def _close(closer: Closer) -> None:
+async def close_resource(closer: Closer) -> None:
+    """Close ``closer`` with its ``aclose()`` or ``close()`` (sync or async);
+    TypeError if it has neither."""
     close = getattr(closer, "aclose", None) or getattr(closer, "close", None)
     if close is None:
         raise TypeError(f"{closer!r} has no close() or aclose()")
@@ -161,7 +167,7 @@ async def local_systems(
     register: Callable[[int, Server], None] | None = None,
     *,
     symmetric: bool = False,
-    **server_options: Any,
+    **server_options: Unpack[ServerOptions],
 ) -> AsyncIterator[Sequence[System]]:
     """Start ``n`` systems on free 127.0.0.1 ports; ``register(i, server)``
     registers the services of system ``i``. Stops them all on exit.

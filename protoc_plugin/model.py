@@ -10,13 +10,14 @@ as one :class:`GenerationError` naming the file and the method.
 
 from __future__ import annotations
 
-import enum
 import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from google.protobuf import descriptor_pb2
 
+from gorums_h2._calltype import OPTIONS, CallType
+from gorums_h2._calltype import classify as call_type_of_options
 from gorums_h2.pb import gorums_pb2
 
 from . import naming
@@ -38,14 +39,6 @@ __all__ = [
 _SERVICE_FIELD = 6
 _METHOD_FIELD = 2
 
-_CALL_OPTIONS = (
-    ("gorums.rpc", gorums_pb2.rpc),
-    ("gorums.unicast", gorums_pb2.unicast),
-    ("gorums.multicast", gorums_pb2.multicast),
-    ("gorums.quorumcall", gorums_pb2.quorumcall),
-)
-
-
 class GenerationError(Exception):
     """The request cannot be generated; ``problems`` lists every reason."""
 
@@ -54,58 +47,19 @@ class GenerationError(Exception):
         super().__init__("\n".join(self.problems))
 
 
-class CallType(enum.Enum):
-    """A method's gorums call type; the value is its name in prose."""
-
-    RPC = "ordered RPC"
-    UNICAST = "unicast"
-    MULTICAST = "multicast"
-    QUORUMCALL = "quorum call"
-    QUORUMCALL_STREAM = "streaming quorum call"
-
-    @property
-    def one_way(self) -> bool:
-        return self in (CallType.UNICAST, CallType.MULTICAST)
-
-    @property
-    def on_configuration(self) -> bool:
-        """True if the call goes to a configuration (ConfigContext), not one node."""
-        return self in (CallType.MULTICAST, CallType.QUORUMCALL, CallType.QUORUMCALL_STREAM)
-
-    @property
-    def quorum(self) -> bool:
-        return self in (CallType.QUORUMCALL, CallType.QUORUMCALL_STREAM)
-
-
 def classify(method: descriptor_pb2.MethodDescriptorProto) -> CallType:
-    """The call type selected by a method's ``gorums.*`` options.
+    """The call type selected by a method's ``gorums.*`` options (the
+    runtime's table, :mod:`gorums_h2._calltype`).
 
-    Raises ValueError (saying why) for two call-type options, client
-    streaming, or server streaming without ``gorums.quorumcall``. An option
-    set to ``false`` counts as absent, as in the runtime.
+    Raises ValueError (a :class:`CallTypeError`, saying why) for two
+    call-type options, client streaming, or server streaming without
+    ``gorums.quorumcall``. An option set to ``false`` counts as absent, as in
+    the runtime.
     """
     opts = method.options
-    chosen = [name for name, ext in _CALL_OPTIONS if opts.Extensions[ext]]
-    if len(chosen) > 1:
-        raise ValueError(f"more than one call type option ({', '.join(chosen)}); choose one")
-    if method.client_streaming:
-        raise ValueError(
-            "client streaming ('rpc M(stream Req)') is not supported by gorums; "
-            "remove 'stream' from the request")
-    kind = chosen[0] if chosen else "gorums.rpc"
-    if method.server_streaming:
-        if kind != "gorums.quorumcall":
-            has = f" (it has {kind})" if chosen else ""
-            raise ValueError(
-                "server streaming ('returns (stream Resp)') requires the gorums.quorumcall "
-                "option" + has)
-        return CallType.QUORUMCALL_STREAM
-    return {
-        "gorums.rpc": CallType.RPC,
-        "gorums.unicast": CallType.UNICAST,
-        "gorums.multicast": CallType.MULTICAST,
-        "gorums.quorumcall": CallType.QUORUMCALL,
-    }[kind]
+    chosen = [name for name in OPTIONS if opts.Extensions[getattr(gorums_pb2, name)]]
+    return call_type_of_options(chosen, client_streaming=method.client_streaming,
+                                server_streaming=method.server_streaming)
 
 
 @dataclass(frozen=True, slots=True)

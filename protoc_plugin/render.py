@@ -7,6 +7,7 @@ The output is deterministic (golden-file tested), fully typed for
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from gorums_h2._version import GEN_VERSION, __version__
 
@@ -84,56 +85,80 @@ def _service(svc: Service) -> list[str]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What the generated code of one call type looks like."""
+
+    prose: str  # the call type in docstrings
+    context: str  # the client function's context type
+    function: str  # the gorums_h2 call function
+    returns: str  # the client function's return type ({resp}: the response type)
+    is_async: bool
+    passes_response_type: bool  # the response class is an argument of the call
+    ignore_errors: bool  # a keyword ``ignore_errors``
+    interceptors: str | None  # a keyword ``interceptors`` of QuorumInterceptor[req, this]
+    doc: str  # the client function's docstring ({fn}: its name)
+    handler: str  # the server handler adapter
+
+
+_ONE_NODE = "Call the node in ``ctx`` and return its reply."
+_CONFIGURATION = "Call every node of the configuration in ``ctx``"
+_SHAPES: dict[CallType, _Shape] = {
+    CallType.RPC: _Shape(
+        "ordered RPC", "NodeContext", "rpc_call", "{resp}", True, True, False, None,
+        _ONE_NODE, "unary_handler"),
+    CallType.UNICAST: _Shape(
+        "unicast", "NodeContext", "unicast", "None", True, False, True, None,
+        "Send to the node in ``ctx``; one-way: the server sends no reply.",
+        "one_way_handler"),
+    CallType.MULTICAST: _Shape(
+        "multicast", "ConfigContext", "multicast", "None", True, False, True, "Any",
+        "Send to every node of the configuration in ``ctx``; one-way: no replies.",
+        "one_way_handler"),
+    CallType.QUORUMCALL: _Shape(
+        "quorum call", "ConfigContext", "quorum_call", "gorums_h2.Responses[{resp}]", False,
+        True, False, "{resp}",
+        _CONFIGURATION + ". Nothing is sent until a\n"
+        "terminal method or iteration starts, e.g.\n"
+        "``await {fn}(ctx, req).majority()``.", "unary_handler"),
+    CallType.QUORUMCALL_STREAM: _Shape(
+        "streaming quorum call", "ConfigContext", "quorum_call_stream",
+        "gorums_h2.Responses[{resp}]", False, True, False, "{resp}",
+        _CONFIGURATION + "; each node may send several\n"
+        "replies, e.g. followed with ``{fn}(ctx, req).correctable(n)``.", "stream_handler"),
+}
+_SERVER_DOES = {"unary_handler": "return the reply.",
+                "one_way_handler": "no reply is sent.",
+                "stream_handler": "send each reply with ``await send(reply)``."}
+
+
 def _client_function(m: Method) -> list[str]:
     req, resp, name = m.request.expr, m.response.expr, f'"{m.full_name}"'
-    ct = m.call_type
-    body: list[str]
-    if ct is CallType.RPC:
-        params = ["ctx: gorums_h2.NodeContext", f"req: {req}"]
-        sig = _def(m.py_name, params, resp, is_async=True)
-        body = _call("return await ", "gorums_h2.rpc_call", ["ctx", "req", name, resp])
-    elif ct is CallType.UNICAST:
-        params = ["ctx: gorums_h2.NodeContext", f"req: {req}", "*",
-                  "ignore_errors: bool = False"]
-        sig = _def(m.py_name, params, "None", is_async=True)
-        body = _call("await ", "gorums_h2.unicast",
-                     ["ctx", "req", name, "ignore_errors=ignore_errors"])
-    elif ct is CallType.MULTICAST:
-        params = ["ctx: gorums_h2.ConfigContext", f"req: {req}", "*",
-                  "ignore_errors: bool = False",
-                  f"interceptors: Sequence[gorums_h2.QuorumInterceptor[{req}, Any]] = ()"]
-        sig = _def(m.py_name, params, "None", is_async=True)
-        body = _call("await ", "gorums_h2.multicast",
-                     ["ctx", "req", name, "ignore_errors=ignore_errors",
-                      "interceptors=interceptors"])
-    else:
-        params = ["ctx: gorums_h2.ConfigContext", f"req: {req}", "*",
-                  f"interceptors: Sequence[gorums_h2.QuorumInterceptor[{req}, {resp}]] = ()"]
-        sig = _def(m.py_name, params, f"gorums_h2.Responses[{resp}]", is_async=False)
-        func = ("gorums_h2.quorum_call" if ct is CallType.QUORUMCALL
-                else "gorums_h2.quorum_call_stream")
-        body = _call("return ", func, ["ctx", "req", name, resp, "interceptors=interceptors"])
+    shape = _SHAPES[m.call_type]
+    params = [f"ctx: gorums_h2.{shape.context}", f"req: {req}"]
+    args = ["ctx", "req", name] + ([resp] if shape.passes_response_type else [])
+    keywords = []
+    if shape.ignore_errors:
+        keywords.append("ignore_errors: bool = False")
+        args.append("ignore_errors=ignore_errors")
+    if shape.interceptors is not None:
+        replies = shape.interceptors.format(resp=resp)
+        keywords.append(
+            f"interceptors: Sequence[gorums_h2.QuorumInterceptor[{req}, {replies}]] = ()")
+        args.append("interceptors=interceptors")
+    if keywords:
+        params += ["*", *keywords]
+    returns = shape.returns.format(resp=resp)
+    sig = _def(m.py_name, params, returns, is_async=shape.is_async)
+    prefix = ("return " if returns != "None" else "") + ("await " if shape.is_async else "")
+    body = _call(prefix, f"gorums_h2.{shape.function}", args)
     return sig + _docstring(_client_doc(m), INDENT) + [INDENT + line for line in body]
 
 
 def _client_doc(m: Method) -> str:
-    ct, fn = m.call_type, m.py_name
-    if m.comment:
-        text = m.comment
-    elif ct is CallType.RPC:
-        text = "Call the node in ``ctx`` and return its reply."
-    elif ct is CallType.UNICAST:
-        text = "Send to the node in ``ctx``; one-way: the server sends no reply."
-    elif ct is CallType.MULTICAST:
-        text = "Send to every node of the configuration in ``ctx``; one-way: no replies."
-    elif ct is CallType.QUORUMCALL:
-        text = ("Call every node of the configuration in ``ctx``. Nothing is sent until a\n"
-                "terminal method or iteration starts, e.g.\n"
-                f"``await {fn}(ctx, req).majority()``.")
-    else:
-        text = ("Call every node of the configuration in ``ctx``; each node may send several\n"
-                f"replies, e.g. followed with ``{fn}(ctx, req).correctable(n)``.")
-    return f"{text}\n\nGorums {ct.value} ``{m.full_name}``."
+    shape = _SHAPES[m.call_type]
+    text = m.comment or shape.doc.format(fn=m.py_name)
+    return f"{text}\n\nGorums {shape.prose} ``{m.full_name}``."
 
 
 def _protocol(svc: Service) -> list[str]:
@@ -144,18 +169,13 @@ def _protocol(svc: Service) -> list[str]:
     out = [f"class {svc.protocol_name}(Protocol):", *_docstring(doc, INDENT)]
     for m in svc.methods:
         req, resp = m.request.expr, m.response.expr
+        shape = _SHAPES[m.call_type]
         params = ["self", "ctx: gorums_h2.ServerCtx", f"req: {req}"]
-        if m.call_type is CallType.QUORUMCALL_STREAM:
+        if shape.handler == "stream_handler":
             params.append(f"send: Callable[[{resp}], Awaitable[None]]")
-            ret = "None"
-            what = "send each reply with ``await send(reply)``."
-        elif m.call_type.one_way:
-            ret = "None"
-            what = "no reply is sent."
-        else:
-            ret = resp
-            what = "return the reply."
-        doc = m.comment or f"Handle one ``{m.name}`` request ({m.call_type.value}): {what}"
+        ret = resp if shape.handler == "unary_handler" else "None"
+        doc = m.comment or (f"Handle one ``{m.name}`` request ({shape.prose}): "
+                            f"{_SERVER_DOES[shape.handler]}")
         out += [""]
         out += _def(m.py_name, [*params, "/"], ret, is_async=True, indent=INDENT)
         out += _docstring(doc, INDENT * 2)
@@ -169,12 +189,7 @@ def _register(svc: Service) -> list[str]:
         f"Register ``impl``'s handlers for the methods of ``{svc.full_name}`` on ``srv``.",
         INDENT)
     for m in svc.methods:
-        if m.call_type is CallType.QUORUMCALL_STREAM:
-            factory = "gorums_h2.stream_handler"
-        elif m.call_type.one_way:
-            factory = "gorums_h2.one_way_handler"
-        else:
-            factory = "gorums_h2.unary_handler"
+        factory = f"gorums_h2.{_SHAPES[m.call_type].handler}"
         handler = f"{factory}(impl.{m.py_name})"
         out += [INDENT + line for line in
                 _call("", "srv.register_handler", [f'"{m.full_name}"', handler])]

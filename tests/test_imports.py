@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import importlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,8 +21,10 @@ import gorums_h2.testing
 import gorums_h2.wire
 
 # gorums_h2's own modules that are not the runtime: the wire, the codec,
-# generated protobuf modules, the version constants and the protoc plugin.
-_NOT_RUNTIME = {"wire", "codec", "pb", "_version", "protoc_plugin"}
+# generated protobuf modules, the version constants, the call-type table, the
+# lazy-export helper
+# and the protoc plugin.
+_NOT_RUNTIME = {"wire", "codec", "pb", "_version", "_lazy", "_calltype", "protoc_plugin"}
 
 
 def _loaded_after(statement: str) -> set[str]:
@@ -48,13 +51,14 @@ def _top(modules: set[str]) -> set[str]:
 
 def test_the_package_alone_loads_nothing_else() -> None:
     loaded = _loaded_after("import gorums_h2")
-    assert {m for m in loaded if m.startswith("gorums_h2.")} == set()
+    assert {m for m in loaded if m.startswith("gorums_h2.")} == {"gorums_h2._lazy"}
     assert not _top(loaded) & {"anyio", "h2", "google"}
 
 
 def test_wire_package_loads_neither_runtime_nor_dependencies() -> None:
     loaded = _loaded_after("import gorums_h2.wire")
-    assert {m for m in loaded if m.startswith("gorums_h2.")} == {"gorums_h2.wire"}
+    assert {m for m in loaded if m.startswith("gorums_h2.")} == {"gorums_h2.wire",
+                                                                   "gorums_h2._lazy"}
     assert not _top(loaded) & {"anyio", "h2", "google"}
 
 
@@ -150,3 +154,17 @@ def test_runtime_does_not_import_the_wire_driver_for_signal() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module == "gorums_h2.wire.connection":
                 assert "Signal" not in {a.name for a in node.names}, path.name
+
+
+@pytest.mark.parametrize("package", ["gorums_h2", "gorums_h2.wire", "gorums_h2.codec",
+                                     "gorums_h2.testing"])
+def test_every_exported_name_has_its_reason_in_architecture_md(package: str) -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "architecture.md").read_text()
+    surface = doc[doc.index("## The public surface"):]
+    names = importlib.import_module(package).__all__
+    sizes = " ".join(surface.split("\n\n")[1].split())  # the paragraph giving the sizes
+    assert re.search(rf"`{re.escape(package)}` {len(names)}\b", sizes), (
+        f"{package}: its size ({len(names)}) is not written down")
+    missing = [n for n in names if f"`{n}`" not in surface
+               and not (n.startswith("ECHO_") and "`ECHO_*`" in surface)]
+    assert missing == [], f"{package}: no reason written for {missing}"

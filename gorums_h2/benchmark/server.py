@@ -31,6 +31,7 @@ from gorums_h2.benchmark.benchmark_pb2 import (
     TimedMsg,
 )
 from gorums_h2.benchmark.stats import LatencyStats
+from gorums_h2.nodelist import canonical_address
 from gorums_h2.server import Server, ServerCtx
 
 __all__ = ["BACKENDS", "BenchmarkService", "main", "new_bench_server", "run_backend", "serve"]
@@ -114,25 +115,23 @@ async def serve(host: str, ports: Sequence[int], *, server_buffer: int = 0,
             bound_host, bound_port = await tg.start(server.serve_tcp, host, port)
             servers.append(server)
             if announce:
-                print(f"LISTENING {_format(bound_host, bound_port)}", flush=True)
-        tg.start_soon(_until_signal, tg.cancel_scope)
+                print(f"LISTENING {canonical_address(bound_host, bound_port)}", flush=True)
+        tg.start_soon(until_signal, tg.cancel_scope)
         if watch_parent:
-            tg.start_soon(_until_orphaned, parent, tg.cancel_scope)
+            tg.start_soon(until_orphaned, parent, tg.cancel_scope)
         await anyio.sleep_forever()
 
 
-def _format(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-async def _until_signal(scope: anyio.CancelScope) -> None:
+async def until_signal(scope: anyio.CancelScope) -> None:
+    """Cancel ``scope`` at the first SIGTERM or SIGINT."""
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async for _ in signals:
             scope.cancel()
             return
 
 
-async def _until_orphaned(parent: int, scope: anyio.CancelScope) -> None:
+async def until_orphaned(parent: int, scope: anyio.CancelScope) -> None:
+    """Cancel ``scope`` once the process ``parent`` is no longer our parent (it died)."""
     while os.getppid() == parent:  # noqa: ASYNC110 (polling: no event to wait for)
         await anyio.sleep(0.5)
     scope.cancel()

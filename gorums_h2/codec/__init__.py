@@ -1,18 +1,15 @@
 """The gorums codec: the NodeStream wires (protocol objects over a neutral
-:class:`Envelope`), v0.11's envelope bytes, and method lookup."""
+:class:`Envelope`), v0.11's envelope bytes, and method lookup.
+
+The package exports what users need (docs/architecture.md lists why each);
+the field-level encoders the runtime and tests use live in
+:mod:`gorums_h2.codec.envelope` (``encode_metadata``, ``split`` ...).
+"""
 
 from gorums_h2.codec.envelope import (
     EnvelopeError,
-    decode,
     decode_full,
-    decode_metadata,
     encode,
-    encode_entries,
-    encode_metadata,
-    encode_method_field,
-    encode_status_field,
-    encode_varint,
-    split,
 )
 from gorums_h2.codec.methods import (
     CallType,
@@ -23,7 +20,7 @@ from gorums_h2.codec.methods import (
     lookup_method,
 )
 from gorums_h2.codec.protocol import SERVER_CALL_BIT, Envelope, WireProtocol
-from gorums_h2.codec.wires import ORDERING, STREAM, WIRES, WireLike, get_wire, get_wires
+from gorums_h2.codec.wires import ORDERING, STREAM, WIRES, WireLike, get_wire
 
 __all__ = [
     "ORDERING",
@@ -39,17 +36,8 @@ __all__ = [
     "WireLike",
     "WireProtocol",
     "call_type_of",
-    "decode",
     "decode_full",
-    "decode_metadata",
     "encode",
-    "encode_entries",
-    "encode_metadata",
-    "encode_method_field",
-    "encode_status_field",
-    "encode_varint",
     "get_wire",
-    "get_wires",
     "lookup_method",
-    "split",
 ]

@@ -20,7 +20,6 @@ from gorums_h2.pb import ordering_pb2, status_pb2
 
 __all__ = [
     "EnvelopeError",
-    "decode",
     "decode_full",
     "decode_metadata",
     "encode",
@@ -63,7 +62,7 @@ def encode_varint(value: int) -> bytes:
     return bytes(out)
 
 
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+def read_varint(data: bytes, pos: int) -> tuple[int, int]:
     """Return (value, next position); EnvelopeError if truncated or too long."""
     result = 0
     shift = 0
@@ -129,12 +128,12 @@ def split(body: bytes) -> tuple[bytes, bytes]:
     Raises :class:`EnvelopeError` when a length runs past the end or bytes
     are left over.
     """
-    md_len, pos = _read_varint(body, 0)
+    md_len, pos = read_varint(body, 0)
     md_end = pos + md_len
     if md_end > len(body):
         raise EnvelopeError(
             f"metadata length {md_len} exceeds envelope of {len(body)} bytes")
-    msg_len, msg_pos = _read_varint(body, md_end)
+    msg_len, msg_pos = read_varint(body, md_end)
     msg_end = msg_pos + msg_len
     if msg_end != len(body):
         raise EnvelopeError(
@@ -150,24 +149,18 @@ def decode_metadata(md: bytes) -> ordering_pb2.Metadata:
         raise EnvelopeError(f"cannot parse gorums metadata: {exc}") from None
 
 
-def decode(body: bytes) -> tuple[ordering_pb2.Metadata, bytes]:
-    """Split and parse an envelope: (Metadata, message bytes).
+def decode_full(body: bytes) -> tuple[ordering_pb2.Metadata, bytes, bytes]:
+    """Split and parse a v0.11 envelope: (Metadata, metadata bytes, message bytes).
 
     When the metadata parses but the message framing is broken, the raised
     :class:`EnvelopeError` carries the seq number and method.
     """
-    md, _, msg = decode_full(body)
-    return md, msg
-
-
-def decode_full(body: bytes) -> tuple[ordering_pb2.Metadata, bytes, bytes]:
-    """Like :func:`decode`, also returning the metadata bytes: (Metadata, md bytes, msg)."""
     try:
         md_bytes, msg = split(body)
     except EnvelopeError as exc:
         # the metadata may still be readable: report its seq number
         try:
-            md_len, pos = _read_varint(body, 0)
+            md_len, pos = read_varint(body, 0)
             if pos + md_len <= len(body):
                 md = Metadata.FromString(body[pos : pos + md_len])
                 exc.seq_no, exc.method = md.message_seq_no, md.method

@@ -7,7 +7,6 @@ classes from the method's descriptor. Lookups are cached per name.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -15,10 +14,12 @@ from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
 
+from gorums_h2._calltype import OPTIONS, CallType, CallTypeError, classify
 from gorums_h2.codec.envelope import encode_method_field
 from gorums_h2.pb import gorums_pb2
 
-__all__ = ["CallType", "MethodInfo", "UnknownMethodError", "call_type_of", "lookup_method"]
+__all__ = ["CallType", "CallTypeError", "MethodInfo", "UnknownMethodError", "call_type_of",
+           "lookup_method"]
 
 
 class UnknownMethodError(LookupError):
@@ -30,54 +31,20 @@ class UnknownMethodError(LookupError):
             reason or f"unknown method {method!r}: not in the protobuf descriptor pool")
 
 
-class CallType(enum.Enum):
-    """How a method is called, from its ``gorums.*`` option."""
-
-    RPC = "rpc"  # no option (or gorums.rpc): ordered RPC on one node
-    UNICAST = "unicast"
-    MULTICAST = "multicast"
-    QUORUMCALL = "quorumcall"
-    QUORUMCALL_STREAM = "quorumcall_stream"  # quorumcall with a stream response
-
-    @property
-    def one_way(self) -> bool:
-        """True for call types whose server sends no reply."""
-        return self in (CallType.UNICAST, CallType.MULTICAST)
-
-
-class CallTypeError(ValueError):
-    """A method's options do not form a valid gorums call type."""
-
-
 def call_type_of(method: MethodDescriptor) -> CallType:
-    """The call type a method's options select.
+    """The call type a method's options select (the table the code generator
+    shares, :mod:`gorums_h2._calltype`).
 
     Raises :class:`CallTypeError` for two call-type options, client streaming,
     or server streaming without ``gorums.quorumcall``.
     """
     opts = method.GetOptions()
-    chosen = [
-        name
-        for name, ext in (
-            ("rpc", gorums_pb2.rpc),
-            ("unicast", gorums_pb2.unicast),
-            ("multicast", gorums_pb2.multicast),
-            ("quorumcall", gorums_pb2.quorumcall),
-        )
-        if opts.Extensions[ext]
-    ]
-    if len(chosen) > 1:
-        raise CallTypeError(
-            f"{method.full_name}: more than one call type option: {', '.join(chosen)}")
-    if method.client_streaming:
-        raise CallTypeError(f"{method.full_name}: client streaming is not supported by gorums")
-    kind = chosen[0] if chosen else "rpc"
-    if method.server_streaming:
-        if kind != "quorumcall":
-            raise CallTypeError(
-                f"{method.full_name}: server streaming requires the gorums.quorumcall option")
-        return CallType.QUORUMCALL_STREAM
-    return CallType(kind)
+    chosen = [name for name in OPTIONS if opts.Extensions[getattr(gorums_pb2, name)]]
+    try:
+        return classify(chosen, client_streaming=method.client_streaming,
+                        server_streaming=method.server_streaming)
+    except CallTypeError as exc:
+        raise CallTypeError(f"{method.full_name}: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)

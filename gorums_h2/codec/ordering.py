@@ -17,18 +17,23 @@ from google.protobuf.message import DecodeError
 
 from gorums_h2.codec.envelope import (
     EnvelopeError,
-    _read_varint,
     encode,
     encode_entries,
     encode_metadata,
     encode_method_field,
+    read_varint,
     split,
 )
 from gorums_h2.codec.protocol import Envelope, WireProtocol
 from gorums_h2.pb import ordering_pb2
 from gorums_h2.wire.status import StatusCode, StatusError
 
-__all__ = ["OrderingWire"]
+__all__ = ["CONTENT_SUBTYPE", "OrderingWire"]
+
+CONTENT_SUBTYPE = "gorums"
+"""The gRPC content subtype of v0.11's NodeStream (``application/grpc+gorums``,
+Go's ``ContentSubtype``); Go Gorums master's ``stream`` wire uses plain
+``application/grpc``."""
 
 _parse = ordering_pb2.Metadata.FromString
 _from_proto = StatusError.from_proto
@@ -40,8 +45,8 @@ class OrderingWire(WireProtocol):
     name = "ordering"
     go_version = "Go Gorums v0.11"
     path = "/ordering.Gorums/NodeStream"
-    subtype = "gorums"
-    accepted_subtypes = frozenset({"gorums"})
+    subtype = CONTENT_SUBTYPE
+    accepted_subtypes = frozenset({CONTENT_SUBTYPE})
     echoes_entries = True
     sequential_node_ids = False
     back_channel_header = None
@@ -54,15 +59,12 @@ class OrderingWire(WireProtocol):
             md = _parse(md_bytes)
         except (EnvelopeError, DecodeError) as exc:
             raise _envelope_error(body, exc) from None
-        env = Envelope(md.message_seq_no, md.method, payload,
+        return Envelope(md.message_seq_no, md.method, payload,
                        _from_proto(md.status) if md.HasField("status") and md.status.code
-                       else None)
-        env._parsed = md
-        env._raw_md = md_bytes
-        return env
+                       else None, parsed=md, raw_metadata=md_bytes)
 
     def encode_reply(self, request: Envelope, payload: bytes) -> bytes:
-        md = request._raw_md
+        md = request.raw_metadata
         if md is None:
             entries = request.entries
             md = encode_metadata(request.seq, encode_method_field(request.method), b"",
@@ -85,7 +87,7 @@ def _envelope_error(body: bytes, exc: Exception) -> EnvelopeError:
     err = exc if isinstance(exc, EnvelopeError) else EnvelopeError(
         f"cannot parse gorums metadata: {exc}")
     try:
-        md_len, pos = _read_varint(body, 0)
+        md_len, pos = read_varint(body, 0)
         if pos + md_len <= len(body):
             md = _parse(body[pos : pos + md_len])
             err.seq_no, err.method = md.message_seq_no, md.method

@@ -50,22 +50,32 @@ class Envelope:
     * ``entries`` — per-call metadata key/value pairs, in order (decoded
       lazily from a received message).
 
-    A received envelope also remembers its parsed form, so a wire can echo it
-    cheaply (v0.11 replies repeat the request's metadata bytes).
+    A received envelope also remembers its parsed form (``parsed``, the
+    wire's message with an ``entry`` list) and, on v0.11, the received
+    Metadata bytes (``raw_metadata``), so a wire can echo them cheaply (v0.11
+    replies repeat the request's metadata bytes); the wires' ``decode`` set
+    them.
     """
 
     __slots__ = ("_entries", "_parsed", "_raw_md", "method", "payload", "seq", "status")
 
     def __init__(self, seq: int, method: str, payload: bytes = b"",
                  status: StatusError | None = None,
-                 entries: list[tuple[str, str]] | None = None) -> None:
+                 entries: list[tuple[str, str]] | None = None, *,
+                 parsed: Any = None, raw_metadata: bytes | None = None) -> None:
         self.seq = seq
         self.method = method
         self.payload = payload
         self.status = status
         self._entries = entries
-        self._parsed: Any = None  # the wire's parsed message (has an ``entry`` list)
-        self._raw_md: bytes | None = None  # v0.11: the received Metadata bytes
+        self._parsed: Any = parsed  # the wire's parsed message (has an ``entry`` list)
+        self._raw_md = raw_metadata  # v0.11: the received Metadata bytes
+
+    @property
+    def raw_metadata(self) -> bytes | None:
+        """The received v0.11 Metadata bytes, while they still describe this
+        envelope (None once ``entries`` was changed, or for a built one)."""
+        return self._raw_md
 
     @property
     def entries(self) -> list[tuple[str, str]]:

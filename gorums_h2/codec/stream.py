@@ -68,8 +68,7 @@ class StreamWire(WireProtocol):
             raise EnvelopeError(f"not a stream.Message: {exc}") from None
         env = Envelope(msg.message_seq_no, msg.method, msg.payload,
                        _from_proto(msg.status) if msg.HasField("status") and msg.status.code
-                       else None)
-        env._parsed = msg
+                       else None, parsed=msg)
         return env
 
     def encode_reply(self, request: Envelope, payload: bytes) -> bytes:

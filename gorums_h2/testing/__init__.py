@@ -8,8 +8,9 @@ point) with fixtures built on them.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from gorums_h2._lazy import lazy_exports
 
 if TYPE_CHECKING:  # the names for mypy and IDEs; at runtime __getattr__ imports them
     from gorums_h2.testing.faults import Direction, FaultProxy, hanging_address
@@ -125,15 +126,4 @@ _EXPORTS: dict[str, str] = {
 # Hidden from type checkers: they would otherwise accept any name imported
 # from this package, misspelled ones included.
 if not TYPE_CHECKING:
-
-    def __getattr__(name: str) -> Any:
-        module = _EXPORTS.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value  # later lookups skip __getattr__
-        return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

@@ -193,7 +193,7 @@ def _creation_site(task: TaskInfo) -> str:
 
 def pending_routes(managers: Iterable[Manager]) -> int:
     """Reply routes still registered on the managers' node channels."""
-    return sum(len(node._channel.routes) for m in managers for node in m.nodes())
+    return sum(len(node.channel.routes) for m in managers for node in m.nodes())
 
 
 async def assert_no_leaks(
@@ -232,7 +232,7 @@ async def assert_no_leaks(
             if conns:
                 problems.append(f"{conns} server connection(s) still open")
             open_nodes = [n.address for m in managers for n in m.nodes()
-                          if n._channel.conn is not None]
+                          if n.channel.conn is not None]
             if open_nodes:
                 problems.append(f"node connection(s) still open: {open_nodes}")
             if not problems:

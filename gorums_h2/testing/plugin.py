@@ -16,13 +16,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Unpack
 
 import pytest
 
 from gorums_h2.configuration import Configuration
 from gorums_h2.node import Node
-from gorums_h2.testing.setup import TestServers, test_configuration, test_node, test_servers
+from gorums_h2.testing.setup import (
+    NodeOptions,
+    ServerFn,
+    TestServers,
+    test_configuration,
+    test_node,
+    test_servers,
+)
 
 
 @pytest.fixture
@@ -30,8 +37,10 @@ async def gorums_servers() -> AsyncIterator[Callable[..., Awaitable[TestServers]
     """Factory: start test servers; all are stopped (and leak-checked) at teardown."""
     async with AsyncExitStack() as stack:
 
-        async def start(n: int, srv_fn: Any = None, **options: Any) -> TestServers:
-            return await stack.enter_async_context(test_servers(n, srv_fn, **options))
+        async def start(n: int, srv_fn: ServerFn | None = None, *,
+                        check_leaks: bool = True) -> TestServers:
+            return await stack.enter_async_context(
+                test_servers(n, srv_fn, check_leaks=check_leaks))
 
         yield start
 
@@ -41,7 +50,8 @@ async def gorums_configuration() -> AsyncIterator[Callable[..., Awaitable[Config
     """Factory: servers plus a configuration over them (see ``test_configuration``)."""
     async with AsyncExitStack() as stack:
 
-        async def start(n: int, srv_fn: Any = None, **options: Any) -> Configuration:
+        async def start(n: int, srv_fn: ServerFn | None = None,
+                        **options: Unpack[NodeOptions]) -> Configuration:
             return await stack.enter_async_context(test_configuration(n, srv_fn, **options))
 
         yield start
@@ -52,7 +62,8 @@ async def gorums_node() -> AsyncIterator[Callable[..., Awaitable[Node]]]:
     """Factory: one server and its node (see ``test_node``)."""
     async with AsyncExitStack() as stack:
 
-        async def start(srv_fn: Any = None, **options: Any) -> Node:
+        async def start(srv_fn: ServerFn | None = None,
+                        **options: Unpack[NodeOptions]) -> Node:
             return await stack.enter_async_context(test_node(srv_fn, **options))
 
         yield start

@@ -21,11 +21,11 @@ import anyio
 from gorums_h2.benchmark.procs import spawn_listening
 from gorums_h2.benchmark.server import (
     BACKENDS,
-    _format,
-    _until_orphaned,
-    _until_signal,
     run_backend,
+    until_orphaned,
+    until_signal,
 )
+from gorums_h2.nodelist import canonical_address
 
 __all__ = ["main", "spawn_echo_servers"]
 
@@ -50,9 +50,9 @@ async def _serve(addresses: list[tuple[str, int]], lifetime: float, parent: int)
     async with anyio.create_task_group() as tg:
         for i, (host, port) in enumerate(addresses):
             bound_host, bound_port = await tg.start(echo_server_fn(i).serve_tcp, host, port)
-            print(f"LISTENING {_format(bound_host, bound_port)}", flush=True)
-        tg.start_soon(_until_signal, tg.cancel_scope)
-        tg.start_soon(_until_orphaned, parent, tg.cancel_scope)
+            print(f"LISTENING {canonical_address(bound_host, bound_port)}", flush=True)
+        tg.start_soon(until_signal, tg.cancel_scope)
+        tg.start_soon(until_orphaned, parent, tg.cancel_scope)
         await anyio.sleep(lifetime)
         tg.cancel_scope.cancel()
 

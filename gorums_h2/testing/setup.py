@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Unpack
 
 import anyio
 import anyio.abc
@@ -24,6 +24,7 @@ from gorums_h2.errors import IncompleteError, QuorumCallError
 from gorums_h2.manager import Manager
 from gorums_h2.node import Node
 from gorums_h2.nodelist import NodeListOption, with_node_map
+from gorums_h2.options import ManagerOptions
 from gorums_h2.server import Server
 from gorums_h2.testing.leaks import assert_no_leaks, task_baseline
 from gorums_h2.testing.services import echo_server_fn
@@ -121,6 +122,16 @@ async def _serve(server: Server, done: anyio.Event, *,
         done.set()
 
 
+class NodeOptions(ManagerOptions, total=False):
+    """The keyword options of :func:`test_node`: :func:`test_configuration`'s."""
+
+    nodes: NodeListOption | None
+    manager: Manager | None
+    stop_func: StopFunc | None
+    pre_connect: PreConnect | None
+    check_leaks: bool
+
+
 @asynccontextmanager
 async def test_configuration(
     n: int,
@@ -131,7 +142,7 @@ async def test_configuration(
     stop_func: StopFunc | None = None,
     pre_connect: PreConnect | None = None,
     check_leaks: bool = True,
-    **manager_options: Any,
+    **manager_options: Unpack[ManagerOptions],
 ) -> AsyncIterator[Configuration]:
     """Start ``n`` servers and yield a configuration over them.
 
@@ -172,7 +183,7 @@ test_configuration.__test__ = False  # type: ignore[attr-defined]
 @asynccontextmanager
 async def test_node(
     srv_fn: ServerFn | None = None,
-    **options: Any,
+    **options: Unpack[NodeOptions],
 ) -> AsyncIterator[Node]:
     """One server and its node (Go's ``TestNode``); options as :func:`test_configuration`."""
     async with test_configuration(1, srv_fn, **options) as cfg:
@@ -202,9 +213,9 @@ test_context.__test__ = False  # type: ignore[attr-defined]
 def closer(resource: Any) -> Callable[[], Awaitable[None]]:
     """An async function that closes ``resource`` (Go's ``Closer``): works for
     anything with ``close()`` or ``aclose()``, sync or async."""
-    from gorums_h2.system import _close
+    from gorums_h2.system import close_resource
 
     async def close() -> None:
-        await _close(resource)
+        await close_resource(resource)
 
     return close

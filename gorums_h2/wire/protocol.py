@@ -300,11 +300,6 @@ class ConnectionCore(ReadGate):
         finally:
             config.normalize_outbound_headers = config.validate_outbound_headers = True
 
-    @property
-    def can_open_stream(self) -> bool:
-        h2c = self.h2
-        return h2c.open_outbound_streams < h2c.remote_settings.max_concurrent_streams
-
     def acknowledge(self, stream_id: int, size: int) -> None:
         """Return ``size`` bytes of credit; wakes the writer when h2 made a
         WINDOW_UPDATE of it (h2 batches them: about every half window)."""

@@ -129,7 +129,7 @@ class ServerConnection(Connection):
         self._streams_signal.set()
         if self._wake_on_stream_close:
             self.lifecycle_signal.set()
-        self.server._streams_changed.set()
+        self.server.streams_changed()
 
     def _on_request(self, stream: StreamCore, headers: Headers) -> None:
         assert isinstance(stream, ServerStream)
@@ -146,17 +146,16 @@ class ServerConnection(Connection):
                              f'grpc: Decompressor is not installed for grpc-encoding '
                              f'"{head.encoding}"')
                 return
-            stream._decoder.encoding = head.encoding
+            stream.set_receive_encoding(head.encoding)
         compression = self.server.settings.compression
         if compression is not None and compression in head.accept_encoding:
             stream.send_encoding = compression  # the client can read it: compress replies
         stream.response_headers = build_response_headers(head.subtype or None,
                                                          encoding=stream.send_encoding)
-        handler = self.server._handlers.get(head.path)
+        handler, accepted = self.server.route(head.path)
         if handler is None:
             self._refuse(stream, StatusCode.UNIMPLEMENTED, _unknown_method(head.path))
             return
-        accepted = self.server._subtypes.get(head.path)
         if accepted is not None and head.subtype not in accepted:
             self._refuse(stream, StatusCode.INTERNAL, _wrong_subtype(
                 head.path, accepted, head.subtype))
@@ -261,6 +260,15 @@ class WireServer:
         # the serving task groups (the gorums server spawns call tasks there)
         self.task_groups: list[anyio.abc.TaskGroup] = []
         self._stopped = False
+
+    def route(self, path: str) -> tuple[StreamHandler | None, frozenset[str] | None]:
+        """The handler registered for ``path`` (None: none) and the subtypes it
+        accepts (None: any); what a connection asks for each new stream."""
+        return self._handlers.get(path), self._subtypes.get(path)
+
+    def streams_changed(self) -> None:
+        """A stream or a connection ended: wakes :meth:`graceful_shutdown`."""
+        self._streams_changed.set()
 
     def register(self, path: str, handler: StreamHandler, *,
                  subtype: str | Iterable[str] | None = None) -> None:

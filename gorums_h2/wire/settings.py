@@ -34,7 +34,8 @@ class WireSettings:
     * ``max_receive_message_size``: larger messages fail the stream with
       RESOURCE_EXHAUSTED (grpc-go's default, 4 MiB).
     * ``max_send_message_size``: larger outgoing messages are refused locally
-      with RESOURCE_EXHAUSTED before anything is sent (None: no limit).
+      with RESOURCE_EXHAUSTED before anything is sent (None: no limit; a
+      limit must be positive, ValueError otherwise).
     * ``compression``: ``"gzip"`` (or ``"deflate"``) compresses what we send:
       a client's requests (``grpc-encoding``), a server's replies to clients
       that accept it (``grpc-accept-encoding``). None (default): nothing is
@@ -45,8 +46,9 @@ class WireSettings:
       (advertised in SETTINGS, and enforced from the connection's start:
       excess streams get RST_STREAM REFUSED_STREAM; None: no limit). 100,
       RFC 9113's recommended minimum; grpc-go advertises no limit.
-    * ``send_buffer_bytes``: queued-but-unwritten bytes per stream above which
-      :meth:`Stream.send` waits (back-pressure).
+    * ``send_buffer_bytes``: queued-but-unwritten *bytes* per stream above
+      which :meth:`Stream.send` waits (back-pressure); positive. (The
+      runtime's ``Manager(send_buffer_size=)`` counts *messages*.)
     * ``keepalive_interval`` / ``keepalive_timeout``: when set, a PING is sent
       after that many idle seconds and an unanswered PING breaks the
       connection with :class:`~gorums_h2.wire.errors.ConnectionBroken`.
@@ -162,6 +164,10 @@ class WireSettings:
                              f"not {self.compression!r}")
         if self.max_receive_message_size <= 0:
             raise ValueError("max_receive_message_size must be positive")
+        if self.max_send_message_size is not None and self.max_send_message_size <= 0:
+            raise ValueError("max_send_message_size must be positive (or None: no limit)")
+        if self.send_buffer_bytes <= 0:
+            raise ValueError("send_buffer_bytes must be positive")
         for name in ("peer_probe_after", "tcp_keepalive", "tcp_user_timeout"):
             value = getattr(self, name)
             if value is not None and value <= 0:

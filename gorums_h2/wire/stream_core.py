@@ -162,6 +162,11 @@ class StreamCore:
         """True when no message will ever be received on this stream again."""
         return not self._inbound and self.end_error is not None
 
+    def set_receive_encoding(self, encoding: str) -> None:
+        """Decompress received messages with ``encoding`` (the peer's
+        ``grpc-encoding``; set from the headers, before any DATA)."""
+        self._decoder.encoding = encoding
+
     def _on_data(self, data: bytes | memoryview, flow_len: int) -> None:
         if self.end_error is not None:  # we stopped listening (e.g. a decode error)
             self.conn.acknowledge(self.stream_id, flow_len)
@@ -363,11 +368,6 @@ class StreamCore:
         self._end = trailers if trailers is not None else _END_STREAM
         self.conn._dirty[self] = None
         self.conn.on_output()
-
-    @property
-    def unwritten(self) -> int:
-        """Bytes queued but not yet written to the transport."""
-        return self.queued - self.written
 
     def _send_error(self) -> BaseException:
         if self.conn.error is not None:

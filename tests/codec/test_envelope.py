@@ -5,11 +5,9 @@ from __future__ import annotations
 import pytest
 from google.protobuf import any_pb2, wrappers_pb2
 
-from gorums_h2.codec import (
-    EnvelopeError,
-    decode,
+from gorums_h2.codec import EnvelopeError, decode_full, encode
+from gorums_h2.codec.envelope import (
     decode_metadata,
-    encode,
     encode_entries,
     encode_metadata,
     encode_method_field,
@@ -69,7 +67,7 @@ def test_encode_and_split_and_decode() -> None:
     body = encode(md, b"payload")
     assert body == bytes([len(md)]) + md + b"\x07payload"
     assert split(body) == (md, b"payload")
-    meta, msg = decode(body)
+    meta, _, msg = decode_full(body)
     assert (meta.message_seq_no, meta.method, msg) == (7, "svc.M", b"payload")
 
 
@@ -81,7 +79,7 @@ def test_large_payload_uses_multibyte_length() -> None:
 
 def test_empty_envelope_parts() -> None:
     assert encode(b"", b"") == b"\x00\x00"
-    meta, msg = decode(b"\x00\x00")
+    meta, _, msg = decode_full(b"\x00\x00")
     assert meta == ordering_pb2.Metadata() and msg == b""
 
 
@@ -101,16 +99,16 @@ def test_decode_error_reports_seq_no_and_method_when_metadata_is_readable() -> N
     md = encode_metadata(42, encode_method_field("proto.Storage.ReadQC"))
     broken = encode(md, b"msg")[:-1]
     with pytest.raises(EnvelopeError) as info:
-        decode(broken)
+        decode_full(broken)
     assert (info.value.seq_no, info.value.method) == (42, "proto.Storage.ReadQC")
 
 
 def test_decode_error_without_readable_metadata_has_no_seq_no() -> None:
     with pytest.raises(EnvelopeError) as info:
-        decode(b"\x05ab")
+        decode_full(b"\x05ab")
     assert info.value.seq_no is None and info.value.method == ""
 
 
 def test_unparseable_metadata_is_an_envelope_error() -> None:
     with pytest.raises(EnvelopeError, match="cannot parse gorums metadata"):
-        decode(encode(b"\x0a\x05ab", b""))  # field 1 with the wrong wire type, truncated
+        decode_full(encode(b"\x0a\x05ab", b""))  # field 1 with the wrong wire type, truncated

@@ -5,10 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gorums_h2.codec import (
-    EnvelopeError,
-    decode,
-    encode,
+from gorums_h2.codec import EnvelopeError, decode_full, encode
+from gorums_h2.codec.envelope import (
     encode_entries,
     encode_metadata,
     encode_method_field,
@@ -38,14 +36,14 @@ def test_encoding_is_byte_identical_to_protobuf(
     assert md == reference.SerializeToString()
     body = encode(md, payload)
     assert split(body) == (md, payload)
-    decoded, msg = decode(body)
+    decoded, _, msg = decode_full(body)
     assert decoded == reference and msg == payload
 
 
 @settings(max_examples=400)
 @given(st.binary(max_size=200))
 def test_random_bytes_raise_only_envelope_error(body: bytes) -> None:
-    for fn in (split, decode):
+    for fn in (split, decode_full):
         try:
             fn(body)
         except EnvelopeError:
@@ -57,6 +55,6 @@ def test_metadata_garbage_inside_a_valid_frame_is_an_envelope_error(md: bytes, m
     body = encode(md, msg)
     assert split(body) == (md, msg)
     try:
-        decode(body)
+        decode_full(body)
     except EnvelopeError:
         pass

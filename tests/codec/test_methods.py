@@ -6,14 +6,8 @@ import pytest
 from _storage_schema import storage_pool
 from google.protobuf import descriptor_pb2, descriptor_pool, empty_pb2
 
-from gorums_h2.codec import (
-    CallType,
-    CallTypeError,
-    UnknownMethodError,
-    call_type_of,
-    encode_method_field,
-    lookup_method,
-)
+from gorums_h2.codec import CallType, CallTypeError, UnknownMethodError, call_type_of, lookup_method
+from gorums_h2.codec.envelope import encode_method_field
 from gorums_h2.pb import gorums_pb2
 
 

@@ -7,16 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gorums_h2.codec import (
-    ORDERING,
-    STREAM,
-    Envelope,
-    EnvelopeError,
-    encode,
-    encode_method_field,
-    get_wire,
-    get_wires,
-)
+from gorums_h2.codec import ORDERING, STREAM, Envelope, EnvelopeError, encode, get_wire
+from gorums_h2.codec.envelope import encode_method_field
+from gorums_h2.codec.wires import get_wires
 from gorums_h2.pb import ordering_pb2, status_pb2, stream_pb2
 from gorums_h2.wire.metadata import Metadata
 from gorums_h2.wire.status import StatusCode, StatusError

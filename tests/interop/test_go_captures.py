@@ -26,15 +26,12 @@ from _capture import (
 from _storage_schema import storage_pool
 from google.protobuf.message import Message
 
-from gorums_h2.codec import (
-    UnknownMethodError,
-    decode,
-    encode,
+from gorums_h2.codec import UnknownMethodError, decode_full, encode, lookup_method
+from gorums_h2.codec.envelope import (
     encode_entries,
     encode_metadata,
     encode_method_field,
     encode_status_field,
-    lookup_method,
 )
 from gorums_h2.wire.errors import StreamReset
 from gorums_h2.wire.headers import (
@@ -148,7 +145,7 @@ def test_gorums_message_decodes_and_reencodes_identically(
     name: str, n: int, direction: str, i: int
 ) -> None:
     listed = _capture(name)[1][n].messages[direction][i]
-    md, payload = decode(listed.body)
+    md, _, payload = decode_full(listed.body)
     assert show(md) == listed.metadata
     status = (encode_status_field(md.status.code, md.status.message, md.status.details)
               if md.HasField("status") else b"")
@@ -168,7 +165,7 @@ def test_gorums_message_decodes_and_reencodes_identically(
 
 def test_issue_vector_structure() -> None:
     # [7, 8,1, 18,3,'f','o','o', 0]: metadata of 7 bytes (seq 1, method "foo"), empty message
-    md, msg = decode(bytes([7, 8, 1, 18, 3]) + b"foo" + bytes([0]))
+    md, _, msg = decode_full(bytes([7, 8, 1, 18, 3]) + b"foo" + bytes([0]))
     assert (md.message_seq_no, md.method, md.HasField("status"), list(md.entry), msg) == (
         1, "foo", False, [], b"")
 

@@ -11,7 +11,8 @@ import pytest
 from go_like_peer import BDP_PING, GoLikeServer
 
 import gorums_h2
-from gorums_h2.codec import decode, encode, encode_entries, encode_metadata, encode_method_field
+from gorums_h2.codec import decode_full, encode
+from gorums_h2.codec.envelope import encode_entries, encode_metadata, encode_method_field
 from gorums_h2.examples.storage import storage_gorums as sg
 from gorums_h2.examples.storage.storage_pb2 import ReadRequest, ReadResponse
 from gorums_h2.wire import EndOfStream, Metadata, _asyncio_io, connect
@@ -42,7 +43,7 @@ async def test_our_client_against_a_go_like_server(wire: WireSettings) -> None:
                     await stream.send(body)
                     reply = await stream.receive()
                     assert reply == body
-                    md, payload = decode(reply)
+                    md, _, payload = decode_full(reply)
                     assert (md.message_seq_no, len(payload)) == (seq, size)
                 assert await stream.wait_initial_metadata() == Metadata()
                 stream.end()

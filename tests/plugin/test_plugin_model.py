@@ -170,3 +170,10 @@ def test_parameter_is_an_error(tmp_path: Path) -> None:
     resp = generate(request(tmp_path, ["m.proto"], parameter="x=1"))
     assert resp.error.startswith("unknown parameter 'x=1'")
     assert not resp.file
+
+
+def test_plugin_and_runtime_share_one_call_type_table() -> None:
+    from gorums_h2.codec import CallType as RuntimeCallType
+    from gorums_h2.protoc_plugin.model import CallType as PluginCallType
+
+    assert PluginCallType is RuntimeCallType

@@ -51,7 +51,7 @@ class PeerStats:
 
 def _seq_of(envelope: bytes) -> int:
     """The message_seq_no of a gorums envelope (field 1 of its metadata)."""
-    from gorums_h2.codec import split
+    from gorums_h2.codec.envelope import split
     from gorums_h2.pb import ordering_pb2
 
     md, _ = split(envelope)

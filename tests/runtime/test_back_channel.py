@@ -193,7 +193,7 @@ async def test_a_client_that_leaves_mid_call_fails_the_call_and_leaves_no_routes
             with anyio.fail_after(WAIT):
                 await store.started.wait()
             (client,) = server._inbound.clients.values()
-            assert client._channel.routes  # the ReadQC waits for B
+            assert client.channel.routes  # the ReadQC waits for B
             b.manager.close()  # type: ignore[union-attr]
             await eventually(lambda: outcome)
     (err,) = outcome
@@ -201,7 +201,7 @@ async def test_a_client_that_leaves_mid_call_fails_the_call_and_leaves_no_routes
     (cause,) = err.node_errors.values()
     assert isinstance(cause, g.StatusError) and "back-channel client" in cause.message
     assert "left" in cause.message
-    assert not client._channel.routes and not server._inbound.clients
+    assert not client.channel.routes and not server._inbound.clients
 
 
 async def test_cancelling_a_server_initiated_call_removes_its_route() -> None:
@@ -225,7 +225,7 @@ async def test_cancelling_a_server_initiated_call_removes_its_route() -> None:
                 await store.started.wait()
             (client,) = server._inbound.clients.values()
             scopes[0].cancel()
-        assert result[0].value == "cancelled" and not client._channel.routes
+        assert result[0].value == "cancelled" and not client.channel.routes
         store.release.set()  # the late reply to the cancelled call is dropped
         # the stream still works, both ways
         store.started, store.release = anyio.Event(), anyio.Event()

@@ -74,7 +74,7 @@ async def test_a_stalled_node_fails_its_part_at_once_and_majority_calls_go_on() 
         payload = b"p" * 64 * 1024
         # fill the stalled node's socket and queue; every majority call succeeds meanwhile
         with anyio.fail_after(20):
-            while not isinstance(node._channel.room_error(), SendQueueFull):
+            while not isinstance(node.channel.room_error(), SendQueueFull):
                 start = time.monotonic()
                 await qc(cfg, payload=payload).majority()
                 assert time.monotonic() - start < 1.5
@@ -128,8 +128,9 @@ async def test_ignore_errors_unicast_queues_beyond_the_limit() -> None:
         for i in range(200):  # fire and forget: never waits, never raises
             await g.unicast(node.context(), Echo(num=i, payload=b"u" * 4096), ECHO_UNICAST,
                             ignore_errors=True)
-        assert node._channel.stream is not None and node._channel.stream.unwritten > 64 * 1024
-        assert isinstance(node._channel.room_error(), SendQueueFull)
+        stream = node.channel.stream
+        assert stream is not None and stream.queued - stream.written > 64 * 1024
+        assert isinstance(node.channel.room_error(), SendQueueFull)
         peer.set_mode("serve")
         with anyio.fail_after(10):
             await g.rpc_call(node.context(), Echo(), ECHO_RPC, Echo)
@@ -423,7 +424,7 @@ async def test_send_buffer_size_never_fails_a_call_and_never_waits_for_a_stalled
         peer.set_mode("stall")
         start = time.monotonic()
         with anyio.fail_after(20):
-            while not isinstance(node._channel.room_error(), SendQueueFull):
+            while not isinstance(node.channel.room_error(), SendQueueFull):
                 await qc(cfg, payload=b"s" * 16384).majority()
         for _ in range(20):
             await qc(cfg).majority()

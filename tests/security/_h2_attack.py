@@ -31,7 +31,8 @@ import anyio.abc
 from hpack import Encoder
 from hpack.struct import NeverIndexedHeaderTuple
 
-from gorums_h2.codec import encode, encode_entries, encode_metadata, encode_method_field
+from gorums_h2.codec import encode
+from gorums_h2.codec.envelope import encode_entries, encode_metadata, encode_method_field
 from gorums_h2.testing.services import ECHO_RPC
 from gorums_h2.testing.testing_pb2 import Echo
 from gorums_h2.wire.client import connect

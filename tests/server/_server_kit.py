@@ -17,16 +17,8 @@ import anyio
 from google.protobuf.message import Message as ProtoMessage
 
 import gorums_h2 as g
-from gorums_h2.codec import (
-    ORDERING,
-    Envelope,
-    WireProtocol,
-    decode,
-    encode,
-    encode_entries,
-    encode_metadata,
-    encode_method_field,
-)
+from gorums_h2.codec import ORDERING, Envelope, WireProtocol, decode_full, encode
+from gorums_h2.codec.envelope import encode_entries, encode_metadata, encode_method_field
 from gorums_h2.pb import ordering_pb2
 from gorums_h2.testing import assert_no_leaks, task_count
 from gorums_h2.wire.client import ClientConnection, ClientStream, connect
@@ -88,7 +80,7 @@ class RawNodeStream:
     async def receive(self, within: float = WAIT) -> Reply:
         with anyio.fail_after(within):
             body = await self.stream.receive()
-        md, payload = decode(body)
+        md, _, payload = decode_full(body)
         return Reply(md, payload, body)
 
     async def receive_n(self, n: int) -> list[Reply]:

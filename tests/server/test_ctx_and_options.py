@@ -126,14 +126,14 @@ async def test_connect_callback_sees_metadata_and_peer_on_connect_and_reconnect(
             metadata={"client-name": "py"}, backoff=g.Backoff(base_delay=0.01, jitter=0)) as mgr:
         node = mgr.new_configuration(g.with_node_list([address_of(address)])).nodes()[0]
         await g.rpc_call(node.context(), Echo(), ECHO_RPC, Echo)
-        first_local = node._channel.conn.extra(SocketAttribute.local_address)  # type: ignore[union-attr]
+        first_local = node.channel.conn.extra(SocketAttribute.local_address)  # type: ignore[union-attr]
         assert len(infos) == 1
         # the server drops the connection: the node reconnects on its own
         for conn in list(server.wire.connections):
             await conn.aclose()
         await eventually(lambda: len(infos) >= 2)
         await g.rpc_call(node.context(), Echo(), ECHO_RPC, Echo)
-        second_local = node._channel.conn.extra(SocketAttribute.local_address)  # type: ignore[union-attr]
+        second_local = node.channel.conn.extra(SocketAttribute.local_address)  # type: ignore[union-attr]
     assert [i.metadata["client-name"] for i in infos] == ["py", "py"]
     assert [tuple(i.peer[:2]) for i in infos] == [tuple(first_local[:2]),
                                                    tuple(second_local[:2])]

@@ -9,7 +9,8 @@ from _server_kit import address_of, raw_node_stream, running
 from google.protobuf import any_pb2
 
 import gorums_h2 as g
-from gorums_h2.codec import encode, encode_metadata, encode_method_field, encode_varint
+from gorums_h2.codec import encode
+from gorums_h2.codec.envelope import encode_metadata, encode_method_field, encode_varint
 from gorums_h2.testing import ECHO_QC, ECHO_RPC, ECHO_UNICAST, Echo
 
 pytestmark = pytest.mark.anyio

@@ -24,7 +24,7 @@ from _server_kit import raw_node_stream, running
 from google.protobuf.timestamp_pb2 import Timestamp
 
 import gorums_h2 as g
-from gorums_h2.codec import decode
+from gorums_h2.codec import decode_full
 from gorums_h2.examples.storage import storage_pb2 as pb
 from gorums_h2.examples.storage.server import new_storage_server
 
@@ -121,7 +121,7 @@ RESPONSE_TYPES = {
 def test_the_capture_has_what_the_replay_relies_on() -> None:
     cap = _capture()
     assert sorted(cap) == [1, 2, 3]
-    seqs = {n: [decode(b)[0].message_seq_no for b in sent] for n, (_, sent, _) in cap.items()}
+    seqs = {n: [decode_full(b)[0].message_seq_no for b in sent] for n, (_, sent, _) in cap.items()}
     assert seqs == {1: [1, 2, 3, 4, 5, 6, 7, 8, 9], 2: [3, 4, 5, 6, 7, 9], 3: [3, 4, 5, 6, 7, 9]}
     assert [k for k, _ in cap[1][0]] == ["client-name", "stream-key"]
     assert [k for k, _ in cap[2][0]] == ["stream-key", "client-name"]
@@ -141,19 +141,19 @@ async def test_go_client_bytes_get_go_server_replies(conn: int, make_server: obj
         # the stream stays open after the error replies: one more read works
         raw.send_body(sent[0])
         again = await raw.receive()
-    assert again.seq == decode(sent[0])[0].message_seq_no and again.code == 0
+    assert again.seq == decode_full(sent[0])[0].message_seq_no and again.code == 0
 
     # the connect callback saw the Go client's stream headers
     assert len(connects) == 1
     assert [(k, connects[0].metadata[k]) for k, _ in custom] == custom
 
-    go = [decode(body) for body in go_replies]
+    go = [(md, payload) for md, _, payload in map(decode_full, go_replies)]
     ours = [(r.md, r.payload) for r in replies]
     # same seq numbers in the same order: nothing for the multicast (seq 6)
     assert [md.message_seq_no for md, _ in ours] == [md.message_seq_no for md, _ in go]
-    assert 6 in [decode(b)[0].message_seq_no for b in sent]
+    assert 6 in [decode_full(b)[0].message_seq_no for b in sent]
     assert 6 not in [md.message_seq_no for md, _ in ours]
-    requests = {decode(b)[0].message_seq_no: decode(b)[0] for b in sent}
+    requests = {decode_full(b)[0].message_seq_no: decode_full(b)[0] for b in sent}
     for (md, payload), (go_md, go_payload) in zip(ours, go, strict=True):
         seq = md.message_seq_no
         # method and entries echoed from the request, as Go does

@@ -28,7 +28,7 @@ async def test_quorum_calls_with_compression(client: str | None, server: str | N
                                                   ECHO_QC, Echo)]
         assert [r.value.value for r in replies if r.value is not None] == [VALUE] * 3
         for node in cfg.nodes():
-            stream = node._channel.stream
+            stream = node.channel.stream
             assert stream is not None
             assert stream.send_encoding == client  # the requests
             # the replies: compressed when the server compresses and we accept it

@@ -113,7 +113,7 @@ async def test_graceful_stop_finishes_in_flight_calls_then_clients_see_node_shut
             await _wait(svc.entered)
             tg.start_soon(svc.server.graceful_stop)
             await eventually(  # the client got the GOAWAY
-                lambda: node._channel.conn is not None and node._channel.conn.core.goaway)
+                lambda: node.channel.conn is not None and node.channel.conn.core.goaway)
             # a new call on the still-open stream fails fast while "block" is in flight
             with pytest.raises(g.StatusError) as info, anyio.fail_after(WAIT):
                 await g.rpc_call(node.context(), Echo(value="late"), ECHO_RPC, Echo)
