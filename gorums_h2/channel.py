@@ -47,7 +47,7 @@ from gorums_h2.routes import (
 )
 from gorums_h2.wire.client import ClientConnection, ClientStream, open_io
 from gorums_h2.wire.clock import loop_clock
-from gorums_h2.wire.errors import ConnectionBroken, ConnectionClosed, GoAwayError
+from gorums_h2.wire.errors import ConnectionBroken, ConnectionClosed, GoAwayError, reraisable
 from gorums_h2.wire.metadata import Metadata
 from gorums_h2.wire.signal import Signal
 from gorums_h2.wire.status import StatusCode, StatusError
@@ -149,7 +149,7 @@ class NodeChannel:
         err = self.last_err
         if isinstance(err, WireMismatchError) or (
                 isinstance(err, StatusError) and err.code == StatusCode.UNAVAILABLE):
-            return err
+            return reraisable(err)  # raised by every call while the node is down
         reason = f": {err}" if err is not None else ""
         return ConnectionBroken(f"node {self.address} is not connected{reason}")
 

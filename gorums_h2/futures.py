@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 
 import anyio
 
-from gorums_h2.wire.errors import ConnectionClosed
+from gorums_h2.wire.errors import ConnectionClosed, reraisable
 
 __all__ = ["LEVEL_NOT_SET", "Async", "Correctable"]
 
@@ -41,7 +41,7 @@ class Async(Generic[Resp]):
     async def result(self) -> Resp:
         await self._event.wait()
         if self._error is not None:
-            raise self._error
+            raise reraisable(self._error)
         return self._value  # type: ignore[return-value]
 
     def __await__(self) -> Generator[Any, None, Resp]:

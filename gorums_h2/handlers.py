@@ -23,7 +23,7 @@ from google.protobuf.message import Message as ProtoMessage
 from gorums_h2.codec import Envelope, WireProtocol
 from gorums_h2.message import Message
 from gorums_h2.wire.connection import Stream
-from gorums_h2.wire.errors import EndOfStream
+from gorums_h2.wire.errors import EndOfStream, reraisable
 from gorums_h2.wire.metadata import Metadata
 from gorums_h2.wire.status import StatusError
 
@@ -111,7 +111,7 @@ class StreamState:
             return await received.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             if self.receive_error is not None:
-                raise self.receive_error from None
+                raise reraisable(self.receive_error) from None
             raise EndOfStream() from None
 
 

@@ -24,7 +24,7 @@ from gorums_h2.wire._hpack import MAX_SEND_HEADER_LIST_SIZE, header_list_size, i
 from gorums_h2.wire._io import IOStrategy
 from gorums_h2.wire.clock import loop_clock
 from gorums_h2.wire.connection import Connection, Stream
-from gorums_h2.wire.errors import HeaderListTooLarge
+from gorums_h2.wire.errors import HeaderListTooLarge, reraisable
 from gorums_h2.wire.headers import USER_AGENT, build_request_headers
 from gorums_h2.wire.io_backends import open_transport, select_io_backend
 from gorums_h2.wire.metadata import Metadata, MetadataLike
@@ -169,7 +169,7 @@ class ClientConnection(Connection):
         with anyio.move_on_after(self.core.settings.connect_timeout):
             while not self._peer_settings:
                 if self.core.error is not None:
-                    raise self.core.error
+                    raise reraisable(self.core.error)
                 await self._settings_signal.wait()
 
     def check_header_list(self, headers: list[tuple[bytes, bytes]]) -> None:

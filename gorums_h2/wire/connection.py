@@ -21,7 +21,7 @@ import anyio.abc
 import anyio.lowlevel
 
 from gorums_h2.wire._io import IOStrategy
-from gorums_h2.wire.errors import ConnectionBroken, ConnectionClosed, EndOfStream
+from gorums_h2.wire.errors import ConnectionBroken, ConnectionClosed, EndOfStream, reraisable
 from gorums_h2.wire.protocol import ConnectionCore, StreamCore
 from gorums_h2.wire.signal import Signal  # re-exported: it lived here before wire.signal
 from gorums_h2.wire.status import StatusError
@@ -250,7 +250,7 @@ class Connection:
         once it sent GOAWAY (HTTP/2 allows no new PING then).
         """
         if self.core.error is None and self.core.goaway is not None:
-            raise self.core.goaway
+            raise reraisable(self.core.goaway)
         self._pings_sent += 1
         opaque = self._pings_sent.to_bytes(8, "big")
         start = anyio.current_time()
@@ -259,7 +259,7 @@ class Connection:
             self.core.ping(opaque)
             while self._pings.get(opaque) is None:
                 if self.core.error is not None:
-                    raise self.core.error
+                    raise reraisable(self.core.error)
                 await self._ping_signal.wait()
         finally:
             acked = self._pings.pop(opaque, None)

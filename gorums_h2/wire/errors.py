@@ -33,6 +33,8 @@ finished sending cleanly (half-close on the server, status OK on the client).
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from h2.errors import ErrorCodes
 
 from gorums_h2.wire.status import StatusCode, StatusError
@@ -49,6 +51,23 @@ __all__ = [
     "StreamReset",
     "WireError",
 ]
+
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+def reraisable(exc: _E) -> _E:
+    """``exc`` with its traceback cleared, to be raised once more.
+
+    A stored error (a connection's sticky error, a node's last error, a
+    future's failure) raised by every caller that meets it would otherwise
+    keep each raise's frames: Python adds a raise's frames to the traceback
+    the exception already carries, so a node that is down for a minute under
+    thousands of calls per second grew one traceback by millions of entries,
+    holding every frame (and its locals) alive. Cleared, each raise shows the
+    frames of that raise only.
+    """
+    return exc.with_traceback(None)
 
 
 class WireError(Exception):

@@ -48,6 +48,7 @@ from gorums_h2.wire.errors import (
     ConnectionBroken,
     GoAwayError,
     StreamClosed,
+    reraisable,
 )
 from gorums_h2.wire.headers import BULK_HEADERS, Headers, prepare_bulk_headers
 from gorums_h2.wire.read_gate import ReadGate
@@ -269,7 +270,7 @@ class ConnectionCore(ReadGate):
         peer's MAX_CONCURRENT_STREAMS is reached (the driver waits instead).
         """
         if self.error is not None:
-            raise self.error
+            raise reraisable(self.error)
         if self.goaway is not None:
             raise GoAwayError(
                 f"no new streams: {self.goaway.message}",  # says why (e.g. max_connections)

@@ -15,6 +15,7 @@ from gorums_h2.wire.errors import (
     ProtocolViolation,
     StreamClosed,
     StreamReset,
+    reraisable,
 )
 from gorums_h2.wire.framing import (
     MessageDecoder,
@@ -150,7 +151,7 @@ class StreamCore:
                     self._unacked = 0
             return msg
         if self.end_error is not None:
-            raise self.end_error
+            raise reraisable(self.end_error)
         raise IndexError("no message queued")
 
     @property
