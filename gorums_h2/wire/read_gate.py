@@ -135,6 +135,12 @@ class ReadGate:
 
     # ---- bounded work per read ----
 
+    @property
+    def stepping(self) -> bool:
+        """True while part of the current read waits for its next
+        :meth:`receive_step` (a handler opened by it waits for the rest)."""
+        return self._stepping
+
     def receive_step(self, data: bytes) -> bytes:
         """:meth:`receive_data` for at most :data:`STEP_FRAMES` of the frames
         in ``data``; returns the bytes not processed yet (empty when none).

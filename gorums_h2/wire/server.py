@@ -186,7 +186,7 @@ class ServerConnection(Connection):
                     # (ConnectionCore.receive_step): let it finish, so that a
                     # reset later in the same read stops the handler before
                     # it starts (bounded: the read may be paused)
-                    if not core._stepping or stream.local_closed:
+                    if not core.stepping or stream.local_closed:
                         break
                     await anyio.lowlevel.checkpoint()
                 if stream.local_closed:
