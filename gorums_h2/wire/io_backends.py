@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import os
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -158,24 +160,17 @@ class AsyncioBackend(IOBackend):
             check_alpn_h2(ssl_context, server_side=False)
         mark_asyncio_context()
         io = AsyncioProtocolIO()
-        try:
-            with anyio.fail_after(connect_timeout):
-                transport, _ = await asyncio.get_running_loop().create_connection(
-                    lambda: io.protocol, host, port, ssl=ssl_context,
-                    server_hostname=(server_hostname or host) if ssl_context is not None
-                    else None)
-        except TimeoutError:
-            raise ConnectionBroken(
-                f"connect to {host}:{port} timed out after {connect_timeout:g}s") from None
-        except (OSError, ssl.SSLError) as exc:
-            raise ConnectionBroken(f"cannot connect to {host}:{port}: {_cause_text(exc)}"
-                                   ) from exc
+        with _connecting(host, port, connect_timeout):
+            transport, _ = await asyncio.get_running_loop().create_connection(
+                lambda: io.protocol, host, port, ssl=ssl_context,
+                server_hostname=(server_hostname or host) if ssl_context is not None
+                else None)
         set_tcp_timeouts(transport.get_extra_info("socket"), settings.tcp_keepalive,
                          settings.tcp_user_timeout)
-        alpn = io.extra(TLSAttribute.alpn_protocol, None)
-        if alpn not in (None, "h2"):
+        refused = _alpn_refusal(io.extra(TLSAttribute.alpn_protocol, None), host, port)
+        if refused is not None:
             transport.abort()
-            raise ConnectionBroken(f"server at {host}:{port} negotiated ALPN {alpn!r}, not h2")
+            raise refused
         return io
 
     async def listen_tcp(self, host: str, port: int, *, ssl_context: ssl.SSLContext | None,
@@ -226,32 +221,48 @@ async def open_transport(
     """
     if ssl_context is not None:
         check_alpn_h2(ssl_context, server_side=False)
+    with _connecting(host, port, connect_timeout):
+        tcp = await anyio.connect_tcp(host, port)
+        if ssl_context is None:
+            return tcp
+        try:
+            tls = await TLSStream.wrap(
+                tcp,
+                hostname=server_hostname or host,
+                ssl_context=ssl_context,
+                standard_compatible=False,
+            )
+        except BaseException:
+            await anyio.aclose_forcefully(tcp)
+            raise
+    refused = _alpn_refusal(tls.extra(TLSAttribute.alpn_protocol, None), host, port)
+    if refused is not None:
+        await anyio.aclose_forcefully(tls)
+        raise refused
+    return tls
+
+
+@contextmanager
+def _connecting(host: str, port: int, connect_timeout: float) -> Iterator[None]:
+    """One connection attempt (TCP and TLS handshake) within ``connect_timeout``;
+    its failures become :class:`ConnectionBroken` saying why, alike on every
+    I/O path."""
     try:
         with anyio.fail_after(connect_timeout):
-            tcp = await anyio.connect_tcp(host, port)
-            if ssl_context is None:
-                return tcp
-            try:
-                tls = await TLSStream.wrap(
-                    tcp,
-                    hostname=server_hostname or host,
-                    ssl_context=ssl_context,
-                    standard_compatible=False,
-                )
-            except BaseException:
-                await anyio.aclose_forcefully(tcp)
-                raise
+            yield
     except TimeoutError:
         raise ConnectionBroken(
-            f"connect to {host}:{port} timed out after {connect_timeout:g}s"
-        ) from None
+            f"connect to {host}:{port} timed out after {connect_timeout:g}s") from None
     except (OSError, ssl.SSLError, anyio.BrokenResourceError) as exc:
         raise ConnectionBroken(f"cannot connect to {host}:{port}: {_cause_text(exc)}") from exc
-    alpn = tls.extra(TLSAttribute.alpn_protocol, None)
-    if alpn not in (None, "h2"):
-        await anyio.aclose_forcefully(tls)
-        raise ConnectionBroken(f"server at {host}:{port} negotiated ALPN {alpn!r}, not h2")
-    return tls
+
+
+def _alpn_refusal(alpn: object, host: str, port: int) -> ConnectionBroken | None:
+    """The error for a TLS server that negotiated a protocol other than h2
+    (None: h2, or no ALPN, which gRPC servers without it are allowed)."""
+    if alpn in (None, "h2"):
+        return None
+    return ConnectionBroken(f"server at {host}:{port} negotiated ALPN {alpn!r}, not h2")
 
 
 def _cause_text(exc: BaseException) -> str:
