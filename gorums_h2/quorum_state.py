@@ -266,11 +266,18 @@ class QuorumCallState(Generic[Resp]):
         """End the call: remove its routes from every channel (idempotent);
         ``err`` is what the call failed with, for telemetry.
 
-        Replies not yet consumed are dropped, and later ones are not queued.
+        Replies not yet consumed are dropped (a consumer waiting in another
+        task is woken and counts them first), and later ones are not queued.
         """
         self.closed = True
-        self._queue.clear()
-        self._wakeup.set()  # a consumer waiting in another task sees the end
+        wakeup = self._wakeup
+        if wakeup.waiting:
+            # a consumer waits in another task (aclose() from elsewhere): it
+            # wakes, counts what is queued (gather() lets replies that cannot
+            # decide wait unconsumed) and sees that no node is left
+            wakeup.set()
+        else:
+            self._queue.clear()
         observation = self._telemetry
         if observation is not None:
             self._telemetry = None
