@@ -15,8 +15,10 @@ from __future__ import annotations
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
 from gorums_h2 import _telemetry
@@ -38,6 +40,10 @@ if TYPE_CHECKING:
 __all__ = ["CallIterator", "QuorumCallState"]
 
 Resp = TypeVar("Resp", bound=ProtoMessage)
+
+# NodeResponse from a (node_id, value, err) tuple in one C call (the
+# NamedTuple's generated __new__ is a Python frame, and this runs per reply)
+_response: Any = partial(tuple.__new__, NodeResponse)
 
 
 class QuorumCallState(Generic[Resp]):
@@ -149,11 +155,14 @@ class QuorumCallState(Generic[Resp]):
 
     def deliver(self, node: Node, env: Envelope) -> None:
         response: NodeResponse[Resp]
-        try:
-            response = NodeResponse(node.id, decode_reply(env, self._response_type, node.id),
-                                    None)
-        except StatusError as exc:
-            response = NodeResponse(node.id, None, exc)
+        if env.status is None:
+            try:
+                response = _response((node.id, self._response_type.FromString(env.payload),
+                                      None))
+            except DecodeError:  # decode_reply's INTERNAL error, with its text
+                response = self._undecodable(node, env)
+        else:
+            response = _response((node.id, None, env.status))
         active = self._active
         if not self.streaming:
             active.pop(node.id, None)
@@ -163,6 +172,13 @@ class QuorumCallState(Generic[Resp]):
             self._wakeup.set()
         if self._telemetry is not None:
             self._telemetry.node_done(node.id, response.err)
+
+    def _undecodable(self, node: Node, env: Envelope) -> NodeResponse[Resp]:
+        try:
+            decode_reply(env, self._response_type, node.id)
+        except StatusError as exc:
+            return NodeResponse(node.id, None, exc)
+        raise AssertionError("decode_reply accepted what FromString refused")
 
     def fail(self, node: Node, exc: BaseException) -> None:
         if self._active.pop(node.id, None) is not None:
@@ -237,10 +253,15 @@ class QuorumCallState(Generic[Resp]):
                         first = response.value
                     if successes >= n:
                         return first, successes, errors
+                # (_wait_replies inline: one coroutine layer less per wake)
+                if not self._active:
+                    return first, successes, errors
+                deadline = self.deadline
+                if deadline is not None and loop_time() >= deadline:
+                    self._expire()
+                    continue
                 self._wake_at = n - successes
-                await self._wait_replies()
-        except StopAsyncIteration:
-            return first, successes, errors
+                await self._wakeup.wait(deadline)
         finally:
             self._wake_at = 1
 

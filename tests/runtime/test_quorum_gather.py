@@ -86,3 +86,33 @@ async def test_cancelling_a_waiting_threshold_removes_its_routes(wire: str) -> N
         assert pending_routes([cfg.manager]) == 0  # type: ignore[list-item]
         with anyio.fail_after(5):
             assert (await qc(cfg).threshold(2)).value == "v"
+
+
+def _bad_reply_from_node_one(i: int) -> g.Server:
+    """Servers of which node 1 replies with bytes that are not an Echo
+    (field 1, Echo's string ``value``, holding invalid UTF-8)."""
+    from google.protobuf.wrappers_pb2 import BytesValue
+
+    server = g.Server()
+    service = EchoService(i)
+    original = service.echo_qc
+
+    async def echo_qc(ctx: g.ServerCtx, req: Echo) -> Echo:
+        if i == 1:
+            return BytesValue(value=b"\xff\xfe")  # type: ignore[return-value]
+        return await original(ctx, req)
+
+    service.echo_qc = echo_qc  # type: ignore[method-assign]
+    register_echo_service(server, service)
+    return server
+
+
+async def test_an_undecodable_reply_is_that_nodes_internal_error(wire: str) -> None:
+    async with configuration(3, _bad_reply_from_node_one, wire=wire) as cfg:
+        with anyio.fail_after(5), pytest.raises(g.IncompleteError) as info:
+            await qc(cfg, timeout=5).all()
+        err = info.value.node_errors[1]
+        assert isinstance(err, g.StatusError) and err.code == g.StatusCode.INTERNAL
+        assert "cannot decode reply from node 1" in err.message
+        with anyio.fail_after(5):
+            assert (await qc(cfg).majority()).node_id in (0, 2)
