@@ -32,6 +32,7 @@ from gorums_h2.quorumcall import Responses
 from gorums_h2.responses import ResponseSeq
 from gorums_h2.routes import decode_reply
 from gorums_h2.wire.clock import loop_time
+from gorums_h2.wire.signal import Wakeup
 from gorums_h2.wire.status import StatusCode, StatusError
 
 if TYPE_CHECKING:
@@ -100,22 +101,25 @@ def _request(ctx: NodeContext, info: MethodInfo, req: ProtoMessage) -> tuple[int
 class _SingleReply:
     """Route of an ordered RPC: one reply from one node."""
 
-    __slots__ = ("env", "err", "event", "sent_at")
+    __slots__ = ("done", "env", "err", "sent_at", "wakeup")
     streaming = False
 
-    def __init__(self) -> None:
-        self.event = anyio.Event()
+    def __init__(self, sent_at: float) -> None:
+        self.wakeup = Wakeup()
+        self.done = False
         self.env: Envelope | None = None
         self.err: BaseException | None = None
-        self.sent_at = loop_time()
+        self.sent_at = sent_at
 
     def deliver(self, node: Node, env: Envelope) -> None:
         self.env = env
-        self.event.set()
+        self.done = True
+        self.wakeup.set()
 
     def fail(self, node: Node, exc: BaseException) -> None:
         self.err = exc
-        self.event.set()
+        self.done = True
+        self.wakeup.set()
 
 
 async def rpc_call(ctx: NodeContext, req: ProtoMessage, method: str,
@@ -149,22 +153,22 @@ async def _rpc_call(ctx: NodeContext, req: ProtoMessage, method: str,
     node.manager.check_open()
     channel = node.channel
     timeout = ctx.timeout
-    deadline = None if timeout is None else loop_time() + timeout
-    await _wait_room(channel, deadline, timeout)
+    now = loop_time()
+    deadline = None if timeout is None else now + timeout
+    if channel.must_wait_room():
+        await _wait_room(channel, deadline, timeout)
+        now = loop_time()
     seq, envelope = _request(ctx, info, req)
-    reply = _SingleReply()
+    reply = _SingleReply(now)
     channel.send(seq, envelope, reply)
     try:
-        if deadline is None:
-            await reply.event.wait()
-        else:
-            with anyio.move_on_after(deadline - loop_time()):
-                await reply.event.wait()
-            if not reply.event.is_set():
+        while not reply.done:
+            if deadline is not None and loop_time() >= deadline:
                 raise StatusError(StatusCode.DEADLINE_EXCEEDED,
                                   f"no reply from node {node.id} within {timeout:g}s")
+            await reply.wakeup.wait(deadline)
     finally:
-        if not reply.event.is_set():
+        if not reply.done:
             channel.remove_route(seq)
     if reply.err is not None:
         raise reply.err
@@ -213,7 +217,8 @@ async def _unicast(ctx: NodeContext, req: ProtoMessage, method: str,
             pass
         return
     timeout = ctx.timeout
-    await _wait_room(channel, None if timeout is None else loop_time() + timeout, timeout)
+    if channel.must_wait_room():
+        await _wait_room(channel, None if timeout is None else loop_time() + timeout, timeout)
     seq, envelope = _request(ctx, info, req)
     channel.send(seq, envelope, None)
 

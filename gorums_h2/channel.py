@@ -173,6 +173,15 @@ class NodeChannel:
             return self._queue_full(stream)
         return None
 
+    def must_wait_room(self) -> bool:
+        """False when a caller that waits for room (:meth:`wait_room`) surely
+        need not: the stream is up, under the byte limit, and no
+        ``send_buffer_size`` count is kept. True: ask :meth:`room_error` and
+        :meth:`count_full` (a cheap test for every ordered RPC and unicast)."""
+        stream = self.stream
+        return (stream is None or bool(self._tickets)
+                or stream.queued - stream.written > self._limit_bytes)
+
     def count_full(self) -> bool:
         """True while ``send_buffer_size`` messages are unwritten (0: never)."""
         stream = self.stream

@@ -9,7 +9,7 @@ request transforms (:func:`map_request`) and wrap the reply sequence
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 from gorums_h2.responses import NodeResponse, ResponseSeq
@@ -58,30 +58,35 @@ class ClientCtx(Generic[Req, Resp]):
                 return None
         return req  # type: ignore[no-any-return]
 
-    def envelopes(self, header: bytes) -> Iterator[tuple[Node, bytes]]:
+    def envelopes(self, header: bytes) -> list[tuple[Node, bytes]]:
         """``(node, message)`` for every node the request goes to, in
         configuration order: the request ``header`` (seq, method, entries;
         :meth:`~gorums_h2.codec.WireProtocol.request_header`) framed by the
         manager's wire with the transformed request per node, or one shared
         encoding when nothing transforms it; nodes whose transform returned
         None are left out."""
-        manager = self.config.manager
+        config = self.config
+        manager = config.manager
         if manager is None:
-            return
+            return []
         frame = manager.wire.frame
         request: Any = self.request
-        transforms = self._transforms
-        shared: bytes | None = None
-        for node in self.config:
-            req: Any = self.request_for(node) if transforms else request
+        if not self._transforms:  # one encoding for all (a list, not a generator: per call)
+            shared = frame(header, request.SerializeToString())
+            return [(node, shared) for node in config]
+        out: list[tuple[Node, bytes]] = []
+        shared_bytes: bytes | None = None
+        for node in config:
+            req: Any = self.request_for(node)
             if req is None:
                 continue
             if req is request:
-                if shared is None:
-                    shared = frame(header, request.SerializeToString())
-                yield node, shared
+                if shared_bytes is None:
+                    shared_bytes = frame(header, request.SerializeToString())
+                out.append((node, shared_bytes))
             else:
-                yield node, frame(header, req.SerializeToString())
+                out.append((node, frame(header, req.SerializeToString())))
+        return out
 
 
 QuorumInterceptor: TypeAlias = Callable[

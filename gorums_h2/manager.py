@@ -110,6 +110,7 @@ class Manager:
             raise ValueError(f"the {self.wire.name!r} wire has no back-channel: "
                              "Manager(server=...) needs wire='stream'")
         self.server = server
+        self.send_buffer_size = send_buffer_size  # (calls skip the wait for room when 0)
         wire_settings = wire_settings or WireSettings()
         if compression is not None:
             wire_settings = dataclasses.replace(wire_settings, compression=compression)

@@ -3,7 +3,11 @@ node's channel, the queue of replies, the deadline) and :class:`CallIterator`
 (the iteration a user holds, whose abandonment ends the call).
 
 The user-facing side, :class:`~gorums_h2.quorumcall.Responses`, creates one
-state per call and aggregates its replies.
+state per call and aggregates its replies: through the iterator protocol
+(``__anext__``, one reply at a time, as interceptors and ``async for`` see
+them), or, for a threshold without interceptors, through
+:meth:`QuorumCallState.gather`, which wakes its task once the quorum is
+reached (or became impossible) instead of once per reply.
 """
 
 from __future__ import annotations
@@ -11,9 +15,10 @@ from __future__ import annotations
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import anyio
+from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
 from gorums_h2 import _telemetry
@@ -23,7 +28,7 @@ from gorums_h2.interceptors import ClientCtx
 from gorums_h2.responses import NodeResponse, aclose_iterator
 from gorums_h2.routes import decode_reply
 from gorums_h2.wire.clock import loop_time
-from gorums_h2.wire.signal import Signal
+from gorums_h2.wire.signal import Wakeup
 from gorums_h2.wire.status import StatusCode, StatusError
 
 if TYPE_CHECKING:
@@ -35,6 +40,10 @@ if TYPE_CHECKING:
 __all__ = ["CallIterator", "QuorumCallState"]
 
 Resp = TypeVar("Resp", bound=ProtoMessage)
+
+# NodeResponse from a (node_id, value, err) tuple in one C call (the
+# NamedTuple's generated __new__ is a Python frame, and this runs per reply)
+_response: Any = partial(tuple.__new__, NodeResponse)
 
 
 class QuorumCallState(Generic[Resp]):
@@ -50,8 +59,9 @@ class QuorumCallState(Generic[Resp]):
         "_request",
         "_response_type",
         "_seq",
-        "_signal",
         "_telemetry",
+        "_wake_at",
+        "_wakeup",
         "closed",
         "deadline",
         "expected",
@@ -71,7 +81,11 @@ class QuorumCallState(Generic[Resp]):
         self._client_ctx = client_ctx
         self.streaming = streaming
         self._queue: deque[NodeResponse[Resp]] = deque()
-        self._signal = Signal()
+        self._wakeup = Wakeup()
+        # deliver() wakes the consumer once this many replies are queued (or
+        # at an error, or when no node is left): 1 for iteration, the
+        # successes still missing for gather()
+        self._wake_at = 1
         self._active: dict[int, NodeChannel] = {}
         self._seq = 0
         self.sent_at = 0.0
@@ -89,9 +103,11 @@ class QuorumCallState(Generic[Resp]):
         ``send_buffer_size`` queue is full but draining (never for a stalled
         node, never past the call's timeout)."""
         ctx = self._ctx
-        timeout = ctx.timeout
-        await wait_for_draining(ctx.configuration,
-                                None if timeout is None else loop_time() + timeout)
+        config = ctx.configuration
+        manager = config.manager
+        if manager is not None and manager.send_buffer_size:  # else nothing to wait for
+            timeout = ctx.timeout
+            await wait_for_draining(config, None if timeout is None else loop_time() + timeout)
         self.start()
 
     def start(self) -> None:
@@ -139,22 +155,35 @@ class QuorumCallState(Generic[Resp]):
 
     def deliver(self, node: Node, env: Envelope) -> None:
         response: NodeResponse[Resp]
-        try:
-            response = NodeResponse(node.id, decode_reply(env, self._response_type, node.id),
-                                    None)
-        except StatusError as exc:
-            response = NodeResponse(node.id, None, exc)
+        if env.status is None:
+            try:
+                response = _response((node.id, self._response_type.FromString(env.payload),
+                                      None))
+            except DecodeError:  # decode_reply's INTERNAL error, with its text
+                response = self._undecodable(node, env)
+        else:
+            response = _response((node.id, None, env.status))
+        active = self._active
         if not self.streaming:
-            self._active.pop(node.id, None)
-        self._queue.append(response)
-        self._signal.set()
+            active.pop(node.id, None)
+        queue = self._queue
+        queue.append(response)
+        if len(queue) >= self._wake_at or response.err is not None or not active:
+            self._wakeup.set()
         if self._telemetry is not None:
             self._telemetry.node_done(node.id, response.err)
+
+    def _undecodable(self, node: Node, env: Envelope) -> NodeResponse[Resp]:
+        try:
+            decode_reply(env, self._response_type, node.id)
+        except StatusError as exc:
+            return NodeResponse(node.id, None, exc)
+        raise AssertionError("decode_reply accepted what FromString refused")
 
     def fail(self, node: Node, exc: BaseException) -> None:
         if self._active.pop(node.id, None) is not None:
             self._queue.append(NodeResponse(node.id, None, exc))
-            self._signal.set()
+            self._wakeup.set()
             if self._telemetry is not None:
                 self._telemetry.node_done(node.id, exc)
 
@@ -169,24 +198,72 @@ class QuorumCallState(Generic[Resp]):
                 await self.start_async()
             queue = self._queue
             while not queue:
-                if not self._active:
-                    self.close()
-                    raise StopAsyncIteration
-                deadline = self.deadline
-                if deadline is None:
-                    await self._signal.wait()
-                    continue
-                remaining = deadline - loop_time()
-                if remaining <= 0:
-                    self._expire()
-                    continue
-                with anyio.move_on_after(remaining):
-                    await self._signal.wait()
+                await self._wait_replies()
             return queue.popleft()
         except BaseException as exc:
             if not isinstance(exc, StopAsyncIteration):
                 self.close(exc)  # cancelled or failed: drop our routes
             raise
+
+    async def _wait_replies(self) -> None:
+        """Wait for the next wake-up (a reply, a failure, the deadline).
+
+        Raises StopAsyncIteration when no node is left to answer; at the
+        deadline, the nodes still missing are expired (:meth:`_expire`).
+        """
+        if not self._active:
+            self.close()
+            raise StopAsyncIteration
+        deadline = self.deadline
+        if deadline is not None and loop_time() >= deadline:
+            self._expire()
+            return
+        await self._wakeup.wait(deadline)
+
+    async def gather(self, n: int) -> tuple[Resp | None, int, dict[int, BaseException]]:
+        """Consume replies until ``n`` succeeded or that became impossible.
+
+        Returns ``(first successful reply, successes, errors by node)``; the
+        caller decides (``successes >= n``: done; else the quorum failed,
+        and :meth:`take_queued` holds replies not consumed). The task wakes
+        once per step that can decide: ``deliver`` wakes it when the
+        missing successes are queued, at an error, or when no node is left,
+        never for a reply that cannot decide. Errors propagate as raised
+        (cancellation included); the caller closes the call.
+        """
+        if not self.started:
+            await self.start_async()
+        queue = self._queue
+        errors: dict[int, BaseException] = {}
+        first: Resp | None = None
+        successes = 0
+        tolerated = self.expected - n  # errors beyond this make n impossible
+        try:
+            while True:
+                while queue:
+                    response = queue.popleft()
+                    err = response.err
+                    if err is not None:
+                        errors[response.node_id] = err
+                        if len(errors) > tolerated:
+                            return first, successes, errors
+                        continue
+                    successes += 1
+                    if first is None:
+                        first = response.value
+                    if successes >= n:
+                        return first, successes, errors
+                # (_wait_replies inline: one coroutine layer less per wake)
+                if not self._active:
+                    return first, successes, errors
+                deadline = self.deadline
+                if deadline is not None and loop_time() >= deadline:
+                    self._expire()
+                    continue
+                self._wake_at = n - successes
+                await self._wakeup.wait(deadline)
+        finally:
+            self._wake_at = 1
 
     def take_queued(self) -> list[NodeResponse[Resp]]:
         """Remove and return the replies that arrived but were not consumed."""
@@ -210,10 +287,18 @@ class QuorumCallState(Generic[Resp]):
         """End the call: remove its routes from every channel (idempotent);
         ``err`` is what the call failed with, for telemetry.
 
-        Replies not yet consumed are dropped, and later ones are not queued.
+        Replies not yet consumed are dropped (a consumer waiting in another
+        task is woken and counts them first), and later ones are not queued.
         """
         self.closed = True
-        self._queue.clear()
+        wakeup = self._wakeup
+        if wakeup.waiting:
+            # a consumer waits in another task (aclose() from elsewhere): it
+            # wakes, counts what is queued (gather() lets replies that cannot
+            # decide wait unconsumed) and sees that no node is left
+            wakeup.set()
+        else:
+            self._queue.clear()
         observation = self._telemetry
         if observation is not None:
             self._telemetry = None

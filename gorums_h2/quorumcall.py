@@ -214,11 +214,17 @@ class Responses(Generic[Resp]):
         """
         self._check_threshold(n)
         self._use()
+        if not self._intercepted:  # (one coroutine layer less per call than _threshold)
+            call = self._call
+            call.quorum = call.quorum or "threshold"
+            return await self._gather(n)
         return await self._threshold(n)
 
     async def _threshold(self, n: int) -> Resp:
         call = self._call
         call.quorum = call.quorum or "threshold"
+        if not self._intercepted:
+            return await self._gather(n)
         it: AsyncIterator[NodeResponse[Resp]] = (
             claimed_iter(self._seq) if self._intercepted else call)
         errors: dict[int, BaseException] = {}
@@ -252,6 +258,31 @@ class Responses(Generic[Resp]):
             call.close()
             if it is not call:
                 await aclose_iterator(it)
+        raise failure
+
+    async def _gather(self, n: int) -> Resp:
+        """:meth:`_threshold` without interceptors: the call state consumes
+        its own replies and wakes this task once per deciding step
+        (:meth:`QuorumCallState.gather`), not once per reply."""
+        call = self._call
+        try:
+            first, successes, errors = await call.gather(n)
+            if successes >= n:
+                return first  # type: ignore[return-value]
+            # quorum impossible: count the replies that already arrived too
+            for response in call.take_queued():
+                if response.err is not None:
+                    errors[response.node_id] = response.err
+                else:
+                    successes += 1
+            failure = IncompleteError(errors, _shortfall(successes, n, len(errors),
+                                                         call.expected))
+            call.close(failure)
+        except BaseException as exc:
+            call.close(exc)
+            raise
+        finally:
+            call.close()
         raise failure
 
     def async_first(self) -> Async[Resp]:

@@ -128,6 +128,19 @@ def split(body: bytes) -> tuple[bytes, bytes]:
     Raises :class:`EnvelopeError` when a length runs past the end or bytes
     are left over.
     """
+    # the common case inline (no call per varint): metadata below 128 bytes
+    size = len(body)
+    if size > 1 and body[0] < 0x80:
+        md_end = body[0] + 1
+        if md_end < size:
+            msg_len = body[md_end]
+            if msg_len < 0x80:
+                msg_pos = md_end + 1
+            else:
+                msg_len, msg_pos = read_varint(body, md_end)
+            if msg_pos + msg_len == size:
+                return body[1:md_end], body[msg_pos:]
+        # else: the general path below says what is wrong
     md_len, pos = read_varint(body, 0)
     md_end = pos + md_len
     if md_end > len(body):
