@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import weakref
 from typing import Any
 
 import anyio
@@ -89,40 +90,38 @@ class DirectWrites:
     next request, and on a small machine they compete for the cores (a
     3-node quorum call measured ~25 % more wall time per call). So the
     second connection a task queues to within one step (no read in
-    between) marks the task as one that fans out; such tasks never write
-    at once again. Tasks are remembered by id (a heuristic: a reused id
-    only costs a deferred write). Shared by every connection of the
-    process; readers count their reads in :attr:`reads`.
+    between) marks the task as one that fans out; such a task never writes
+    at once again (it is remembered weakly, for as long as it lives).
+    Shared by every connection of the process; readers count their reads
+    in :attr:`reads`.
     """
 
     __slots__ = ("_fanning", "_io", "_reads", "_task", "reads")
 
-    _FORGET_AT = 4096  # fan-out tasks remembered before the set starts over
-
     def __init__(self) -> None:
         self.reads = 0  # reads by any connection (a step has none in between)
-        self._task = 0  # id of the task of the last direct write
+        self._task = 0  # id of the task of the last direct write (alive in its step)
         self._io = 0  # id of its I/O
         self._reads = -1  # reads when it wrote
-        self._fanning: set[int] = set()
+        self._fanning: weakref.WeakSet[Any] = weakref.WeakSet()
 
-    def allow(self, task: object, io: object) -> bool:
+    def allow(self, task: Any, io: object) -> bool:
         """True when ``task`` may write to ``io`` now; call only when the
         connection could (nothing written since its last read)."""
-        if task is None:
+        if task is None or task in self._fanning:
             return False
         tid = id(task)
-        if tid in self._fanning:
-            return False
         if tid == self._task and self._reads == self.reads and id(io) != self._io:
-            if len(self._fanning) >= self._FORGET_AT:
-                self._fanning.clear()
-            self._fanning.add(tid)
+            self._fanning.add(task)
             return False
         self._task = tid
         self._io = id(io)
         self._reads = self.reads
         return True
+
+    def fans_out(self, task: Any) -> bool:
+        """True once ``task`` queued to two connections in one step."""
+        return task in self._fanning
 
 
 direct_writes = DirectWrites()

@@ -97,7 +97,8 @@ class ClientConnection(Connection):
         user_agent: str = USER_AGENT,
     ) -> None:
         core = ConnectionCore(
-            client_side=True, settings=settings, stream_factory=lambda c, sid: ClientStream(c, sid, io.message_queued),
+            client_side=True, settings=settings,
+            stream_factory=lambda c, sid: ClientStream(c, sid, io.message_queued),
             clock=loop_clock(),  # the core's rate budgets run on the loop's time
         )
         install(core.h2)  # linear-time HPACK encoding of large metadata
