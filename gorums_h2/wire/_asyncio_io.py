@@ -23,7 +23,7 @@ import anyio.abc
 from anyio.abc import SocketAttribute
 from anyio.streams.tls import TLSAttribute
 
-from gorums_h2.wire._io import LINGER, IOStrategy, eof_message
+from gorums_h2.wire._io import LINGER, IOStrategy, direct_writes, eof_message
 from gorums_h2.wire.errors import ConnectionBroken
 
 __all__ = ["BDP_ACK_DELAY", "AsyncioListener", "AsyncioProtocolIO", "mark_asyncio_context"]
@@ -75,7 +75,9 @@ class _Protocol(asyncio.Protocol):
                 io._rest += data
                 return
             core = io.core
-            rest = core.receive_step(data)
+            io._fresh = True
+            direct_writes.reads += 1
+            rest = io._receive(data)
             if rest:
                 io._hold(rest)
             elif io._paused or core.inbound_full:
@@ -138,6 +140,16 @@ class AsyncioProtocolIO(IOStrategy):
         self._early_paused = False
         self._rest = b""  # received, not processed yet (ConnectionCore.receive_step)
         self._step_scheduled = False
+        # message_queued may write at once: nothing written since the last
+        # read, and not called from inside the core's read processing
+        self._fresh = True
+        self._in_read = False
+        self._out_in_read = False  # output queued during a read: write at its end
+        # not on uvloop: there, with direct writes, a client kept "writing"
+        # to a peer that stopped reading (tests/runtime/test_client_faults.py,
+        # test_send_buffer_size_...): its transport never paused nor
+        # buffered, so the send queue never filled; not understood yet
+        self._direct_ok = not type(self._loop).__module__.startswith("uvloop")
 
     # --- transport callbacks ---
 
@@ -198,20 +210,63 @@ class AsyncioProtocolIO(IOStrategy):
         if self._rest:
             self._rest += data
             return
-        rest = self.core.receive_step(data)
+        rest = self._receive(data)
         if rest:
             self._hold(rest)
+
+    def _receive(self, data: bytes) -> bytes:
+        """One :meth:`ConnectionCore.receive_step`; what it queued for the
+        peer (a handler's reply run inline, a WINDOW_UPDATE) is written at
+        its end, from this read callback: no loop iteration of its own."""
+        self._in_read = True
+        try:
+            rest = self.core.receive_step(data)
+        finally:
+            self._in_read = False
+        if self._out_in_read:
+            self._out_in_read = False
+            self._flush()
+        return rest
 
     # --- output ---
 
     def wake_writer(self) -> None:
         # Everything queued during this loop iteration leaves in one write, by
-        # a callback at its end. (Writing the first message at once measured
-        # no faster for ping-pong and slower for quorum calls: the write to
-        # one node woke its server before the next node's write.)
+        # a callback at its end; what a read queued, at the end of the read.
+        # (Writing the first message of an iteration at once, and the rest
+        # at its end, measured slower for quorum calls: the write to one
+        # node woke its server before the next node's write; see
+        # message_queued for what is written at once now.)
+        if self._in_read:
+            self._out_in_read = True
+            return
         if not self._scheduled:
             self._scheduled = True
             self._loop.call_soon(self._end_burst)
+
+    def message_queued(self) -> None:
+        # The first message a task queues after a read is written at once,
+        # in the caller's own step: the request of a call (to each node of a
+        # quorum call in turn), a handler's reply. That saves the loop
+        # iteration of the _end_burst callback per message on each side.
+        # Everything queued after it until the next read leaves in one write
+        # at the end of the iteration as before, so a burst (many callers,
+        # a read of many requests) still makes one write, not one each; and
+        # so does a quorum call's fan-out (DirectWrites says why).
+        if self._in_read:
+            self._out_in_read = True  # written at the end of the read
+            return
+        if self._scheduled:
+            return  # a write is due at the end of this iteration anyway
+        if (self._fresh and self._direct_ok and not self._in_read and not self._flushing
+                and not self._paused
+                and direct_writes.allow(asyncio.current_task(self._loop), self)):
+            self._flush()
+            if self._reading_paused:
+                self._check_reading()
+            return
+        self._scheduled = True
+        self._loop.call_soon(self._end_burst)
 
     def wake_writer_soon(self) -> None:
         # Two loop iterations later, unless a write comes first: the data
@@ -286,7 +341,7 @@ class AsyncioProtocolIO(IOStrategy):
         if core.inbound_full or (self._paused and core.reading_paused()):
             return  # _check_reading schedules the next step once that clears
         rest, self._rest = self._rest, b""
-        self._rest = core.receive_step(rest)
+        self._rest = self._receive(rest)
         if self._rest:
             self._schedule_step()
         else:
@@ -341,6 +396,7 @@ class AsyncioProtocolIO(IOStrategy):
         if data:
             if transport.is_closing():
                 return
+            self._fresh = False
             transport.write(data)
             core.confirm_written()
         if core.error is not None and not transport.is_closing():

@@ -14,7 +14,7 @@ create its I/O with :func:`open_io`, then ``await tg.start(conn.run)``.
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio
@@ -56,8 +56,9 @@ class ClientStream(Stream):
 
     __slots__ = ("_now", "progress_at")
 
-    def __init__(self, conn: ConnectionCore, stream_id: int) -> None:
-        super().__init__(conn, stream_id, client_side=True)
+    def __init__(self, conn: ConnectionCore, stream_id: int,
+                 message_queued: Callable[[], None] | None = None) -> None:
+        super().__init__(conn, stream_id, client_side=True, message_queued=message_queued)
         self._now = loop_clock()  # _wake_senders runs in I/O callbacks too
         self.progress_at = self._now()
 
@@ -96,7 +97,8 @@ class ClientConnection(Connection):
         user_agent: str = USER_AGENT,
     ) -> None:
         core = ConnectionCore(
-            client_side=True, settings=settings, stream_factory=lambda c, sid: ClientStream(c, sid),
+            client_side=True, settings=settings,
+            stream_factory=lambda c, sid: ClientStream(c, sid, io.message_queued),
             clock=loop_clock(),  # the core's rate budgets run on the loop's time
         )
         install(core.h2)  # linear-time HPACK encoding of large metadata

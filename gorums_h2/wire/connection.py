@@ -13,7 +13,7 @@ control or back-pressure, receive) wakes up with that same exception.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -45,13 +45,16 @@ class Stream(StreamCore):
     message already queued is still sent.
     """
 
-    __slots__ = ("_burst", "_recv_signal", "_send_signal")
+    __slots__ = ("_burst", "_message_queued", "_recv_signal", "_send_signal")
 
-    def __init__(self, conn: ConnectionCore, stream_id: int, *, client_side: bool) -> None:
+    def __init__(self, conn: ConnectionCore, stream_id: int, *, client_side: bool,
+                 message_queued: Callable[[], None] | None = None) -> None:
         super().__init__(conn, stream_id, client_side=client_side)
         self._recv_signal = Signal()
         self._send_signal = Signal()
         self._burst = 0  # messages returned in a row without waiting
+        # the I/O's IOStrategy.message_queued: may write in the caller's step
+        self._message_queued = message_queued if message_queued is not None else conn.on_output
 
     def _wake_receivers(self) -> None:
         self._recv_signal.set()
@@ -98,13 +101,20 @@ class Stream(StreamCore):
     # ---- sending ----
 
     def send_nowait(self, body: bytes) -> int:
-        """Queue one message without waiting; return its write ticket."""
-        return self.queue_message(body)
+        """Queue one message without waiting; return its write ticket.
+
+        When the connection is idle the message may be written to the
+        socket before this returns (see :meth:`IOStrategy.message_queued`);
+        either way it leaves in order, after everything queued before it.
+        """
+        ticket = self._enqueue(body)
+        self._message_queued()
+        return ticket
 
     async def send(self, body: bytes) -> None:
         """Queue one message and wait until it was written to the transport."""
         await self.wait_send_capacity()
-        await self.wait_written(self.queue_message(body))
+        await self.wait_written(self.send_nowait(body))
 
     async def wait_send_capacity(self) -> None:
         """Wait while more than ``send_buffer_bytes`` are queued but unwritten."""

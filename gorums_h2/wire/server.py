@@ -79,7 +79,7 @@ class ServerConnection(Connection):
         core = ConnectionCore(
             client_side=False,
             settings=server.settings,
-            stream_factory=lambda c, sid: ServerStream(c, sid),
+            stream_factory=lambda c, sid: ServerStream(c, sid, io.message_queued),
             clock=loop_clock(),  # the core's rate budgets run on the loop's time
         )
         self.server = server

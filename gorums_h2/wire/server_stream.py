@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -29,8 +30,9 @@ class ServerStream(Stream):
 
     __slots__ = ("cancel_scope", "head", "peer", "shutdown_requested")
 
-    def __init__(self, conn: ConnectionCore, stream_id: int) -> None:
-        super().__init__(conn, stream_id, client_side=False)
+    def __init__(self, conn: ConnectionCore, stream_id: int,
+                 message_queued: Callable[[], None] | None = None) -> None:
+        super().__init__(conn, stream_id, client_side=False, message_queued=message_queued)
         self.head = _EMPTY_HEAD
         self.peer: Any = None
         self.cancel_scope: anyio.CancelScope | None = None

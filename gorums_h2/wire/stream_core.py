@@ -330,6 +330,13 @@ class StreamCore:
         Raises the stream's terminal error if it can no longer send, and
         :class:`MessageTooLarge` above ``max_send_message_size``.
         """
+        ticket = self._enqueue(body)
+        self.conn.on_output()
+        return ticket
+
+    def _enqueue(self, body: bytes) -> int:
+        """:meth:`queue_message` without telling the driver: the caller
+        does, with the hook it chooses (the driver's may write at once)."""
         if self.local_closed or self._end is not None:
             raise self._send_error()
         if self.send_encoding is not None:
@@ -341,15 +348,13 @@ class StreamCore:
         out.append(encode_prefix(len(body)))
         out.append(body)
         self.queued += 5 + len(body)
-        conn = self.conn
-        dirty = conn._dirty
+        dirty = self.conn._dirty
         if self not in dirty:
             dirty[self] = None
-        conn.on_output()
         return self.queued
 
     def _queue_compressed(self, body: bytes, encoding: str) -> int:
-        """:meth:`queue_message` for a stream whose messages are compressed
+        """:meth:`_enqueue` for a stream whose messages are compressed
         (kept apart so the common path gains nothing but one test)."""
         body = compress(body, encoding)
         limit = self.conn.settings.max_send_message_size
@@ -359,7 +364,6 @@ class StreamCore:
         self._out.append(body)
         self.queued += 5 + len(body)
         self.conn._dirty[self] = None
-        self.conn.on_output()
         return self.queued
 
     def queue_end(self, trailers: Headers | None = None) -> None:
