@@ -202,6 +202,12 @@ class ConnectionCore(ReadGate):
             handler = handlers.get(type(event))
             if handler is not None:
                 handler(event)
+        if h2c.window_opened:
+            # the fast path's WindowUpdated, once per read: a blocked
+            # stream may send now
+            h2c.window_opened = False
+            if self._dirty:
+                self.on_output()
         if self._window_blocked:
             self._after_read()
         if h2c.output_size:
@@ -236,10 +242,14 @@ class ConnectionCore(ReadGate):
             self.on_inbound_drained()  # output waits for a window: read on
 
     def data_to_send(self) -> bytes:
-        if self._control_queued:
-            self._control_unwritten += self._control_queued
+        h2c = self.h2
+        # control replies handed to the transport: h2's (counted by the
+        # event handlers) and the fast path's PING ACKs (counted by h2c)
+        queued = self._control_queued + h2c.ping_acks_queued
+        if queued:
+            self._control_unwritten += queued
             self._control_queued = 0
-        return self.h2.data_to_send()
+        return h2c.data_to_send()
 
     @property
     def output_can_wait(self) -> bool:
