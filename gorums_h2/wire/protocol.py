@@ -43,7 +43,7 @@ import h2.frame_buffer
 import h2.settings
 from h2.errors import ErrorCodes
 
-from gorums_h2.wire._h2 import FastData, GuardedH2Connection
+from gorums_h2.wire._h2 import PING_ACK_SIZE, FastData, GuardedH2Connection
 from gorums_h2.wire.errors import (
     ConnectionBroken,
     GoAwayError,
@@ -210,8 +210,9 @@ class ConnectionCore(ReadGate):
                 self.on_output()
         if self._window_blocked:
             self._after_read()
-        if h2c.output_size:
-            if h2c.only_ping_acks_queued:
+        queued = len(h2c._data_to_send)  # (h2c.output_size without the call)
+        if queued:
+            if queued == h2c.ping_acks_queued * PING_ACK_SIZE:  # only_ping_acks_queued
                 # grpc-go's per-message BDP PING: its ACK can leave with the
                 # reply or request this data is about to cause, not in a
                 # write of its own (the driver still bounds the wait)
