@@ -17,7 +17,14 @@ running server processes (a plain one and a Go-like one,
 
 Prints the median of the rounds: calls/s, client and server CPU seconds per
 10k calls, and the client's socket writes per call and node (whole runs
-over measured calls, so slightly high).
+over measured calls, so slightly high); the goal ratios of the medians, and
+of each round.
+
+``--together``: per round the three clients run at the same time, each
+against server processes of its own. On a machine whose load swings, CPU per
+call follows the rate (an idle process pays a wake-up per message), so
+setups measured one after another differ by the moment's load; at the same
+time, they share it.
 
 ``--calls``: instead of CPU, count function calls (cProfile, builtins
 included) per call in the client and in the servers, whose timing cProfile
@@ -154,40 +161,49 @@ def _client(args: argparse.Namespace) -> int:
     return code
 
 
-def _run_client(remotes: str, go_like: bool, args: argparse.Namespace,
-                servers: list[subprocess.Popen[bytes]],
-                calls_files: list[str]) -> dict[str, float]:
-    cpu0 = [process_cpu_seconds(s.pid) or 0.0 for s in servers]
-    cmd = [sys.executable, __file__, "client", "--remotes", remotes, "--time", str(args.time),
-           "--backend", args.backend] + (["--go-like"] if go_like else [])
-    if args.calls:
-        for s, f in zip(servers, calls_files, strict=True):
-            _server_calls(s, f)  # starts counting
-        with tempfile.TemporaryDirectory() as tmp:
-            proc = subprocess.Popen([*cmd, "--calls-file", f"{tmp}/client.pstats"],
-                                    stdout=subprocess.PIPE)
-            out, _ = proc.communicate(timeout=120)
-        server_calls = sum(_server_calls(s, f) for s, f in zip(servers, calls_files, strict=True))
+class _ClientRun:
+    """One client process of a setup, with the CPU (or call counts) of its
+    servers around it."""
+
+    def __init__(self, remotes: str, go_like: bool, args: argparse.Namespace,
+                 server: subprocess.Popen[bytes], calls_file: str) -> None:
+        self.remotes, self.args, self.server, self.calls_file = remotes, args, server, calls_file
+        self.cpu0 = process_cpu_seconds(server.pid) or 0.0
+        cmd = [sys.executable, __file__, "client", "--remotes", remotes,
+               "--time", str(args.time), "--backend", args.backend]
+        if go_like:
+            cmd.append("--go-like")
+        self.tmp = tempfile.TemporaryDirectory()
+        if args.calls:
+            _server_calls(server, calls_file)  # starts counting
+            cmd += ["--calls-file", f"{self.tmp.name}/client.pstats"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+
+    def result(self) -> dict[str, float]:
+        try:
+            out, _ = self.proc.communicate(timeout=120)
+        finally:
+            self.tmp.cleanup()
         doc = json.loads(out)
-        ops = doc["results"][0]["total_ops"]
-        return {"client calls/call": doc["calls"] / max(ops, 1),
-                "server calls/call": server_calls / max(ops, 1)}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
-    out, _ = proc.communicate(timeout=120)
-    doc = json.loads(out)
-    result = doc["results"][0]
-    ops = result["total_ops"]
-    server_cpu = sum((process_cpu_seconds(s.pid) or 0.0) - c
-                     for s, c in zip(servers, cpu0, strict=True))
-    return {
-        "calls/s": result["throughput"],
-        "client CPU/10k": result["cpu_per_10k"],
-        # warmup calls also reach the server: per call of the whole run is
-        # approximated by the measured ones (the same in every setup)
-        "server CPU/10k": 1e4 * server_cpu / max(ops, 1),
-        # whole runs (warmup, setup) over measured calls: a slight overestimate
-        "client writes/call": doc["writes"] / max(ops, 1) / len(remotes.split(",")),
-    }
+        result = doc["results"][0]
+        ops = max(result["total_ops"], 1)
+        if self.args.calls:
+            return {"client calls/call": doc["calls"] / ops,
+                    "server calls/call": _server_calls(self.server, self.calls_file) / ops}
+        server_cpu = (process_cpu_seconds(self.server.pid) or 0.0) - self.cpu0
+        return {
+            "calls/s": result["throughput"],
+            "client CPU/10k": result["cpu_per_10k"],
+            # warmup calls also reach the server: per call of the whole run is
+            # approximated by the measured ones (the same in every setup)
+            "server CPU/10k": 1e4 * server_cpu / ops,
+            # whole runs (warmup, setup) over measured calls: a slight overestimate
+            "client writes/call": doc["writes"] / ops / len(self.remotes.split(",")),
+        }
+
+
+# setup: (Go-like server, Go-like client)
+_SHAPES = {"plain": (False, False), "go-server": (True, False), "go-client": (False, True)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nodes", type=int, default=3)
     ap.add_argument("--calls", action="store_true",
                     help="count function calls per call (cProfile) instead of CPU")
+    ap.add_argument("--together", action="store_true",
+                    help="run the three setups' clients at the same time, each against "
+                         "servers of its own (the machine's load then hits all alike)")
     ap.add_argument("--go-like", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--remotes", default="", help=argparse.SUPPRESS)
     ap.add_argument("--calls-file", default="", help=argparse.SUPPRESS)
@@ -208,47 +227,57 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.mode == "client":
         return _client(args)
-    servers: dict[bool, subprocess.Popen[bytes]] = {}
-    addrs: dict[bool, str] = {}
+    # the server process of each setup: apart with --together, else plain
+    # and go-client share one
+    owner = {s: s if args.together or s != "go-client" else "plain" for s in SETUPS}
+    servers: dict[str, subprocess.Popen[bytes]] = {}
+    addrs: dict[str, str] = {}
     tmp = tempfile.TemporaryDirectory()
-    files = {go_like: [f"{tmp.name}/server-{int(go_like)}.calls"] for go_like in (False, True)}
+    files = {s: f"{tmp.name}/server-{s}.calls" for s in SETUPS}
+    runs: dict[str, list[dict[str, float]]] = {s: [] for s in SETUPS}
     try:
-        for go_like in (False, True):
+        for setup in dict.fromkeys(owner.values()):
             cmd = [sys.executable, __file__, "serve", "--nodes", str(args.nodes),
-                   "--backend", args.backend] + (["--go-like"] if go_like else [])
+                   "--backend", args.backend]
+            if _SHAPES[setup][0]:
+                cmd.append("--go-like")
             if args.calls:
-                cmd += ["--calls-file", files[go_like][0]]
+                cmd += ["--calls-file", files[setup]]
             proc, listening = spawn_listening(cmd, args.nodes, env=dict(os.environ))
-            servers[go_like], addrs[go_like] = proc, ",".join(listening)
-        runs: dict[str, list[dict[str, float]]] = {s: [] for s in SETUPS}
+            servers[setup], addrs[setup] = proc, ",".join(listening)
+
+        def start(setup: str) -> _ClientRun:
+            home = owner[setup]
+            return _ClientRun(addrs[home], _SHAPES[setup][1], args, servers[home], files[home])
+
         for _ in range(args.rounds):
-            for setup, go_server, go_client in (("plain", False, False),
-                                                ("go-server", True, False),
-                                                ("go-client", False, True)):
-                runs[setup].append(_run_client(addrs[go_server], go_client, args,
-                                               [servers[go_server]], files[go_server]))
+            if args.together:
+                started = {s: start(s) for s in SETUPS}
+                for s in SETUPS:
+                    runs[s].append(started[s].result())
+            else:
+                for s in SETUPS:
+                    runs[s].append(start(s).result())
     finally:
         for proc in servers.values():
             stop_process(proc)
         tmp.cleanup()
     keys = list(runs["plain"][0])
     med = {s: {k: statistics.median(r[k] for r in runs[s]) for k in keys} for s in SETUPS}
+    how = "rounds of the three at once" if args.together else "interleaved rounds"
     print(f"# QuorumCall, {args.nodes} nodes, backend {args.backend}, "
-          f"median of {args.rounds} interleaved rounds of {args.time:g} s")
+          f"median of {args.rounds} {how} of {args.time:g} s")
     print(f"{'setup':<10}" + "".join(f"{k:>20}" for k in keys))
     for s in SETUPS:
         print(f"{s:<10}" + "".join(f"{med[s][k]:>20.3f}" for k in keys))
-    plain = med["plain"]
-    if args.calls:
-        for side, setup, peer in (("client", "go-server", "server"),
-                                  ("server", "go-client", "client")):
-            print(f"{side} calls/call vs a Go-like {peer}: "
-                  f"{med[setup][f'{side} calls/call'] / plain[f'{side} calls/call']:.3f}x")
-        return 0
-    print(f"client CPU/call vs a Go-like server: "
-          f"{med['go-server']['client CPU/10k'] / plain['client CPU/10k']:.2f}x (goal <= 1.1x)")
-    print(f"server CPU/call vs a Go-like client: "
-          f"{med['go-client']['server CPU/10k'] / plain['server CPU/10k']:.2f}x (goal <= 1.1x)")
+    unit = "calls/call" if args.calls else "CPU/10k"
+    goal = "" if args.calls else " (goal <= 1.1x)"
+    for side, setup, peer in (("client", "go-server", "server"),
+                              ("server", "go-client", "client")):
+        key = f"{side} {unit}"
+        per_round = [r[key] / p[key] for r, p in zip(runs[setup], runs["plain"], strict=True)]
+        print(f"{side} {unit} vs a Go-like {peer}: {med[setup][key] / med['plain'][key]:.2f}x"
+              f"{goal}; per round {', '.join(f'{x:.2f}' for x in per_round)}")
     return 0
 
 

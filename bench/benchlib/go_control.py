@@ -75,5 +75,5 @@ def install() -> None:
     process (idempotent)."""
     from gorums_h2.wire import client, server
 
-    client.ConnectionCore = GoLikeCore  # type: ignore[misc]
-    server.ConnectionCore = GoLikeCore  # type: ignore[misc]
+    client.ConnectionCore = GoLikeCore  # type: ignore[attr-defined]
+    server.ConnectionCore = GoLikeCore  # type: ignore[attr-defined]
