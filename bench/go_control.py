@@ -17,18 +17,35 @@ running server processes (a plain one and a Go-like one,
 
 Prints the median of the rounds: calls/s, client and server CPU seconds per
 10k calls, and the client's socket writes per call and node (whole runs
-over measured calls, so slightly high).
+over measured calls, so slightly high); the goal ratios of the medians, and
+of each round.
+
+``--together``: per round the three clients run at the same time, each
+against server processes of its own. On a machine whose load swings, CPU per
+call follows the rate (an idle process pays a wake-up per message), so
+setups measured one after another differ by the moment's load; at the same
+time, they share it.
+
+``--calls``: instead of CPU, count function calls (cProfile, builtins
+included) per call in the client and in the servers, whose timing cProfile
+changes but whose counts it does not (whole runs, warmup included, over
+measured calls: slightly high, alike in every setup).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import operator
 import os
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
@@ -60,6 +77,9 @@ def _count_writes() -> None:
     ConnectionCore.confirm_written = confirm_written  # type: ignore[method-assign]
 
 
+_CALLCOUNT = operator.attrgetter("callcount")
+
+
 def _serve(args: argparse.Namespace) -> int:
     if args.go_like:
         from benchlib import go_control
@@ -67,7 +87,50 @@ def _serve(args: argparse.Namespace) -> int:
         go_control.install()
     from gorums_h2.benchmark import server
 
+    if args.calls_file:
+        # --calls: SIGUSR1 starts a fresh profile, the next one stops it and
+        # writes its count of calls to the file (around each client run)
+        import cProfile
+
+        state: dict[str, Any] = {"reports": 0, "profiler": None}
+
+        def report(_sig: int, _frame: object) -> None:
+            profiler = state["profiler"]
+            total = 0
+            if profiler is None:
+                state["profiler"] = profiler = cProfile.Profile()
+                profiler.enable()
+            else:
+                profiler.disable()
+                state["profiler"] = None
+                total = sum(map(_CALLCOUNT, profiler.getstats()))
+            state["reports"] += 1
+            part = Path(args.calls_file + ".part")
+            part.write_text(f"{state['reports']} {total}")
+            part.replace(args.calls_file)  # the reader never sees half a number
+
+        signal.signal(signal.SIGUSR1, report)
     return server.main(["--count", str(args.nodes), "--backend", args.backend])
+
+
+_REPORTS: dict[int, int] = {}
+
+
+def _server_calls(server: subprocess.Popen[bytes], path: str) -> int:
+    """Start (0) or stop counting a ``--calls`` server's function calls: the
+    count since the start (its report numbered as our request, not an
+    earlier one that arrived late)."""
+    seq = _REPORTS[server.pid] = _REPORTS.get(server.pid, 0) + 1
+    server.send_signal(signal.SIGUSR1)
+    for _ in range(500):  # bounded: 10 s
+        try:
+            got, total = map(int, Path(path).read_text().split())
+        except (FileNotFoundError, ValueError):
+            got = total = 0
+        if got == seq:
+            return total
+        time.sleep(0.02)
+    raise RuntimeError("the server did not report its call count")
 
 
 def _client(args: argparse.Namespace) -> int:
@@ -83,37 +146,64 @@ def _client(args: argparse.Namespace) -> int:
     _count_writes()
 
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
+    profile = ["--profile", args.calls_file] if args.calls_file else []
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         code = main(["benchmark", "--benchmarks", "^QuorumCall$", "--remotes", args.remotes,
                      "--config-size", "0", "--time", str(args.time), "--warmup", "0.2",
-                     "--backend", args.backend, "--json", "--no-progress"])
+                     "--backend", args.backend, "--json", "--no-progress", *profile])
     doc = json.loads(out.getvalue())
     doc["writes"] = _WRITES[0]  # the whole run's, warmup and setup included
+    if args.calls_file:
+        import pstats
+
+        doc["calls"] = pstats.Stats(args.calls_file).total_calls  # type: ignore[attr-defined]
     print(json.dumps(doc))
     return code
 
 
-def _run_client(remotes: str, go_like: bool, args: argparse.Namespace,
-                servers: list[subprocess.Popen[bytes]]) -> dict[str, float]:
-    cpu0 = [process_cpu_seconds(s.pid) or 0.0 for s in servers]
-    cmd = [sys.executable, __file__, "client", "--remotes", remotes, "--time", str(args.time),
-           "--backend", args.backend] + (["--go-like"] if go_like else [])
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
-    out, _ = proc.communicate(timeout=120)
-    doc = json.loads(out)
-    result = doc["results"][0]
-    ops = result["total_ops"]
-    server_cpu = sum((process_cpu_seconds(s.pid) or 0.0) - c
-                     for s, c in zip(servers, cpu0, strict=True))
-    return {
-        "calls/s": result["throughput"],
-        "client CPU/10k": result["cpu_per_10k"],
-        # warmup calls also reach the server: per call of the whole run is
-        # approximated by the measured ones (the same in every setup)
-        "server CPU/10k": 1e4 * server_cpu / max(ops, 1),
-        # whole runs (warmup, setup) over measured calls: a slight overestimate
-        "client writes/call": doc["writes"] / max(ops, 1) / len(remotes.split(",")),
-    }
+class _ClientRun:
+    """One client process of a setup, with the CPU (or call counts) of its
+    servers around it."""
+
+    def __init__(self, remotes: str, go_like: bool, args: argparse.Namespace,
+                 server: subprocess.Popen[bytes], calls_file: str) -> None:
+        self.remotes, self.args, self.server, self.calls_file = remotes, args, server, calls_file
+        self.cpu0 = process_cpu_seconds(server.pid) or 0.0
+        cmd = [sys.executable, __file__, "client", "--remotes", remotes,
+               "--time", str(args.time), "--backend", args.backend]
+        if go_like:
+            cmd.append("--go-like")
+        self.tmp = tempfile.TemporaryDirectory()
+        if args.calls:
+            _server_calls(server, calls_file)  # starts counting
+            cmd += ["--calls-file", f"{self.tmp.name}/client.pstats"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+
+    def result(self) -> dict[str, float]:
+        try:
+            out, _ = self.proc.communicate(timeout=120)
+        finally:
+            self.tmp.cleanup()
+        doc = json.loads(out)
+        result = doc["results"][0]
+        ops = max(result["total_ops"], 1)
+        if self.args.calls:
+            return {"client calls/call": doc["calls"] / ops,
+                    "server calls/call": _server_calls(self.server, self.calls_file) / ops}
+        server_cpu = (process_cpu_seconds(self.server.pid) or 0.0) - self.cpu0
+        return {
+            "calls/s": result["throughput"],
+            "client CPU/10k": result["cpu_per_10k"],
+            # warmup calls also reach the server: per call of the whole run is
+            # approximated by the measured ones (the same in every setup)
+            "server CPU/10k": 1e4 * server_cpu / ops,
+            # whole runs (warmup, setup) over measured calls: a slight overestimate
+            "client writes/call": doc["writes"] / ops / len(self.remotes.split(",")),
+        }
+
+
+# setup: (Go-like server, Go-like client)
+_SHAPES = {"plain": (False, False), "go-server": (True, False), "go-client": (False, True)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,41 +214,70 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--time", type=float, default=2.0)
     ap.add_argument("--nodes", type=int, default=3)
+    ap.add_argument("--calls", action="store_true",
+                    help="count function calls per call (cProfile) instead of CPU")
+    ap.add_argument("--together", action="store_true",
+                    help="run the three setups' clients at the same time, each against "
+                         "servers of its own (the machine's load then hits all alike)")
     ap.add_argument("--go-like", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--remotes", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--calls-file", default="", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.mode == "serve":
         return _serve(args)
     if args.mode == "client":
         return _client(args)
-    servers: dict[bool, subprocess.Popen[bytes]] = {}
-    addrs: dict[bool, str] = {}
+    # the server process of each setup: apart with --together, else plain
+    # and go-client share one
+    owner = {s: s if args.together or s != "go-client" else "plain" for s in SETUPS}
+    servers: dict[str, subprocess.Popen[bytes]] = {}
+    addrs: dict[str, str] = {}
+    tmp = tempfile.TemporaryDirectory()
+    files = {s: f"{tmp.name}/server-{s}.calls" for s in SETUPS}
+    runs: dict[str, list[dict[str, float]]] = {s: [] for s in SETUPS}
     try:
-        for go_like in (False, True):
+        for setup in dict.fromkeys(owner.values()):
             cmd = [sys.executable, __file__, "serve", "--nodes", str(args.nodes),
-                   "--backend", args.backend] + (["--go-like"] if go_like else [])
+                   "--backend", args.backend]
+            if _SHAPES[setup][0]:
+                cmd.append("--go-like")
+            if args.calls:
+                cmd += ["--calls-file", files[setup]]
             proc, listening = spawn_listening(cmd, args.nodes, env=dict(os.environ))
-            servers[go_like], addrs[go_like] = proc, ",".join(listening)
-        runs: dict[str, list[dict[str, float]]] = {s: [] for s in SETUPS}
+            servers[setup], addrs[setup] = proc, ",".join(listening)
+
+        def start(setup: str) -> _ClientRun:
+            home = owner[setup]
+            return _ClientRun(addrs[home], _SHAPES[setup][1], args, servers[home], files[home])
+
         for _ in range(args.rounds):
-            runs["plain"].append(_run_client(addrs[False], False, args, [servers[False]]))
-            runs["go-server"].append(_run_client(addrs[True], False, args, [servers[True]]))
-            runs["go-client"].append(_run_client(addrs[False], True, args, [servers[False]]))
+            if args.together:
+                started = {s: start(s) for s in SETUPS}
+                for s in SETUPS:
+                    runs[s].append(started[s].result())
+            else:
+                for s in SETUPS:
+                    runs[s].append(start(s).result())
     finally:
         for proc in servers.values():
             stop_process(proc)
+        tmp.cleanup()
     keys = list(runs["plain"][0])
     med = {s: {k: statistics.median(r[k] for r in runs[s]) for k in keys} for s in SETUPS}
+    how = "rounds of the three at once" if args.together else "interleaved rounds"
     print(f"# QuorumCall, {args.nodes} nodes, backend {args.backend}, "
-          f"median of {args.rounds} interleaved rounds of {args.time:g} s")
+          f"median of {args.rounds} {how} of {args.time:g} s")
     print(f"{'setup':<10}" + "".join(f"{k:>20}" for k in keys))
     for s in SETUPS:
         print(f"{s:<10}" + "".join(f"{med[s][k]:>20.3f}" for k in keys))
-    plain = med["plain"]
-    print(f"client CPU/call vs a Go-like server: "
-          f"{med['go-server']['client CPU/10k'] / plain['client CPU/10k']:.2f}x (goal <= 1.1x)")
-    print(f"server CPU/call vs a Go-like client: "
-          f"{med['go-client']['server CPU/10k'] / plain['server CPU/10k']:.2f}x (goal <= 1.1x)")
+    unit = "calls/call" if args.calls else "CPU/10k"
+    goal = "" if args.calls else " (goal <= 1.1x)"
+    for side, setup, peer in (("client", "go-server", "server"),
+                              ("server", "go-client", "client")):
+        key = f"{side} {unit}"
+        per_round = [r[key] / p[key] for r, p in zip(runs[setup], runs["plain"], strict=True)]
+        print(f"{side} {unit} vs a Go-like {peer}: {med[setup][key] / med['plain'][key]:.2f}x"
+              f"{goal}; per round {', '.join(f'{x:.2f}' for x in per_round)}")
     return 0
 
 

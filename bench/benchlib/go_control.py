@@ -4,8 +4,9 @@ outstanding), sent with its next write (the reply, or the next request),
 as in ``../shared/interop`` "Control frames at steady state" (a Go server's
 reply arrives as WINDOW_UPDATE, PING, DATA in one read).
 
-:func:`install` patches :class:`~gorums_h2.wire.protocol.ConnectionCore` for
-the whole process (bench processes only: a Go-like benchmark server, or a
+:class:`GoLikeCore` is a :class:`~gorums_h2.wire.protocol.ConnectionCore`
+that does so; :func:`install` makes the wire's client and server create it
+for the whole process (bench processes only: a Go-like benchmark server, or a
 Go-like client of ours), so the same benchmark server and client measure the
 cost of these frames on the other side, with nothing else changed.
 """
@@ -14,32 +15,38 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BDP_PING", "install"]
+from gorums_h2.wire.protocol import ConnectionCore
+
+__all__ = ["BDP_PING", "GoLikeCore", "install"]
 
 BDP_PING = bytes.fromhex("02041010090e0707")  # grpc-go's BDP PING opaque data
 _WINDOW_UPDATE_HEADER = bytes.fromhex("000004080000000000")  # length 4, stream 0
 _PING_HEADER = bytes.fromhex("000008060000000000")  # length 8, no flags, stream 0
 
 
-def install() -> None:
-    """Patch every ConnectionCore created from now on (idempotent)."""
-    from gorums_h2.wire.protocol import ConnectionCore
+class GoLikeCore(ConnectionCore):
+    """A ConnectionCore that sends grpc-go's per-message control frames.
 
-    if getattr(ConnectionCore, "_go_control", False):
-        return
-    on_data = ConnectionCore._on_data
-    on_ping_ack = ConnectionCore._on_ping_ack
-    flush = ConnectionCore.flush
+    (A subclass with slots of its own: ConnectionCore has ``__slots__``, so
+    the state cannot be patched onto its instances.)"""
 
-    def _on_data(self: Any, event: Any) -> None:
+    __slots__ = ("_bdp_outstanding", "_go_credit", "_go_ping")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._go_credit = 0
+        self._bdp_outstanding = self._go_ping = False
+        # (the handler table holds self._on_data etc.: these overrides)
+
+    def _on_data(self, event: Any) -> None:
         # grpc-go returns connection credit on receipt, and starts a BDP
         # PING unless one is outstanding; both leave with its next write
-        self._go_credit = getattr(self, "_go_credit", 0) + event.flow_controlled_length
-        if not getattr(self, "_bdp_outstanding", False):
+        self._go_credit += event.flow_controlled_length
+        if not self._bdp_outstanding:
             self._bdp_outstanding = self._go_ping = True
-        on_data(self, event)
+        super()._on_data(event)
 
-    def _flush(self: Any) -> None:
+    def flush(self) -> None:
         # before the data of this write, as in grpc-go's frames (WINDOW_UPDATE,
         # PING, DATA). The frames are queued as bytes, with the effect of h2's
         # increment_flow_control_window and ping (the window opened; a PING
@@ -47,22 +54,26 @@ def install() -> None:
         # per message, and a slower peer changes the other side's timing
         # (more idle wake-ups per call), which grpc-go's frames do not
         h2c = self.h2
-        credit = getattr(self, "_go_credit", 0)
+        credit = self._go_credit
         if credit:
             self._go_credit = 0
             h2c._inbound_flow_control_window_manager.window_opened(credit)
             h2c._data_to_send += _WINDOW_UPDATE_HEADER + credit.to_bytes(4, "big")
-        if getattr(self, "_go_ping", False):
+        if self._go_ping:
             self._go_ping = False
             h2c._data_to_send += _PING_HEADER + BDP_PING
-        flush(self)
+        super().flush()
 
-    def _on_ping_ack(self: Any, event: Any) -> None:
+    def _on_ping_ack(self, event: Any) -> None:
         if bytes(event.ping_data or b"") == BDP_PING:
             self._bdp_outstanding = False
-        on_ping_ack(self, event)
+        super()._on_ping_ack(event)
 
-    ConnectionCore._on_data = _on_data  # type: ignore[method-assign]
-    ConnectionCore._on_ping_ack = _on_ping_ack  # type: ignore[method-assign]
-    ConnectionCore.flush = _flush  # type: ignore[method-assign]
-    ConnectionCore._go_control = True  # type: ignore[attr-defined]
+
+def install() -> None:
+    """Make the wire's client and server connections Go-like, for the whole
+    process (idempotent)."""
+    from gorums_h2.wire import client, server
+
+    client.ConnectionCore = GoLikeCore  # type: ignore[attr-defined]
+    server.ConnectionCore = GoLikeCore  # type: ignore[attr-defined]

@@ -16,13 +16,18 @@
 * Control frames on the same fast path: PING, PING ACK and WINDOW_UPDATE
   (connection, and streams that can still send), which grpc-go sends with
   every message (a BDP PING and the connection credit), are parsed next to
-  DATA with h2's exact effect (the PING ACK queued in order, the outbound
-  window grown, the same events).
-  :attr:`H2Connection.ping_acks_queued` counts the ACKs queued this way, so
-  the driver can send them with the next write instead of on their own
-  (:attr:`H2Connection.bdp_acks_queued` those that answer grpc-go's BDP
-  PING, which may wait longest: nothing measures their round trip but
-  grpc-go's bandwidth estimate).
+  DATA with h2's exact effect on the connection (the PING ACK queued in
+  order, the outbound window grown). Instead of h2's ``PingReceived`` and
+  ``WindowUpdated`` events, which the owner would dispatch once per frame,
+  they leave counters and a flag that it reads once per read:
+  :attr:`H2Connection.ping_acks_queued` counts the ACKs queued this way (so
+  the driver can send them with the next write instead of on their own, and
+  the owner can count them as control replies;
+  :attr:`H2Connection.bdp_acks_queued` those that answer grpc-go's BDP PING,
+  which may wait longest: nothing measures their round trip but grpc-go's
+  bandwidth estimate), :attr:`H2Connection.window_opened` says that an
+  outbound window grew. A PING ACK still becomes h2's ``PingAckReceived``
+  (the liveness probe's RTT sample: rare, and its data matters).
 * :class:`GuardedH2Connection` (what :class:`~.protocol.ConnectionCore`
   uses) adds the defences against hostile peers that belong inside h2: O(1)
   open-stream counting (h2 rescans every stream for each new one), no
@@ -137,6 +142,9 @@ class H2Connection(h2.connection.H2Connection):
         self.ping_acks_queued = 0
         #: ... of which answer grpc-go's BDP PING (:data:`BDP_PING`)
         self.bdp_acks_queued = 0
+        #: the fast path grew an outbound window (connection or stream) where
+        #: h2 would have reported ``WindowUpdated``; the owner clears it
+        self.window_opened = False
         #: a DATA frame with payload arrived since the last PING (see
         #: :class:`GuardedH2Connection`: that PING is not an empty frame)
         self.ping_credit = False
@@ -151,9 +159,13 @@ class H2Connection(h2.connection.H2Connection):
     def receive_data(self, data: Any) -> list[Any]:
         """h2's ``receive_data``, with plain DATA frames on open streams
         parsed here (see the module doc) and reported as :class:`FastData`
-        events, PINGs and connection WINDOW_UPDATEs handled here too
-        (:meth:`_fast_control`); the rest goes to h2, and the events and
-        the queued replies keep the frames' order."""
+        events; PINGs, PING ACKs and WINDOW_UPDATEs handled here too, a
+        PING's ACK queued in order, a PING ACK reported as h2's
+        ``PingAckReceived``, and a PING or a window update that h2 would
+        report as ``PingReceived`` / ``WindowUpdated`` counted in
+        :attr:`ping_acks_queued` / flagged in :attr:`window_opened` instead
+        (no event); the rest goes to h2, and the events and the queued
+        replies keep the frames' order."""
         buf = self.incoming_buffer
         if (not self.fast_path or buf._data or buf._headers_buffer or buf._preamble_len
                 or self.state_machine.state not in _OPEN):
@@ -165,6 +177,7 @@ class H2Connection(h2.connection.H2Connection):
         streams = self.streams
         conn_window = self._inbound_flow_control_window_manager
         max_size = self.max_inbound_frame_size
+        out = self._data_to_send
         while end - pos >= 9:
             hi, lo, ftype, flags, sid = _FRAME_HEADER.unpack_from(view, pos)
             length = (hi << 16) | lo
@@ -176,15 +189,32 @@ class H2Connection(h2.connection.H2Connection):
                 # grpc-go's per-message pair, inlined: a PING and a
                 # connection WINDOW_UPDATE (h2 rejects other lengths)
                 if ftype == _TYPE_PING and length == 8 and not sid & 0x7FFFFFFF:
-                    self._fast_ping(flags, view[start:nxt].tobytes(), events)
-                elif ftype == _TYPE_WINDOW_UPDATE and length == 4 and not sid & 0x7FFFFFFF:
+                    # the first PING after DATA is free (GuardedH2Connection)
+                    if self.ping_credit:
+                        self.ping_credit = False
+                    elif self.on_empty_frame is not None:
+                        self.on_empty_frame()
+                    opaque = view[start:nxt]
+                    if flags & _FLAG_ACK:
+                        events.append(h2.events.PingAckReceived(ping_data=opaque.tobytes()))
+                    else:  # h2 answers at once: the ACK, in order
+                        out += _PING_ACK_HEADER
+                        out += opaque
+                        self.ping_acks_queued += 1
+                        if opaque == BDP_PING:
+                            self.bdp_acks_queued += 1
+                elif ftype == _TYPE_WINDOW_UPDATE and length == 4:
                     increment = int.from_bytes(view[start:nxt], "big")
-                    window = self.outbound_flow_control_window + increment
-                    if not 1 <= increment <= _MAX_WINDOW or window > _MAX_WINDOW:
-                        break  # h2 raises the PROTOCOL_ERROR / FLOW_CONTROL_ERROR
-                    self.outbound_flow_control_window = window
-                    events.append(h2.events.WindowUpdated(stream_id=0, delta=increment))
-                elif not self._fast_control(ftype, flags, sid, view, start, length, events):
+                    if sid & 0x7FFFFFFF:  # a stream's, rarer
+                        if not self._fast_stream_window_update(sid & 0x7FFFFFFF, increment):
+                            break
+                    else:
+                        window = self.outbound_flow_control_window + increment
+                        if not 1 <= increment <= _MAX_WINDOW or window > _MAX_WINDOW:
+                            break  # h2 raises the PROTOCOL_ERROR / FLOW_CONTROL_ERROR
+                        self.outbound_flow_control_window = window
+                        self.window_opened = True
+                else:
                     break
                 pos = nxt
                 continue
@@ -209,51 +239,19 @@ class H2Connection(h2.connection.H2Connection):
             events.extend(super().receive_data(view[pos:]))
         return events
 
-    def _fast_control(self, ftype: int, flags: int, sid: int, view: memoryview, start: int,
-                      length: int, events: list[Any]) -> bool:
-        """Take a whole control frame (body at ``view[start:start + length]``)
-        that :meth:`receive_data` does not inline, as h2 would: a stream's
-        WINDOW_UPDATE; False for anything else or anything h2 would object
-        to, which then goes to h2."""
-        sid &= 0x7FFFFFFF
-        if sid and ftype == _TYPE_WINDOW_UPDATE and length == 4:
-            return self._fast_stream_window_update(sid, view, start, events)
-        return False
-
-    def _fast_ping(self, flags: int, opaque: bytes, events: list[Any]) -> None:
-        """A PING or PING ACK on stream 0 with 8 bytes of ``opaque`` data, as
-        h2 takes it: a PING is answered at once (the ACK queued in order).
-        It counts as a frame without payload (``on_empty_frame``), but for
-        the first after a DATA frame with payload (see GuardedH2Connection)."""
-        if self.ping_credit:
-            self.ping_credit = False
-        elif self.on_empty_frame is not None:
-            self.on_empty_frame()
-        if flags & _FLAG_ACK:
-            events.append(h2.events.PingAckReceived(ping_data=opaque))
-        else:
-            out = self._data_to_send
-            out += _PING_ACK_HEADER
-            out += opaque
-            self.ping_acks_queued += 1
-            if opaque == BDP_PING:
-                self.bdp_acks_queued += 1
-            events.append(h2.events.PingReceived(ping_data=opaque))
-
-    def _fast_stream_window_update(self, sid: int, view: memoryview, start: int,
-                                   events: list[Any]) -> bool:
-        """A stream's WINDOW_UPDATE while it can send (h2: the window grows,
-        ``WindowUpdated``); closed or unknown streams, a bad increment or an
-        overflow (h2 resets the stream) go to h2."""
+    def _fast_stream_window_update(self, sid: int, increment: int) -> bool:
+        """A stream's WINDOW_UPDATE while it is open in either sense (h2:
+        the window grows, ``WindowUpdated``; here :attr:`window_opened`);
+        False for closed or unknown streams, a bad increment or an overflow
+        (h2 resets the stream), which then go to h2."""
         stream = self.streams.get(sid)
         if stream is None or stream.state_machine.state not in _CAN_SEND_OR_RECEIVE:
             return False
-        increment = int.from_bytes(view[start : start + 4], "big")
         window = stream.outbound_flow_control_window + increment
         if not 1 <= increment <= _MAX_WINDOW or window > _MAX_WINDOW:
             return False
         stream.outbound_flow_control_window = window
-        events.append(h2.events.WindowUpdated(stream_id=sid, delta=increment))
+        self.window_opened = True
         return True
 
     @property

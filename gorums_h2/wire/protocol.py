@@ -43,7 +43,7 @@ import h2.frame_buffer
 import h2.settings
 from h2.errors import ErrorCodes
 
-from gorums_h2.wire._h2 import FastData, GuardedH2Connection
+from gorums_h2.wire._h2 import PING_ACK_SIZE, FastData, GuardedH2Connection
 from gorums_h2.wire.errors import (
     ConnectionBroken,
     GoAwayError,
@@ -202,10 +202,17 @@ class ConnectionCore(ReadGate):
             handler = handlers.get(type(event))
             if handler is not None:
                 handler(event)
+        if h2c.window_opened:
+            # the fast path's WindowUpdated, once per read: a blocked
+            # stream may send now
+            h2c.window_opened = False
+            if self._dirty:
+                self.on_output()
         if self._window_blocked:
             self._after_read()
-        if h2c.output_size:
-            if h2c.only_ping_acks_queued:
+        queued = len(h2c._data_to_send)  # (h2c.output_size without the call)
+        if queued:
+            if queued == h2c.ping_acks_queued * PING_ACK_SIZE:  # only_ping_acks_queued
                 # grpc-go's per-message BDP PING: its ACK can leave with the
                 # reply or request this data is about to cause, not in a
                 # write of its own (the driver still bounds the wait)
@@ -236,10 +243,14 @@ class ConnectionCore(ReadGate):
             self.on_inbound_drained()  # output waits for a window: read on
 
     def data_to_send(self) -> bytes:
-        if self._control_queued:
-            self._control_unwritten += self._control_queued
+        h2c = self.h2
+        # control replies handed to the transport: h2's (counted by the
+        # event handlers) and the fast path's PING ACKs (counted by h2c)
+        queued = self._control_queued + h2c.ping_acks_queued
+        if queued:
+            self._control_unwritten += queued
             self._control_queued = 0
-        return self.h2.data_to_send()
+        return h2c.data_to_send()
 
     @property
     def output_can_wait(self) -> bool:

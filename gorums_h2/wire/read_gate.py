@@ -111,7 +111,8 @@ class ReadGate:
     def _init_read_gate(self, s: WireSettings, client_side: bool) -> None:
         self._resets = RateBudget(s.max_stream_resets, s.abuse_window)
         self._empty_frames = RateBudget(s.max_empty_frames, s.abuse_window)
-        # control replies (PING/SETTINGS ACKs) queued in h2 / handed to the transport
+        # control replies (PING/SETTINGS ACKs) queued in h2 / handed to the
+        # transport; the fast path's PING ACKs are h2's ping_acks_queued
         self._control_queued = 0
         self._control_unwritten = 0
         # bytes of received messages queued in streams, not yet read
@@ -295,6 +296,13 @@ class ReadGate:
             self._inbound_waiting = False
             self.on_inbound_drained()
 
+    @property
+    def control_backlog(self) -> int:
+        """PING and SETTINGS ACKs queued or handed to the transport and not
+        yet written (h2's, counted by the event handlers, and the fast
+        path's PING ACKs, counted by h2 itself: no event per PING)."""
+        return self._control_queued + self.h2.ping_acks_queued + self._control_unwritten
+
     def reading_paused(self) -> bool:
         """True when the driver should stop reading because the peer does not
         take our replies: call it only while the transport is not accepting
@@ -304,7 +312,7 @@ class ReadGate:
         if self.client_side:
             return False
         s = self.settings
-        if self._control_queued + self._control_unwritten > s.max_control_backlog:
+        if self.control_backlog > s.max_control_backlog:
             return True
         backlog = self.h2.output_size
         for stream in self.streams.values():
