@@ -38,8 +38,8 @@ def kind(obj: object) -> str | None:
     trio's stale deadline entries, which it prunes in bulk)."""
     if isinstance(obj, FrameType | TracebackType | BaseException | CoroutineType):
         return type(obj).__name__
-    module = type(obj).__module__
-    if module.startswith(("gorums_h2", "asyncio")):
+    module = type(obj).__module__  # not always a str (a class may define a property)
+    if isinstance(module, str) and module.startswith(("gorums_h2", "asyncio")):
         return type(obj).__qualname__
     return None
 
