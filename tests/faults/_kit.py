@@ -10,8 +10,18 @@ runs the scenarios that way and prints the table.
 The rate bound: the issue asks for >= 90 % of the normal rate while one of
 three nodes is faulty. On a shared CI machine a 2 s sample is noisy, so the
 tests assert ``GORUMS_FAULTS_MIN_RATE`` (default 0.5: a call path that
-blocks on the faulty node gives ~0) and ``bench/faults.py`` runs them with
-0.9 and reports the measured ratios.
+blocks on the faulty node gives ~0) against the first ("normal") phase, and
+``bench/faults.py`` runs them with 0.9 and reports the measured ratios.
+
+When figures are recorded (``GORUMS_FAULTS_REPORT``), the fault phase is
+longer (:func:`fault_seconds`) and bracketed by fault-free phases of
+:data:`BASELINE` seconds right before (:func:`reference_phase`) and right
+after it (:func:`baseline_after`): the rate of a machine shared with other
+work drifts by +-15 % between 2 s windows, and the first phase, seconds
+earlier, was in some runs 20 % faster than the calls just before the fault.
+The 0.9 bound then applies to the rate against the mean of the two brackets
+(``bracket_ratio``); the ratio against the first phase (``rate_ratio``) is
+recorded next to it.
 """
 
 from __future__ import annotations
@@ -228,13 +238,27 @@ def _describe(exc: BaseException) -> str:
 
 REPORTING = bool(os.environ.get("GORUMS_FAULTS_REPORT"))
 REFERENCE = "healthy nodes only"
+BEFORE = "normal before"
+AFTER = "normal after"
+BASELINE = 3.0
+"""Seconds of each fault-free phase bracketing the fault, when figures are recorded."""
+FAULT_PHASE = 4.0
+"""The least length of a fault phase when figures are recorded (see :func:`fault_seconds`)."""
+
+
+def fault_seconds(suite: float) -> float:
+    """How long a fault phase lasts: ``suite`` seconds in the test suite, at
+    least :data:`FAULT_PHASE` when figures are recorded (a longer sample)."""
+    return max(suite, FAULT_PHASE) if REPORTING else suite
 
 
 async def reference_phase(load: Load, cfg: g.Configuration, faulty: int,
                           seconds: float = 1.5) -> None:
     """When figures are recorded: a phase of calls to a configuration without
     node ``faulty``, the best a majority can do while that node is gone (it
-    must wait for both healthy nodes instead of the faster two of three)."""
+    must wait for both healthy nodes instead of the faster two of three);
+    then :data:`BASELINE` seconds of normal calls, the bracket right before
+    the fault (the caller starts the fault phase next)."""
     if not REPORTING:
         return
     call = load.call
@@ -245,13 +269,36 @@ async def reference_phase(load: Load, cfg: g.Configuration, faulty: int,
     await anyio.sleep(seconds)
     load.call = call
     load.phase("normal again")
-    await anyio.sleep(0.5)
+    await anyio.sleep(0.5)  # the calls to the healthy nodes end
+    load.phase(BEFORE)
+    await anyio.sleep(BASELINE)
+
+
+async def baseline_after(load: Load, cfg: g.Configuration,
+                         call: MajorityCall | None = None, settle: float = 1.0) -> None:
+    """When figures are recorded, after the fault is healed: once every node
+    of ``cfg`` is connected again and ``settle`` seconds passed (a stalled
+    node's backlog drains), :data:`BASELINE` seconds of normal calls (with
+    ``call`` if given), the bracket right after the fault."""
+    if not REPORTING:
+        return
+    await eventually(lambda: all(n.connected for n in cfg.nodes()), within=30)
+    await anyio.sleep(settle)
+    if call is not None:
+        load.call = call
+    load.phase(AFTER)
+    await anyio.sleep(BASELINE)
 
 
 def check_fault_phase(load: Load, fault: str, normal: str = "normal", *,
                       scenario: str, loop: str) -> dict[str, float]:
     """The issue's bounds for a phase with one of three nodes faulty; the figures
-    (``ref_ratio``: the rate against :func:`reference_phase`'s, if it ran).
+    (``rate_ratio``: the fault's rate against phase ``normal``'s; ``ref_ratio``:
+    against :func:`reference_phase`'s healthy nodes only; ``bracket_ratio``:
+    against the mean of the :data:`BEFORE` and :data:`AFTER` phases that ran).
+
+    The rate bound (``GORUMS_FAULTS_MIN_RATE``) applies to ``bracket_ratio``
+    when brackets ran (figures recorded), else to ``rate_ratio``.
 
     A run that breaks a bound still records its figures (with ``failed``, the
     reason), so that ``bench/faults.py``'s medians count the bad runs too."""
@@ -259,14 +306,24 @@ def check_fault_phase(load: Load, fault: str, normal: str = "normal", *,
     figures = {"overshoot": max(p.overshoot for p in load.phases),
                "success": bad.success, "rate_ratio": bad.rate / max(base.rate, 1e-9),
                "normal_rate": base.rate, "fault_rate": bad.rate}
-    if any(p.name == REFERENCE for p in load.phases):
+    names = {p.name for p in load.phases}
+    if REFERENCE in names:
         figures["ref_ratio"] = bad.rate / max(load[REFERENCE].rate, 1e-9)
+    brackets = [load[name].rate for name in (BEFORE, AFTER) if name in names]
+    for name, key in ((BEFORE, "before_rate"), (AFTER, "after_rate")):
+        if name in names:
+            figures[key] = load[name].rate
+    if brackets:  # the bound's baseline when figures are recorded (see module doc)
+        figures["bracket_ratio"] = bad.rate / max(sum(brackets) / len(brackets), 1e-9)
+        ratio, against = figures["bracket_ratio"], "the fault-free phases around the fault"
+    else:
+        ratio, against = figures["rate_ratio"], "the first phase"
     text = "; ".join(p.summary() for p in load.phases)
     broken = [reason for ok, reason in (
         (all(p.hung == 0 for p in load.phases), "calls hung"),
         (figures["overshoot"] <= SLACK, f"a call outlived its timeout by > {SLACK} s"),
         (bad.success >= MIN_SUCCESS, "too many calls failed"),
-        (figures["rate_ratio"] >= MIN_RATE, f"rate fell below {MIN_RATE:.0%} of normal"),
+        (ratio >= MIN_RATE, f"rate fell below {MIN_RATE:.0%} of {against} ({ratio:.0%})"),
     ) if not ok]
     if broken:
         record(scenario, loop, failed="; ".join(broken), **figures)

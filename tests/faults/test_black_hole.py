@@ -15,8 +15,10 @@ from _kit import (
     Load,
     all_reply,
     all_reply_again,
+    baseline_after,
     check_fault_phase,
     eventually,
+    fault_seconds,
     leak_checked,
     majority_call,
     proxied_configuration,
@@ -63,6 +65,7 @@ async def test_black_holed_node_is_reported_within_10s_and_reconnects(
                 await eventually(lambda: node.connected, within=30)
                 reconnect = anyio.current_time() - healed
                 await anyio.sleep(0.5)
+                await baseline_after(load, env.cfg)
             figures = check_fault_phase(load, "black-holed", scenario="black-holed node (proxy)",
                                         loop=loop)
             await all_reply_again(env.cfg)
@@ -94,7 +97,8 @@ async def test_first_connect_that_hangs_does_not_hold_calls(loop: str) -> None:
                     start = anyio.current_time()
                     reply = await majority_call(cfg)()
                     first = anyio.current_time() - start
-                    await anyio.sleep(2)
+                    await anyio.sleep(fault_seconds(2))
+                    await baseline_after(load, healthy, majority_call(healthy))
                 assert isinstance(reply, Echo)
                 assert first <= TIMEOUT + SLACK, f"the first call took {first:.2f} s"
                 figures = check_fault_phase(load, "first connect hangs",

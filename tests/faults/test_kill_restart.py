@@ -9,8 +9,10 @@ from _kit import (
     Load,
     all_reply,
     all_reply_again,
+    baseline_after,
     check_fault_phase,
     eventually,
+    fault_seconds,
     leak_checked,
     majority_call,
     record,
@@ -42,13 +44,14 @@ async def test_kill_and_restart_under_load(loop: str) -> None:
                     killed = anyio.current_time()
                     await node.wait_disconnected()
                     detection = anyio.current_time() - killed
-                    await anyio.sleep(2)
+                    await anyio.sleep(fault_seconds(2))
                     load.phase("restarted")
                     await anyio.to_thread.run_sync(procs.restart, 2)
                     restarted = anyio.current_time()
                     await eventually(lambda: node.connected, within=20)
                     reconnect = anyio.current_time() - restarted
                     await anyio.sleep(0.5)
+                    await baseline_after(load, cfg)
                 figures = check_fault_phase(load, "killed", scenario="kill and restart", loop=loop)
                 await all_reply_again(cfg)
     record("kill and restart", loop, detection=detection, reconnect=reconnect,

@@ -17,8 +17,10 @@ from _kit import (
     Load,
     all_reply,
     all_reply_again,
+    baseline_after,
     check_fault_phase,
     eventually,
+    fault_seconds,
     leak_checked,
     majority_call,
     namespace_servers,
@@ -72,6 +74,7 @@ async def test_partition_under_load(loop: str) -> None:
                         await eventually(lambda: node.connected, within=30)
                         reconnect = anyio.current_time() - healed
                         await anyio.sleep(0.5)
+                        await baseline_after(load, cfg)
                     # the client dropped the dead connection during the partition, maybe
                     # with an RST that was lost: the server's keepalive closes it
                     await eventually(lambda: _server_connections(net.servers) == 3, within=10)
@@ -107,13 +110,14 @@ async def test_partition_before_the_manager_exists(loop: str) -> None:
                         assert first <= TIMEOUT + SLACK, f"the first call took {first:.2f} s"
                         load = Load(majority_call(cfg), workers=4)
                         async with load.running("partitioned"):
-                            await anyio.sleep(2)
+                            await anyio.sleep(fault_seconds(2))
                             load.phase("healed")
                             net.links[2].up()
                             healed = anyio.current_time()
                             await eventually(lambda: cfg.nodes()[2].connected, within=40)
                             reconnect = anyio.current_time() - healed
                             await anyio.sleep(0.5)
+                            await baseline_after(load, cfg)
                         figures = check_fault_phase(
                             load, "partitioned", normal="healed",
                             scenario="partition before the manager (netns)", loop=loop)

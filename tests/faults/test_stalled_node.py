@@ -11,9 +11,11 @@ from _kit import (
     Load,
     all_reply,
     all_reply_again,
+    baseline_after,
     calls_to_a_stalled_node_end_in_time,
     check_fault_phase,
     eventually,
+    fault_seconds,
     leak_checked,
     majority_call,
     proxied_configuration,
@@ -39,12 +41,13 @@ async def test_proxy_stalled_node_does_not_block_majority_calls(loop: str) -> No
                 await reference_phase(load, env.cfg, 2)
                 load.phase("stalled")
                 env.proxies[2].stall()
-                await anyio.sleep(2)
+                await anyio.sleep(fault_seconds(2))
                 await calls_to_a_stalled_node_end_in_time(env.cfg, 2)
                 await anyio.sleep(0.5)
                 load.phase("healed")
                 env.proxies[2].heal()
                 await anyio.sleep(0.5)
+                await baseline_after(load, env.cfg)
             figures = check_fault_phase(load, "stalled", scenario="stalled node (proxy)", loop=loop)
             # the node is usable again once its backlog drained
             await eventually(lambda: env.cfg.nodes()[2].connected, within=20)
@@ -67,12 +70,13 @@ async def test_sigstopped_server_does_not_block_majority_calls(loop: str) -> Non
                     await reference_phase(load, cfg, 2)
                     load.phase("stopped")
                     procs.stop_signal(2)
-                    await anyio.sleep(2)
+                    await anyio.sleep(fault_seconds(2))
                     await calls_to_a_stalled_node_end_in_time(cfg, 2)
                     await anyio.sleep(0.5)
                     load.phase("continued")
                     procs.continue_signal(2)
                     await anyio.sleep(0.5)
+                    await baseline_after(load, cfg)
                 figures = check_fault_phase(load, "stopped", scenario="stalled node (SIGSTOP)",
                                             loop=loop)
                 await eventually(lambda: cfg.nodes()[2].connected, within=20)
