@@ -205,7 +205,14 @@ def _run(args: argparse.Namespace, options: Any, benches: Sequence[Any]
                     tg.cancel_scope.cancel()
             return results
 
-        results: list[Any] = run_backend(main, backend=args.backend)  # type: ignore[assignment]
+        try:
+            results: list[Any] = run_backend(main, backend=args.backend)  # type: ignore[assignment]
+        except Exception:
+            # a call that Ctrl-C's cancellation cut off may end with its own
+            # error (its connection closed under it) rather than Cancelled
+            if interrupted:
+                raise KeyboardInterrupt from None
+            raise
         if interrupted:
             raise KeyboardInterrupt
         text = ""
