@@ -242,15 +242,7 @@ class Responses(Generic[Resp]):
                     first = response.value
                 if successes >= n:
                     return first  # type: ignore[return-value]
-            # quorum impossible: count the replies that already arrived too
-            for response in call.take_queued():
-                if response.err is not None:
-                    errors[response.node_id] = response.err
-                else:
-                    successes += 1
-            failure = IncompleteError(errors, _shortfall(successes, n, len(errors),
-                                                         call.expected))
-            call.close(failure)
+            failure = _impossible(call, n, successes, errors)
         except BaseException as exc:
             call.close(exc)
             raise
@@ -269,15 +261,7 @@ class Responses(Generic[Resp]):
             first, successes, errors = await call.gather(n)
             if successes >= n:
                 return first  # type: ignore[return-value]
-            # quorum impossible: count the replies that already arrived too
-            for response in call.take_queued():
-                if response.err is not None:
-                    errors[response.node_id] = response.err
-                else:
-                    successes += 1
-            failure = IncompleteError(errors, _shortfall(successes, n, len(errors),
-                                                         call.expected))
-            call.close(failure)
+            failure = _impossible(call, n, successes, errors)
         except BaseException as exc:
             call.close(exc)
             raise
@@ -366,3 +350,17 @@ def _shortfall(successes: int, needed: int, failed: int, expected: int) -> str:
     if pending > 0:
         text += f", {pending} not awaited (the quorum could no longer be reached)"
     return text
+
+
+def _impossible(call: Any, n: int, successes: int,
+                errors: dict[int, BaseException]) -> IncompleteError:
+    """The quorum of ``n`` can no longer be reached: count the replies that
+    already arrived too, close ``call`` with the error and return it."""
+    for response in call.take_queued():
+        if response.err is not None:
+            errors[response.node_id] = response.err
+        else:
+            successes += 1
+    failure = IncompleteError(errors, _shortfall(successes, n, len(errors), call.expected))
+    call.close(failure)
+    return failure
