@@ -22,7 +22,8 @@ settings.register_profile("gorums_h2", deadline=None)
 settings.load_profile("gorums_h2")
 
 HERE = Path(__file__).parent
-TIMING = [HERE / "faults", HERE / "security", HERE / "runtime" / "test_client_faults.py"]
+TIMING = [HERE / "faults", HERE / "security", HERE / "runtime" / "test_client_faults.py",
+          HERE / "interop" / "test_go_like_peer.py"]  # write-coalescing counts
 """Directories and modules of timing-sensitive tests (marked ``timing``)."""
 
 
